@@ -1,0 +1,174 @@
+"""Scalers for panels and windows, fitted on a training span only.
+
+Unlike scikit-learn's scalers these accept windows ``(n_samples, window, n_series)`` as well
+as panels ``(n_dates, n_series)`` (the statistics are per series, over every other axis),
+can pool all series into one statistic (``scope="global"``, as when all maturities of a
+yield curve share one min-max range), and never clip values outside the training range:
+out-of-sample data may leave ``[0, 1]`` and is transformed, not altered.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+_SCOPES = ("column", "global")
+
+
+class _SeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    def _check_scope(self):
+        if self.scope not in _SCOPES:
+            raise ValueError(f"scope must be one of {_SCOPES}, got {self.scope!r}")
+
+    @staticmethod
+    def _as_array(X, name="X"):
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim not in (1, 2, 3):
+            raise ValueError(f"{name} must be 1-, 2- or 3-D, got shape {X.shape}")
+        if np.isinf(X).any():
+            raise ValueError(f"{name} contains infinite values")
+        return X
+
+    def _reduce_axes(self, X):
+        return tuple(range(X.ndim)) if self.scope == "global" else tuple(range(X.ndim - 1))
+
+    def _check_series(self, X):
+        if self.scope == "column" and X.ndim > 1 and X.shape[-1] != self.n_series_in_:
+            raise ValueError(
+                f"X has {X.shape[-1]} series but the scaler was fitted on {self.n_series_in_}"
+            )
+
+    def fit(self, X, y=None):
+        """Learn the scaling statistics from ``X`` (the training span only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_dates, n_series) or (n_samples, window, n_series)
+            Training data; NaN values are ignored in the statistics.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_scope()
+        X = self._as_array(X)
+        if X.size == 0 or np.isnan(X).all():
+            raise ValueError("X has no observed values to fit the scaler on")
+        self.n_series_in_ = X.shape[-1] if X.ndim > 1 else 1
+        self._fit_statistics(X, self._reduce_axes(X))
+        return self
+
+    def transform(self, X):
+        """Scale ``X`` with the statistics learned in ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of the same layout as in ``fit``
+
+        Returns
+        -------
+        X_scaled : ndarray of the same shape
+        """
+        check_is_fitted(self)
+        X = self._as_array(X)
+        self._check_series(X)
+        return (X - self.offset_) / self.scale_
+
+    def inverse_transform(self, X):
+        """Map scaled values back to the original units (exact inverse of ``transform``).
+
+        Parameters
+        ----------
+        X : array-like of the same layout as in ``fit``
+
+        Returns
+        -------
+        X_original : ndarray of the same shape
+        """
+        check_is_fitted(self)
+        X = self._as_array(X)
+        self._check_series(X)
+        return X * self.scale_ + self.offset_
+
+    def inverse_transform_scale(self, width):
+        """Map a scaled width or standard deviation back to original units (no offset)."""
+        check_is_fitted(self)
+        return np.asarray(width, dtype=np.float64) * self.scale_
+
+
+class MinMaxScaler(_SeriesScaler):
+    """Min-max scaling to ``feature_range`` with statistics from the training span only.
+
+    Parameters
+    ----------
+    feature_range : tuple of (float, float), default=(0.0, 1.0)
+        Range that the training span's minimum and maximum are mapped to.
+    scope : {"column", "global"}, default="column"
+        ``"column"``: one minimum and maximum per series; ``"global"``: one pair over all
+        series (keeps the shape of a yield curve intact).
+
+    Attributes
+    ----------
+    data_min_, data_max_ : ndarray of shape (n_series,) or float
+        Training minimum and maximum.
+    offset_, scale_ : ndarray or float
+        ``transform(X) = (X - offset_) / scale_``.
+
+    References
+    ----------
+    Richman, R. and Scognamiglio, S. (2024). Multiple yield curve modeling and forecasting
+    using deep learning. ASTIN Bulletin, section 5 (min-max scaling of the yields).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skyield.preprocessing import MinMaxScaler
+    >>> scaler = MinMaxScaler().fit(np.array([[1.0], [3.0]]))
+    >>> scaler.transform(np.array([[2.0], [5.0]])).ravel()
+    array([0.5, 2. ])
+    """
+
+    def __init__(self, feature_range=(0.0, 1.0), scope="column"):
+        self.feature_range = feature_range
+        self.scope = scope
+
+    def _fit_statistics(self, X, axes):
+        low, high = (float(v) for v in self.feature_range)
+        if not high > low:
+            raise ValueError(f"feature_range must be increasing, got {self.feature_range!r}")
+        self.data_min_ = np.nanmin(X, axis=axes)
+        self.data_max_ = np.nanmax(X, axis=axes)
+        span = self.data_max_ - self.data_min_
+        # A constant series keeps its scale (span 1) rather than dividing by zero.
+        span = np.where(span > 0, span, 1.0)
+        self.scale_ = span / (high - low)
+        self.offset_ = self.data_min_ - low * self.scale_
+
+
+class StandardScaler(_SeriesScaler):
+    """Standardisation to zero mean and unit variance using the training span only.
+
+    Parameters
+    ----------
+    scope : {"column", "global"}, default="column"
+        One mean and standard deviation per series, or one pair over all series.
+    ddof : int, default=0
+        Delta degrees of freedom of the standard deviation.
+
+    Attributes
+    ----------
+    mean_, std_ : ndarray of shape (n_series,) or float
+        Training statistics (``offset_`` and ``scale_`` are the same values).
+    """
+
+    def __init__(self, scope="column", ddof=0):
+        self.scope = scope
+        self.ddof = ddof
+
+    def _fit_statistics(self, X, axes):
+        self.mean_ = np.nanmean(X, axis=axes)
+        std = np.nanstd(X, axis=axes, ddof=self.ddof)
+        self.std_ = np.where(std > 0, std, 1.0)
+        self.offset_ = self.mean_
+        self.scale_ = self.std_

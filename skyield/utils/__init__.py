@@ -1,0 +1,27 @@
+"""Input validation, random-state and device helpers shared by every estimator."""
+
+from skyield.utils._torch import resolve_device, seed_from_random_state, torch_seed
+from skyield.utils.validation import (
+    Panel,
+    check_family_panel,
+    check_maturities,
+    check_panel,
+    check_targets,
+    resolve_maturities,
+    restore_target_layout,
+    validate_windows,
+)
+
+__all__ = [
+    "Panel",
+    "check_family_panel",
+    "check_maturities",
+    "check_panel",
+    "check_targets",
+    "resolve_device",
+    "resolve_maturities",
+    "restore_target_layout",
+    "seed_from_random_state",
+    "torch_seed",
+    "validate_windows",
+]

@@ -1,0 +1,406 @@
+"""Validation of user input: one place that turns bad input into clear errors.
+
+Every check names what is wrong and where (the argument, the date, the column). Nothing is
+dropped, filled or clipped here: missing values either raise or are kept as NaN for code
+that handles them explicitly (``missing="allow"``).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import validate_data
+
+from skyield.utils._maturities import parse_maturities
+
+__all__ = [
+    "Panel",
+    "check_panel",
+    "check_family_panel",
+    "resolve_maturities",
+    "check_maturities",
+    "validate_windows",
+    "check_targets",
+    "restore_target_layout",
+    "MISSING_POLICIES",
+]
+
+MISSING_POLICIES = ("raise", "allow")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A validated panel of series (dates x series).
+
+    Attributes
+    ----------
+    values : ndarray of shape (n_dates, n_series)
+        float64 values; NaN only where ``missing="allow"`` was requested.
+    index : pandas.Index or None
+        The dates (or other row labels) of a DataFrame input, None for arrays.
+    columns : list
+        Column labels of a DataFrame input, or ``0 .. n_series - 1`` for arrays.
+    maturities : ndarray of shape (n_series,) or None
+        Maturities in years when they could be resolved, else None.
+    """
+
+    values: np.ndarray
+    index: pd.Index | None
+    columns: list
+    maturities: np.ndarray | None
+
+    @property
+    def n_dates(self):
+        return self.values.shape[0]
+
+    @property
+    def n_series(self):
+        return self.values.shape[1]
+
+    def label(self, row):
+        """Return a readable label for row ``row`` (its date when known)."""
+        if self.index is None:
+            return f"row {row}"
+        value = self.index[row]
+        if isinstance(value, pd.Timestamp):
+            return f"date {value.date()}"
+        return f"row {value!r}"
+
+
+def _check_missing_policy(missing):
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+
+
+def _check_index(index, name):
+    if index.has_duplicates:
+        duplicated = index[index.duplicated()][0]
+        raise ValueError(f"{name} has duplicated dates: {_show(duplicated)} appears more than once")
+    if not index.is_monotonic_increasing:
+        position = _first_unsorted(index)
+        raise ValueError(
+            f"{name} dates must be sorted in increasing order: {_show(index[position + 1])} "
+            f"follows {_show(index[position])}"
+        )
+
+
+def _first_unsorted(index):
+    values = index.to_numpy()
+    return int(np.flatnonzero(~(values[:-1] < values[1:]))[0])
+
+
+def _show(value):
+    if isinstance(value, pd.Timestamp):
+        return str(value.date()) if value == value.normalize() else str(value)
+    return repr(value)
+
+
+def _numeric_values(frame, name):
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+            raise ValueError(f"{name} column {column!r} is not numeric (dtype {dtype})")
+    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _check_finite(values, name, missing, row_label, columns):
+    infinite = np.isinf(values)
+    if infinite.any():
+        row, col = np.argwhere(infinite)[0]
+        raise ValueError(
+            f"{name} contains an infinite value at {row_label(row)}, column {columns[col]!r}"
+        )
+    if missing == "raise":
+        missing_mask = np.isnan(values)
+        if missing_mask.any():
+            row, col = np.argwhere(missing_mask)[0]
+            raise ValueError(
+                f"{name} has {int(missing_mask.sum())} missing value(s); the first is at "
+                f"{row_label(row)}, column {columns[col]!r}. Select a span and maturities "
+                f"without gaps, or use a model that accepts missing values with missing='allow'"
+            )
+
+
+def check_maturities(maturities, n_series=None, name="maturities"):
+    """Validate maturities in years: finite, non-negative, strictly increasing.
+
+    Parameters
+    ----------
+    maturities : array-like of shape (n_series,)
+        Maturities in years.
+    n_series : int, default=None
+        Expected length, when known.
+    name : str, default="maturities"
+        Name used in error messages.
+
+    Returns
+    -------
+    maturities : ndarray of shape (n_series,)
+    """
+    tau = np.asarray(maturities, dtype=float)
+    if tau.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {tau.shape}")
+    if n_series is not None and tau.shape[0] != n_series:
+        raise ValueError(f"{name} has {tau.shape[0]} entries but the data has {n_series} series")
+    if not np.all(np.isfinite(tau)) or np.any(tau < 0):
+        raise ValueError(f"{name} must be finite and non-negative years, got {tau.tolist()}")
+    steps = np.diff(tau)
+    if np.any(steps <= 0):
+        position = int(np.flatnonzero(steps <= 0)[0])
+        kind = "duplicated" if steps[position] == 0 else "not sorted"
+        raise ValueError(
+            f"{name} are {kind}: entry {position + 1} ({tau[position + 1]:g} years) follows "
+            f"entry {position} ({tau[position]:g} years); they must be strictly increasing"
+        )
+    return tau
+
+
+def resolve_maturities(maturities, n_series, columns=None, *, required=True):
+    """Resolve the maturities (in years) of ``n_series`` series.
+
+    Parameters
+    ----------
+    maturities : array-like, "uniform" or None
+        Explicit maturities in years; ``"uniform"`` for ``1, 2, ..., n_series`` years (for
+        generic arrays); None to parse them from ``columns``.
+    n_series : int
+        Number of series.
+    columns : sequence, default=None
+        DataFrame column labels ("3M", "10Y", "SVENY05", ...). Numeric labels are read as
+        years, the convention of skyield's dataset loaders.
+    required : bool, default=True
+        If True, raise when no maturities can be found; else return None.
+
+    Returns
+    -------
+    maturities : ndarray of shape (n_series,) or None
+    """
+    if isinstance(maturities, str):
+        if maturities != "uniform":
+            raise ValueError(f"maturities must be array-like, 'uniform' or None, got {maturities!r}")
+        return np.arange(1.0, n_series + 1.0)
+    if maturities is not None:
+        return check_maturities(maturities, n_series)
+    if columns is not None and not all(isinstance(c, (int, np.integer)) for c in columns):
+        return check_maturities(parse_maturities(list(columns), unit="years"), n_series,
+                                name="maturities parsed from the column labels")
+    if required:
+        raise ValueError(
+            "this model needs maturities: pass a DataFrame whose columns are maturity labels "
+            "(e.g. '3M', '10Y' or years as numbers), maturities=[...] in years, or "
+            "maturities='uniform' for 1, 2, ..., n_series years"
+        )
+    return None
+
+
+def check_panel(Y, *, name="Y", missing="raise", min_length=1, maturities=None,
+                need_maturities=False):
+    """Validate a panel of series observed at consecutive dates.
+
+    Parameters
+    ----------
+    Y : DataFrame of shape (n_dates, n_series) or array-like
+        A DataFrame (dates as index, preferably a DatetimeIndex; one column per series)
+        or a 2-D array. A 1-D array is read as one series.
+    name : str, default="Y"
+        Name used in error messages.
+    missing : {"raise", "allow"}, default="raise"
+        ``"raise"`` rejects NaN with an error naming the first missing cell; ``"allow"``
+        keeps NaN for models that handle missing values explicitly. Infinite values are
+        always rejected.
+    min_length : int, default=1
+        Minimum number of dates.
+    maturities : array-like, "uniform" or None, default=None
+        See :func:`resolve_maturities`.
+    need_maturities : bool, default=False
+        Raise when no maturities can be resolved.
+
+    Returns
+    -------
+    panel : Panel
+    """
+    _check_missing_policy(missing)
+    if isinstance(Y, pd.Series):
+        Y = Y.to_frame()
+    if isinstance(Y, pd.DataFrame):
+        if isinstance(Y.index, pd.MultiIndex):
+            raise ValueError(
+                f"{name} has a MultiIndex; several families go through check_family_panel "
+                f"or the family-aware functions"
+            )
+        if Y.shape[1] == 0:
+            raise ValueError(f"{name} has no columns")
+        index = Y.index
+        _check_index(index, name)
+        values = _numeric_values(Y, name)
+        columns = list(Y.columns)
+    else:
+        values = np.asarray(Y)
+        if values.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must be numeric, got an array of dtype {values.dtype}")
+        values = values.astype(np.float64)
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_dates, n_series), got shape {values.shape}")
+        index = None
+        columns = list(range(values.shape[1]))
+    panel = Panel(values=values, index=index, columns=columns, maturities=None)
+    _check_finite(values, name, missing, panel.label, columns)
+    if values.shape[0] < min_length:
+        raise ValueError(
+            f"{name} has {values.shape[0]} dates but at least {min_length} are needed"
+        )
+    tau = resolve_maturities(
+        maturities, values.shape[1],
+        columns if isinstance(Y, pd.DataFrame) else None,
+        required=need_maturities,
+    ) if (maturities is not None or need_maturities or isinstance(Y, pd.DataFrame)) else None
+    return Panel(values=values, index=index, columns=columns, maturities=tau)
+
+
+def check_family_panel(Y, *, name="Y", missing="raise", min_length=1, maturities=None,
+                       need_maturities=False):
+    """Validate a multi-family panel with a (family, date) MultiIndex.
+
+    Parameters
+    ----------
+    Y : DataFrame
+        Rows indexed by a two-level MultiIndex (family, date); one column per maturity,
+        the same grid for every family. A family with no value at some maturity
+        is an error under ``missing="raise"``, naming the family, date and maturity.
+    name, missing, min_length, maturities, need_maturities
+        As in :func:`check_panel`, applied to each family.
+
+    Returns
+    -------
+    panels : dict of {family: Panel}
+        One validated panel per family, in order of first appearance.
+    """
+    if not isinstance(Y, pd.DataFrame) or not isinstance(Y.index, pd.MultiIndex) \
+            or Y.index.nlevels != 2:
+        raise ValueError(f"{name} must be a DataFrame indexed by a (family, date) MultiIndex")
+    panels = {}
+    for family in Y.index.get_level_values(0).unique():
+        frame = Y.xs(family, level=0)
+        try:
+            panels[family] = check_panel(
+                frame, name=name, missing=missing, min_length=min_length,
+                maturities=maturities, need_maturities=need_maturities,
+            )
+        except ValueError as error:
+            raise ValueError(f"family {family!r}: {error}") from None
+    return panels
+
+
+def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_all_finite=True):
+    """Validate window-model input and return it as a 3-D array.
+
+    ``X`` is a 3-D array ``(n_samples, window, n_series)`` or a 2-D array
+    ``(n_samples, n_features)``. A 2-D row is read as a window flattened in time-major
+    order (all series at the oldest lag, then the next lag, ...), i.e. reshaped to
+    ``(n_samples, window, n_features // window)`` when ``window`` is set, and as one
+    series of ``n_features`` lags when it is not.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator whose ``n_features_in_`` is set (``reset=True``) or checked.
+    X : array-like of shape (n_samples, window, n_series) or (n_samples, n_features)
+    y : array-like, default=None
+        Targets, validated for consistent length and finiteness.
+    window : int, default=None
+        Window length for reading 2-D input.
+    reset : bool, default=True
+        True in ``fit``, False in ``predict``.
+    ensure_all_finite : bool, default=True
+        Reject NaN and infinite values.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, window, n_series)
+    y : ndarray or None
+    """
+    if y is None:
+        X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype=np.float64,
+                          ensure_all_finite=ensure_all_finite, ensure_min_features=1)
+    else:
+        X, y = validate_data(estimator, X, y, reset=reset, allow_nd=True, dtype=np.float64,
+                             multi_output=True, y_numeric=True,
+                             ensure_all_finite=ensure_all_finite)
+        y = np.asarray(y, dtype=np.float64)
+    if X.ndim == 2:
+        if window is None:
+            X = X[:, :, None]
+        else:
+            if X.shape[1] % window:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, which is not a multiple of window={window}; "
+                    f"pass 3-D windows (n_samples, window, n_series) or fix window"
+                )
+            X = X.reshape(X.shape[0], window, X.shape[1] // window)
+    elif X.ndim == 3:
+        if window is not None and X.shape[1] != window:
+            raise ValueError(f"X windows have length {X.shape[1]} but window={window}")
+    else:
+        raise ValueError(f"X must be 2-D or 3-D, got an array of shape {X.shape}")
+    if not reset:
+        expected = getattr(estimator, "n_series_in_", None)
+        if expected is not None and X.shape[2] != expected:
+            raise ValueError(
+                f"X has {X.shape[2]} series but {type(estimator).__name__} was fitted "
+                f"with {expected}"
+            )
+    return X, y
+
+
+@dataclass(frozen=True)
+class TargetLayout:
+    """How ``fit`` received ``y``, so that ``predict`` returns the same layout."""
+
+    ndim: int
+    horizon: int
+    n_targets: int
+
+
+def check_targets(y, n_samples=None, name="y"):
+    """Bring targets to shape (n_samples, horizon, n_targets) and remember their layout.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,), (n, n_targets) or (n, horizon, n_targets)
+    n_samples : int, default=None
+        Expected number of samples.
+    name : str, default="y"
+
+    Returns
+    -------
+    y3 : ndarray of shape (n_samples, horizon, n_targets)
+    layout : TargetLayout
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 1:
+        y3 = y[:, None, None]
+    elif y.ndim == 2:
+        y3 = y[:, None, :]
+    elif y.ndim == 3:
+        y3 = y
+    else:
+        raise ValueError(f"{name} must have 1, 2 or 3 dimensions, got shape {y.shape}")
+    if n_samples is not None and y3.shape[0] != n_samples:
+        raise ValueError(f"{name} has {y3.shape[0]} samples but X has {n_samples}")
+    return y3, TargetLayout(ndim=y.ndim, horizon=y3.shape[1], n_targets=y3.shape[2])
+
+
+def restore_target_layout(values, layout):
+    """Reshape ``(n, horizon, n_targets, ...)`` predictions to the layout ``fit`` received.
+
+    Trailing axes beyond the third (quantile levels, interval bounds) are kept.
+    """
+    values = np.asarray(values)
+    extra = values.shape[3:]
+    if layout.ndim == 1:
+        return values.reshape((values.shape[0],) + extra)
+    if layout.ndim == 2:
+        return values.reshape((values.shape[0], layout.n_targets) + extra)
+    return values

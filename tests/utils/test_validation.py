@@ -1,0 +1,170 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator
+
+from skyield.utils import (
+    check_family_panel,
+    check_maturities,
+    check_panel,
+    check_targets,
+    resolve_device,
+    resolve_maturities,
+    restore_target_layout,
+    torch_seed,
+    validate_windows,
+)
+
+
+@pytest.fixture
+def frame():
+    dates = pd.date_range("2010-01-29", periods=6, freq="W-FRI")
+    return pd.DataFrame(np.arange(18.0).reshape(6, 3), index=dates, columns=["1Y", "5Y", "10Y"])
+
+
+def test_valid_panel(frame):
+    panel = check_panel(frame)
+    assert panel.values.dtype == np.float64 and panel.values.shape == (6, 3)
+    np.testing.assert_array_equal(panel.maturities, [1.0, 5.0, 10.0])
+    assert panel.label(2) == "date 2010-02-12"
+
+
+def test_unsorted_dates_name_both_dates(frame):
+    swapped = frame.iloc[[0, 2, 1, 3, 4, 5]]
+    with pytest.raises(ValueError, match="2010-02-05 follows 2010-02-12"):
+        check_panel(swapped)
+
+
+def test_duplicated_dates(frame):
+    with pytest.raises(ValueError, match="duplicated dates: 2010-01-29"):
+        check_panel(pd.concat([frame.iloc[:1], frame]))
+
+
+def test_non_numeric_column(frame):
+    frame["5Y"] = frame["5Y"].astype(str)
+    with pytest.raises(ValueError, match="column '5Y' is not numeric"):
+        check_panel(frame)
+
+
+def test_missing_policy(frame):
+    frame.iloc[3, 2] = np.nan
+    with pytest.raises(ValueError, match="1 missing value.*date 2010-02-19, column '10Y'"):
+        check_panel(frame)
+    assert np.isnan(check_panel(frame, missing="allow").values[3, 2])
+    with pytest.raises(ValueError, match="missing must be one of"):
+        check_panel(frame, missing="fill")
+
+
+def test_infinite_values_always_raise(frame):
+    frame.iloc[1, 0] = np.inf
+    with pytest.raises(ValueError, match="infinite value at date 2010-02-05, column '1Y'"):
+        check_panel(frame, missing="allow")
+
+
+def test_too_short(frame):
+    with pytest.raises(ValueError, match="has 6 dates but at least 10 are needed"):
+        check_panel(frame, min_length=10)
+
+
+def test_unsorted_and_duplicated_maturities(frame):
+    with pytest.raises(ValueError, match="not sorted: entry 1 \\(1 years\\) follows entry 0"):
+        check_panel(frame.rename(columns={"1Y": "5Y", "5Y": "1Y"}))
+    with pytest.raises(ValueError, match="duplicated"):
+        check_maturities([1.0, 2.0, 2.0])
+
+
+def test_maturity_resolution():
+    assert list(resolve_maturities("uniform", 3)) == [1.0, 2.0, 3.0]
+    assert list(resolve_maturities([0.25, 1.0], 2)) == [0.25, 1.0]
+    assert list(resolve_maturities(None, 2, columns=[0.5, 2.0])) == [0.5, 2.0]
+    with pytest.raises(ValueError, match="this model needs maturities"):
+        resolve_maturities(None, 2)
+    with pytest.raises(ValueError, match="has 3 entries but the data has 2 series"):
+        resolve_maturities([1, 2, 3], 2)
+    assert resolve_maturities(None, 2, required=False) is None
+
+
+def test_arrays_and_bad_shapes():
+    panel = check_panel(np.arange(5))
+    assert panel.values.shape == (5, 1) and panel.maturities is None and panel.index is None
+    assert panel.label(3) == "row 3"
+    with pytest.raises(ValueError, match="must be 2-D"):
+        check_panel(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="must be numeric"):
+        check_panel(np.array([["a"]]))
+
+
+def test_family_panels_mismatched_grids(frame):
+    other = frame.copy()
+    other["5Y"] = np.nan  # a family that has no 5-year values on the shared grid
+    stacked = pd.concat({"USD": frame, "CHF": other}, names=["family", "date"])
+    with pytest.raises(ValueError, match="family 'CHF'.*column '5Y'"):
+        check_family_panel(stacked)
+    panels = check_family_panel(stacked, missing="allow")
+    assert list(panels) == ["USD", "CHF"]
+    with pytest.raises(ValueError, match="MultiIndex"):
+        check_family_panel(frame)
+    with pytest.raises(ValueError, match="has a MultiIndex"):
+        check_panel(stacked)
+
+
+class _Dummy(BaseEstimator):
+    pass
+
+
+def test_window_input_conventions():
+    est = _Dummy()
+    X3, _ = validate_windows(est, np.zeros((4, 5, 2)))
+    assert X3.shape == (4, 5, 2)
+    flat = np.arange(4 * 10.0).reshape(4, 10)
+    X, _ = validate_windows(est, flat, window=5)
+    assert X.shape == (4, 5, 2)
+    # Time-major flattening: the first two features are the two series at the oldest lag.
+    np.testing.assert_array_equal(X[0, 0], flat[0, :2])
+    X, _ = validate_windows(est, flat)
+    assert X.shape == (4, 10, 1)
+    with pytest.raises(ValueError, match="10 features, which is not a multiple of window=3"):
+        validate_windows(est, flat, window=3)
+    with pytest.raises(ValueError, match="windows have length 5 but window=4"):
+        validate_windows(est, np.zeros((4, 5, 2)), window=4)
+    with pytest.raises(ValueError, match="NaN"):
+        validate_windows(est, np.full((2, 3), np.nan))
+
+
+def test_target_layout_round_trip():
+    for shape in [(5,), (5, 3), (5, 2, 3)]:
+        y = np.arange(np.prod(shape), dtype=float).reshape(shape)
+        y3, layout = check_targets(y)
+        assert y3.ndim == 3
+        np.testing.assert_array_equal(restore_target_layout(y3, layout), y)
+        with_quantiles = np.repeat(y3[..., None], 4, axis=-1)
+        assert restore_target_layout(with_quantiles, layout).shape == shape + (4,)
+    with pytest.raises(ValueError, match="y has 5 samples but X has 4"):
+        check_targets(np.zeros(5), n_samples=4)
+
+
+def test_device_resolution():
+    import torch
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="device must be"):
+        resolve_device("tpu-please")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_torch_seed_is_reproducible_and_leaves_global_state_alone():
+    import torch
+
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    with torch_seed(7) as generator:
+        first = torch.rand(3)
+        shuffled = torch.randperm(10, generator=generator)
+    with torch_seed(7) as generator:
+        assert torch.equal(first, torch.rand(3))
+        assert torch.equal(shuffled, torch.randperm(10, generator=generator))
+    assert torch.equal(torch.rand(3), expected_next)
