@@ -4,6 +4,15 @@ The CSV files in ``skyield/datasets/data`` ship with the package (provenance in
 ``SOURCES.md`` beside them); nothing is downloaded at run time.
 """
 
+from skyield.datasets._dfm_processes import (
+    dfm_error_logpdf,
+    dfm_measurement_mean,
+    dfm_process_spec,
+    dfm_shock_logpdf,
+    dfm_state_mean,
+    make_dfm_process,
+    spow,
+)
 from skyield.datasets._loaders import (
     common_maturities,
     describe_dataset,
@@ -15,10 +24,16 @@ from skyield.datasets._loaders import (
     load_nber_recessions,
     load_treasury_cmt,
 )
+from skyield.datasets._nelson_siegel_curves import make_nelson_siegel_curves
 
 __all__ = [
     "common_maturities",
     "describe_dataset",
+    "dfm_error_logpdf",
+    "dfm_measurement_mean",
+    "dfm_process_spec",
+    "dfm_shock_logpdf",
+    "dfm_state_mean",
     "international_curve_types",
     "list_datasets",
     "load_coincident_indicators",
@@ -26,4 +41,7 @@ __all__ = [
     "load_international_curves",
     "load_nber_recessions",
     "load_treasury_cmt",
+    "make_dfm_process",
+    "make_nelson_siegel_curves",
+    "spow",
 ]
