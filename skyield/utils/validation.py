@@ -182,8 +182,13 @@ def resolve_maturities(maturities, n_series, columns=None, *, required=True):
     if maturities is not None:
         return check_maturities(maturities, n_series)
     if columns is not None and not all(isinstance(c, (int, np.integer)) for c in columns):
-        return check_maturities(parse_maturities(list(columns), unit="years"), n_series,
-                                name="maturities parsed from the column labels")
+        try:
+            parsed = parse_maturities(list(columns), unit="years")
+        except ValueError:
+            if required:
+                raise
+            return None
+        return check_maturities(parsed, n_series, name="maturities parsed from the column labels")
     if required:
         raise ValueError(
             "this model needs maturities: pass a DataFrame whose columns are maturity labels "

@@ -82,6 +82,12 @@ def test_maturity_resolution():
     with pytest.raises(ValueError, match="has 3 entries but the data has 2 series"):
         resolve_maturities([1, 2, 3], 2)
     assert resolve_maturities(None, 2, required=False) is None
+    # Columns that are not maturities (macro series) are fine unless a model needs maturities.
+    assert resolve_maturities(None, 2, columns=["INDPRO", "AWHMAN"], required=False) is None
+    with pytest.raises(ValueError, match="column 0 \\('INDPRO'\\)"):
+        resolve_maturities(None, 2, columns=["INDPRO", "AWHMAN"])
+    macro = pd.DataFrame({"INDPRO": [1.0, 2.0]}, index=pd.date_range("2000", periods=2, freq="MS"))
+    assert check_panel(macro).maturities is None
 
 
 def test_arrays_and_bad_shapes():

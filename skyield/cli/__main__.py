@@ -1,0 +1,5 @@
+import sys
+
+from skyield.cli import main
+
+sys.exit(main())

@@ -1,0 +1,855 @@
+"""Rolling-origin backtest: every model forecast from the same origins for the same targets.
+
+The panel layer of skyield (see the package design): it takes a panel of dates x series,
+or several families as a (family, date) MultiIndex, and drives either kind of estimator.
+Window regressors are fitted on windows cut from the training span and predict from the
+window ending at each origin; sequence models are fitted on the training span's panel and
+then updated with the observations up to each origin before forecasting. Written here
+because sktime's ``evaluate`` knows only sktime forecasters and neither builds windows for
+sklearn regressors nor splits stacked families by date.
+
+Conventions
+-----------
+* **Dates are split, not rows.** The splitter splits the sorted dates of the panel (the
+  union of every family's dates), so every family is cut at the same date.
+* **Origin and target.** The origin of a forecast is the last date whose value it may use;
+  its target at horizon ``h`` is the ``h``-th date after the origin (in the rows of the
+  series' own panel or family). With ``evaluate_on="origin"`` (default) the test dates of
+  a split are its origins, and each origin is forecast at every horizon whose target lies
+  inside the panel (a target may lie beyond the test span). With ``evaluate_on="target"``
+  the test dates are the targets, as in Diebold and Li (2006): a test date ``t`` is
+  forecast at horizon ``h`` from origin ``t - h``. At long horizons the two sets of
+  forecasts differ a lot; the results hold both dates.
+* **Nothing after the origin, nothing from the test span in a fit.** A fit uses only its
+  training dates: a window regressor gets the windows whose inputs and targets all lie
+  in the training span; a sequence model gets the training span's panel. Every origin is
+  on or after the last training date of the fit that forecasts from it; with
+  ``evaluate_on="target"`` this needs ``gap >= max(horizons) - 1`` in the splitter (see
+  :func:`gap_for_horizons`), which the default split sets itself.
+"""
+
+import copy
+import inspect
+import numbers
+import time
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone, is_regressor
+
+from skyield.model_selection._split import SktimeSplit, _is_sktime_splitter
+from skyield.preprocessing._windows import (
+    _check_horizons,
+    _check_window,
+    _target_positions,
+    make_windows,
+)
+from skyield.utils.validation import check_family_panel, check_panel
+
+__all__ = ["backtest", "summarize"]
+
+EVALUATE_ON = ("origin", "target")
+MODES = ("auto", "window", "sequence")
+
+
+class _Family:
+    """One panel of the data (the whole panel, or one family of a MultiIndex panel)."""
+
+    def __init__(self, label, rank, frame, dates):
+        self.label = label
+        self.rank = rank
+        self.frame = frame
+        self.values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        # Position of each of this family's rows among the dates that are split.
+        self.positions = dates.get_indexer(frame.index)
+        self.dates = np.asarray(frame.index)
+
+    def __len__(self):
+        return self.values.shape[0]
+
+    def name(self):
+        return "" if self.label is None else f"family {self.label!r}: "
+
+
+def _prepare_data(data, missing):
+    if isinstance(data, pd.DataFrame) and isinstance(data.index, pd.MultiIndex):
+        if data.index.nlevels == 2 and isinstance(data.index.levels[0], pd.DatetimeIndex) \
+                and not isinstance(data.index.levels[1], pd.DatetimeIndex):
+            raise ValueError(
+                "data has dates in the first level of its MultiIndex; it must be indexed "
+                "by (family, date): use data.swaplevel().sort_index()"
+            )
+        # "uniform" only keeps the check from reading column labels as maturities:
+        # the backtest does not need maturities and macro series have other labels.
+        check_family_panel(data, name="data", missing=missing, maturities="uniform")
+        labels = list(data.index.get_level_values(0).unique())
+        frames = [data.xs(label, level=0) for label in labels]
+        multi = True
+    else:
+        if isinstance(data, pd.Series):
+            data = data.to_frame()
+        elif not isinstance(data, pd.DataFrame):
+            values = np.asarray(data)
+            data = pd.DataFrame(values[:, None] if values.ndim == 1 else values)
+        check_panel(data, name="data", missing=missing, maturities="uniform")
+        labels, frames, multi = [None], [data], False
+    dates = frames[0].index
+    for frame in frames[1:]:
+        dates = dates.union(frame.index)
+    families = [_Family(label, rank, frame, dates)
+                for rank, (label, frame) in enumerate(zip(labels, frames))]
+    return dates, families, multi
+
+
+def _resolve_mode(estimator, mode):
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    try:
+        window_like = is_regressor(estimator)
+    except (AttributeError, TypeError):
+        window_like = False
+    sequence_like = callable(getattr(estimator, "forecast", None)) and \
+        callable(getattr(estimator, "update", None))
+    name = type(estimator).__name__
+    if mode == "auto":
+        if window_like and sequence_like:
+            raise ValueError(
+                f"{name} is a regressor and has forecast/update: pass mode='window' or "
+                f"mode='sequence' to say how to backtest it"
+            )
+        if window_like:
+            return "window"
+        if sequence_like:
+            return "sequence"
+        raise TypeError(
+            f"cannot backtest {name}: it is neither a regressor (window model) nor has "
+            f"forecast and update methods (sequence model)"
+        )
+    if mode == "window" and not callable(getattr(estimator, "predict", None)):
+        raise TypeError(f"mode='window' needs a predict method, which {name} lacks")
+    if mode == "sequence" and not sequence_like:
+        raise TypeError(f"mode='sequence' needs forecast and update methods, which {name} lacks")
+    return mode
+
+
+def _check_quantiles(quantiles):
+    if quantiles is None:
+        return None
+    values = np.atleast_1d(np.asarray(quantiles, dtype=float))
+    if values.ndim != 1 or values.size == 0 or np.any((values <= 0) | (values >= 1)) \
+            or np.any(np.diff(values) <= 0):
+        raise ValueError(
+            f"quantiles must be strictly increasing levels in (0, 1), got {quantiles!r}"
+        )
+    return tuple(float(q) for q in values)
+
+
+def _check_coverage(coverage):
+    if coverage is None:
+        return None
+    if not isinstance(coverage, numbers.Real) or isinstance(coverage, bool) \
+            or not 0 < coverage < 1:
+        raise ValueError(f"coverage must be one number in (0, 1), got {coverage!r}")
+    return float(coverage)
+
+
+def _check_refit(refit):
+    if isinstance(refit, (bool, np.bool_)):
+        return bool(refit)
+    if isinstance(refit, (numbers.Integral, np.integer)) and refit >= 1:
+        return int(refit)
+    raise ValueError(f"refit must be True, False or a positive integer, got {refit!r}")
+
+
+def _require_method(estimator, method, what):
+    if not callable(getattr(estimator, method, None)):
+        raise TypeError(f"{what} were requested but {type(estimator).__name__} has no {method}")
+
+
+def _test_start_position(test_start, dates):
+    n_dates = len(dates)
+    if isinstance(test_start, float) and 0 < test_start < 1:
+        return int(round(test_start * n_dates))
+    if isinstance(dates, pd.DatetimeIndex):
+        if isinstance(test_start, (numbers.Number, np.number)):
+            raise ValueError(
+                f"test_start must be a date or a fraction in (0, 1), got {test_start!r}"
+            )
+        test_start = pd.Timestamp(test_start)
+    return int(dates.searchsorted(test_start, side="left"))
+
+
+def _default_split(dates, test_start, gap):
+    if test_start is None:
+        raise ValueError(
+            "pass a splitter, or test_start (a date or a fraction of the dates in (0, 1)) "
+            "for a single split"
+        )
+    start = _test_start_position(test_start, dates)
+    if start >= len(dates):
+        raise ValueError(f"test_start={test_start!r} is after the last date {dates[-1]!r}")
+    if start - gap < 1:
+        raise ValueError(
+            f"test_start={test_start!r} leaves no training dates before the first test date "
+            f"{dates[start]!r} (gap of {gap} dates)"
+        )
+    return [(np.arange(start - gap), np.arange(start, len(dates)))]
+
+
+def _resolve_splits(splitter, dates, test_start, gap):
+    if splitter is None:
+        return _default_split(dates, test_start, gap)
+    if test_start is not None:
+        raise ValueError("test_start sets the default single split; it cannot be used "
+                         "together with a splitter")
+    if _is_sktime_splitter(splitter):
+        splitter = SktimeSplit(splitter)
+    if not callable(getattr(splitter, "split", None)):
+        raise TypeError(
+            f"splitter must be a scikit-learn CV object or an sktime splitter, got "
+            f"{type(splitter).__name__}"
+        )
+    n_dates = len(dates)
+    stand_in = pd.DataFrame({"date_position": np.arange(n_dates)}, index=dates)
+    splits = []
+    for number, (train, test) in enumerate(splitter.split(stand_in)):
+        parts = []
+        for name, indices in (("training", train), ("test", test)):
+            indices = np.asarray(indices)
+            if indices.size == 0:
+                raise ValueError(f"split {number} has an empty {name} set")
+            if indices.dtype.kind not in "iu" or indices.min() < 0 or \
+                    indices.max() >= n_dates:
+                raise ValueError(
+                    f"split {number}: {name} indices must be integer positions in "
+                    f"0 .. {n_dates - 1} of the dates"
+                )
+            parts.append(np.unique(indices))
+        train, test = parts
+        if train[-1] >= test[0]:
+            raise ValueError(
+                f"split {number} trains on {dates[train[-1]]!r}, not before its first test "
+                f"date {dates[test[0]]!r}: training must precede testing"
+            )
+        splits.append((train, test))
+    if not splits:
+        raise ValueError("the splitter made no split of the dates")
+    return splits
+
+
+def _plan(splits, refit):
+    """Training spans of the fits and the (split, fit, test dates) of every task."""
+    fits, tasks = [], []
+    for number, (train, test) in enumerate(splits):
+        if refit is False:
+            if number == 0:
+                fits.append(train)
+            tasks.append((number, 0, test))
+            continue
+        size = len(test) if refit is True else refit
+        gap = test[0] - train[-1] - 1
+        for start in range(0, len(test), size):
+            block = test[start:start + size]
+            if start:
+                # Later blocks extend the training span up to `gap` dates before them,
+                # keeping its first date: the extension precedes every test date of the block.
+                train = np.union1d(train, np.arange(train[-1] + 1, block[0] - gap))
+            fits.append(train)
+            tasks.append((number, len(fits) - 1, block))
+    return fits, tasks
+
+
+def _requests(family, test, horizons, evaluate_on, train_end, dates):
+    """Origin rows and horizon indices this family is forecast at for a task."""
+    rows = family.frame.index.get_indexer(dates[test])
+    rows = rows[rows >= 0]
+    n_horizons = len(horizons)
+    steps = np.asarray(horizons)
+    index = np.tile(np.arange(n_horizons), len(rows))
+    if evaluate_on == "origin":
+        origins = np.repeat(rows, n_horizons)
+        keep = origins + steps[index] < len(family)
+        return origins[keep], index[keep]
+    targets = np.repeat(rows, n_horizons)
+    origins = targets - steps[index]
+    late = (origins < 0) | (family.positions[np.maximum(origins, 0)] < train_end)
+    if late.any():
+        first = int(np.flatnonzero(late)[0])
+        raise ValueError(
+            f"{family.name()}with evaluate_on='target', target "
+            f"{_show(family.dates[targets[first]])} at horizon {steps[index[first]]} would be "
+            f"forecast from an origin before the end of its training span "
+            f"({_show(dates[train_end])}); leave a gap of at least max(horizons) - 1 = "
+            f"{max(horizons) - 1} dates between training and test (gap_for_horizons)"
+        )
+    return origins, index
+
+
+def _show(value):
+    value = pd.Timestamp(value) if isinstance(value, np.datetime64) else value
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return str(value.date())
+    return str(value)
+
+
+def _accepts_families(method):
+    try:
+        return "families" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_shape(values, expected, name, owner, optional_axes):
+    """``values`` as an array of shape ``expected``; singleton axes in ``optional_axes``
+    may be missing."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape == expected:
+        return values
+    for axes in optional_axes:
+        if all(expected[a] == 1 for a in axes):
+            squeezed = tuple(d for a, d in enumerate(expected) if a not in axes)
+            if values.shape == squeezed:
+                return values.reshape(expected)
+    raise ValueError(
+        f"{owner}.{name} returned shape {values.shape}; the backtest expected {expected}"
+    )
+
+
+# ---- window regressors -------------------------------------------------------------------
+
+
+class _WindowData:
+    """Every window of every family, computed once and sliced per fit and per task."""
+
+    def __init__(self, families, window, horizons, target_cols, differences, missing):
+        self.lookback = window - 1 + int(differences)
+        self.horizons = np.asarray(horizons)
+        self.target_cols = target_cols
+        self.differences = differences
+        self.windows = []
+        for family in families:
+            try:
+                self.windows.append(make_windows(
+                    family.frame, window, None, differences=differences, missing=missing,
+                    maturities="uniform",
+                ).X)
+            except ValueError as error:
+                raise ValueError(f"{family.name()}{error}") from None
+
+    def training_set(self, families, train, multi):
+        """Windows whose inputs and targets all lie on training dates, in date order."""
+        longest = int(self.horizons[-1])
+        X, y, dates, ranks = [], [], [], []
+        for family, windows in zip(families, self.windows):
+            outside = np.concatenate([[0], np.cumsum(~np.isin(family.positions, train))])
+            origins = np.arange(self.lookback, len(family) - longest)
+            clean = outside[origins + longest + 1] - outside[origins - self.lookback] == 0
+            origins = origins[clean]
+            levels = family.values[:, self.target_cols]
+            targets = levels[origins[:, None] + self.horizons[None, :]]
+            if self.differences:
+                targets = targets - levels[origins][:, None, :]
+            X.append(windows[origins - self.lookback])
+            y.append(targets)
+            dates.append(family.positions[origins])
+            ranks.append(np.full(len(origins), family.rank))
+        order = np.lexsort((np.concatenate(ranks), np.concatenate(dates)))
+        if order.size == 0:
+            return None
+        families_out = np.asarray([families[r].label for r in np.concatenate(ranks)],
+                                  dtype=object)[order] if multi else None
+        return np.concatenate(X)[order], np.concatenate(y)[order], families_out
+
+    def prediction_set(self, families, origins_by_family, multi):
+        X, labels = [], []
+        for family, windows, origins in zip(families, self.windows, origins_by_family):
+            if origins.size and origins[0] < self.lookback:
+                raise ValueError(
+                    f"{family.name()}origin {_show(family.dates[origins[0]])} has "
+                    f"{origins[0] + 1} dates of history but a window needs {self.lookback + 1}"
+                )
+            X.append(windows[origins - self.lookback])
+            labels.append(np.full(len(origins), family.label, dtype=object))
+        return np.concatenate(X), (np.concatenate(labels) if multi else None)
+
+
+def _target_layout(y):
+    # (n,) for one target at one horizon, as single-output sklearn regressors expect.
+    if y.shape[1] == 1:
+        return y[:, 0, 0] if y.shape[2] == 1 else y[:, 0, :]
+    return y
+
+
+def _fit_window(estimator, X, y, families):
+    model = clone(estimator)
+    kwargs = {"families": families} if families is not None and \
+        _accepts_families(model.fit) else {}
+    start = time.perf_counter()
+    model.fit(X, _target_layout(y), **kwargs)
+    return model, time.perf_counter() - start
+
+
+def _window_task(estimator, fitted, train_set, X, families, shape, quantiles, coverage):
+    if fitted is None:
+        model, fit_time = _fit_window(estimator, *train_set)
+    else:
+        model, fit_time = fitted
+    owner = type(model).__name__
+
+    def call(method, name, extra, optional, **params):
+        if families is not None and _accepts_families(method):
+            params["families"] = families
+        return _as_shape(method(X, **params), shape + extra, name, owner, optional)
+
+    # Axes 1 (one horizon) and 2 (one target) may be left out by the estimator.
+    point = call(model.predict, "predict", (), [(1,), (1, 2)])
+    quantile_values = interval_values = None
+    if quantiles is not None:
+        quantile_values = call(model.predict_quantiles, "predict_quantiles", (len(quantiles),),
+                       [(1,), (1, 2)], quantiles=list(quantiles))
+    if coverage is not None:
+        interval_values = call(model.predict_interval, "predict_interval", (2,),
+                               [(1,), (1, 2)], coverage=coverage)
+    return point, quantile_values, interval_values, fit_time
+
+
+# ---- sequence models ---------------------------------------------------------------------
+
+
+def _training_rows(family, train, split):
+    rows = np.flatnonzero(np.isin(family.positions, train))
+    if rows.size == 0:
+        raise ValueError(f"{family.name()}no date in the training span of split {split}")
+    if np.any(np.diff(rows) != 1):
+        raise ValueError(
+            f"{family.name()}the training dates of split {split} are not consecutive rows; "
+            f"a sequence model is fitted on one contiguous span"
+        )
+    return rows
+
+
+def _fit_sequence(estimator, frame):
+    model = clone(estimator)
+    start = time.perf_counter()
+    model.fit(frame)
+    return model, time.perf_counter() - start
+
+
+def _sequence_task(estimator, fitted, frame, n_train, origins, horizons, target_cols,
+                   quantiles, coverage):
+    """Fit on ``frame[:n_train]`` (or copy ``fitted``), then update and forecast at each
+    origin; ``origins`` are rows of ``frame``, increasing, none before ``n_train - 1``."""
+    if fitted is None:
+        model, fit_time = _fit_sequence(estimator, frame.iloc[:n_train])
+    else:
+        model, fit_time = copy.deepcopy(fitted[0]), fitted[1]
+    owner = type(model).__name__
+    steps = int(horizons[-1])
+    n_series = frame.shape[1]
+    pick = np.asarray(horizons) - 1
+    last = n_train - 1
+    point, quantile_values, interval_values = [], [], []
+    for origin in origins:
+        if origin > last:
+            model.update(frame.iloc[last + 1:origin + 1])
+            last = origin
+        values = _as_shape(model.forecast(steps), (steps, n_series), "forecast", owner, [(1,)])
+        point.append(values[pick][:, target_cols])
+        if quantiles is not None:
+            values = _as_shape(model.forecast_quantiles(steps, quantiles=list(quantiles)),
+                               (steps, n_series, len(quantiles)), "forecast_quantiles",
+                               owner, [(1,)])
+            quantile_values.append(values[pick][:, target_cols])
+        if coverage is not None:
+            values = _as_shape(model.forecast_interval(steps, coverage=coverage),
+                               (steps, n_series, 2), "forecast_interval", owner, [(1,)])
+            interval_values.append(values[pick][:, target_cols])
+    return (np.stack(point), np.stack(quantile_values) if quantiles is not None else None,
+            np.stack(interval_values) if coverage is not None else None, fit_time)
+
+
+# ---- the backtest ------------------------------------------------------------------------
+
+
+def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=True,
+             quantiles=None, coverage=None, targets=None, differences=False, n_jobs=None,
+             mode="auto", test_start=None, evaluate_on="origin", missing="raise"):
+    """Rolling-origin evaluation of a window regressor or a sequence model on a panel.
+
+    The splitter splits the panel's dates into training and test dates. For each split
+    a fresh clone of ``estimator`` is fitted on the training dates only, and forecasts
+    are made from the test dates (``evaluate_on="origin"``) or for them
+    (``evaluate_on="target"``), at every horizon, for every target series (and family).
+
+    * Window regressors (``mode="window"``, any sklearn regressor): fitted on the windows
+      of ``window`` dates whose inputs and targets all lie on training dates, with ``X``
+      of shape (n_windows, window, n_series) and ``y`` of shape (n_windows,) for one
+      target at one horizon, (n_windows, n_targets) for one horizon or
+      (n_windows, n_horizons, n_targets) for several; they predict from the window
+      ending at each origin, in the layout ``y`` had. A plain scikit-learn regressor
+      needs a step that flattens the windows first, e.g.
+      ``make_pipeline(FunctionTransformer(lambda X: X.reshape(len(X), -1)), Ridge())``. On a multi-family panel the windows of all
+      families are stacked in date order and ``families=`` (one label per window) is
+      passed to ``fit``, ``predict``, ``predict_quantiles`` and ``predict_interval`` when
+      their signature has that parameter.
+    * Sequence models (``mode="sequence"``, with ``fit(Y)``, ``update(Y)`` and
+      ``forecast(steps)``): fitted on the DataFrame of the training dates, then at each
+      origin (in increasing order) updated with the observations after the last date
+      seen, up to and including the origin, never beyond, and asked for
+      ``forecast(max(horizons))`` of shape (steps, n_series). On a multi-family panel
+      each family gets its own clone.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The model to evaluate; it is cloned, never fitted in place.
+    data : DataFrame of shape (n_dates, n_series) or array-like
+        A panel (dates as a sorted index, one column per series), or a panel of several
+        families indexed by a (family, date) MultiIndex on a shared grid of columns. Each
+        family is forecast at the split dates that are among its own dates. Horizons
+        count rows of the series' own panel.
+    splitter : CV object, sktime splitter or None, default=None
+        Splits the dates: a scikit-learn CV object (``split(X)`` yielding training and
+        test positions, e.g. :class:`ExpandingWindowSplit`) or an sktime splitter
+        (wrapped in :class:`SktimeSplit`). Every training set must precede its test set.
+        None makes one split at ``test_start``.
+    window : int, default=None
+        Window length for window regressors (required for them). Sequence models build
+        what history they need themselves and ignore it.
+    horizons : int or sequence of int, default=1
+        Forecast horizons in steps (rows): ``h`` means ``1 .. h``; a sequence gives them
+        explicitly, e.g. ``[1, 6, 12]``.
+    refit : bool or int, default=True
+        True fits a clone for every split. An int ``k`` also refits every ``k`` test dates
+        inside a split, each refit training on the split's training span extended up to
+        ``gap`` dates before its first test date (the split's own gap). False fits once,
+        on the first split's training span, and later only predicts (window regressors)
+        or updates and forecasts (sequence models): the parameters then never see a date
+        after that span, and each forecast still uses nothing after its origin.
+    quantiles : sequence of float, default=None
+        Quantile levels in (0, 1), strictly increasing; adds columns ``q<level>`` (e.g.
+        ``q0.025``) from ``predict_quantiles(X, quantiles=...)`` or
+        ``forecast_quantiles(steps, quantiles=...)``.
+    coverage : float, default=None
+        Central interval coverage in (0, 1); adds columns ``lower`` and ``upper`` from
+        ``predict_interval(X, coverage=...)`` or ``forecast_interval(steps, coverage=...)``.
+    targets : label or list of labels, default=None
+        Columns to forecast and report; all columns by default. Window regressors use
+        every column as input.
+    differences : bool, default=False
+        Window regressors only: inputs are first differences and targets changes since
+        the origin; forecasts (and quantiles, bounds) are turned back into levels by
+        adding the level at the origin.
+    n_jobs : int, default=None
+        Fits and forecasts of different tasks (one per split, or per refit block) run in
+        parallel through joblib; a Dask or Ray joblib backend (``parallel_config``) scales
+        them out. Results do not depend on ``n_jobs`` (except ``fit_time``).
+    mode : {"auto", "window", "sequence"}, default="auto"
+        "auto" is "window" for sklearn regressors and "sequence" for estimators with
+        ``forecast`` and ``update``.
+    test_start : date, label or float, default=None
+        For ``splitter=None``: the first test date (the first date on or after it), or a
+        fraction in (0, 1) of the dates that go to training. With
+        ``evaluate_on="target"`` the training span ends ``max(horizons)`` dates before it.
+    evaluate_on : {"origin", "target"}, default="origin"
+        Whether the test dates are forecast origins or forecast targets; see Notes.
+    missing : {"raise", "allow"}, default="raise"
+        "allow" keeps NaN in the panel for models that handle it; the actual (and the
+        error) of a missing target is then NaN.
+
+    Returns
+    -------
+    results : DataFrame
+        One row per (split, origin, horizon, family, series), sorted in that order
+        (families in order of first appearance, series in column order), with columns
+        ``origin``, ``horizon``, ``target_date``, ``series`` (the column label),
+        ``family`` (multi-family panels only), ``split``, ``forecast``, ``actual`` (the
+        panel's value at the target date), ``error`` (``forecast - actual``), the
+        quantile columns, ``lower`` and ``upper`` when requested, ``train_end`` (last
+        training date of the fit that made the forecast) and ``fit_time`` (seconds of
+        that fit).
+
+    See Also
+    --------
+    summarize : RMSE and MAE of the results per group.
+    gap_for_horizons : the gap that keeps multi-step targets out of a test span.
+
+    Notes
+    -----
+    With ``evaluate_on="origin"`` every test date is an origin and targets may lie after
+    the test span, so the target set differs across horizons. With
+    ``evaluate_on="target"`` every horizon is evaluated on the same targets (the test
+    dates), as Diebold and Li (2006) do; the origins ``t - h`` then reach back before the
+    test span, and every one of them must be on or after the last training date: the
+    splitter's gap must be at least ``max(horizons) - 1``.
+
+    References
+    ----------
+    .. [1] F. X. Diebold and C. Li, "Forecasting the term structure of government bond
+       yields", Journal of Econometrics 130 (2006), 337-364.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sklearn.base import BaseEstimator, RegressorMixin
+    >>> from skyield.model_selection import ExpandingWindowSplit, backtest, summarize
+    >>> class LastValue(RegressorMixin, BaseEstimator):
+    ...     def fit(self, X, y):
+    ...         return self
+    ...     def predict(self, X):
+    ...         return X[:, -1, :]
+    >>> rng = np.random.default_rng(0)
+    >>> panel = pd.DataFrame(rng.normal(size=(40, 2)).cumsum(axis=0), columns=["2Y", "10Y"],
+    ...                      index=pd.date_range("2000-01-31", periods=40, freq="ME"))
+    >>> results = backtest(LastValue(), panel, ExpandingWindowSplit(3, test_size=5),
+    ...                    window=3)
+    >>> results[["origin", "target_date", "series", "split"]].head(2)
+          origin target_date series  split
+    0 2002-02-28  2002-03-31     2Y      0
+    1 2002-02-28  2002-03-31    10Y      0
+    >>> bool(results["forecast"].iloc[0] == panel["2Y"].iloc[25])
+    True
+    >>> summarize(results).columns.tolist()
+    ['n', 'rmse', 'mae', 'mean_error']
+    """
+    mode = _resolve_mode(estimator, mode)
+    if evaluate_on not in EVALUATE_ON:
+        raise ValueError(f"evaluate_on must be one of {EVALUATE_ON}, got {evaluate_on!r}")
+    horizons = _check_horizons(horizons)
+    if not horizons:
+        raise ValueError("horizons must hold at least one horizon")
+    refit = _check_refit(refit)
+    quantiles = _check_quantiles(quantiles)
+    coverage = _check_coverage(coverage)
+    prefix = "predict" if mode == "window" else "forecast"
+    if quantiles is not None:
+        _require_method(estimator, f"{prefix}_quantiles", "quantiles")
+    if coverage is not None:
+        _require_method(estimator, f"{prefix}_interval", "intervals (coverage)")
+    if mode == "window":
+        if window is None:
+            raise ValueError("window regressors need window=, the number of dates per window")
+        window = _check_window(window)
+    elif differences:
+        raise ValueError("differences=True applies to window regressors only; a sequence "
+                         "model is fitted on the panel's levels")
+
+    dates, families, multi = _prepare_data(data, missing)
+    target_cols = _target_positions(list(families[0].frame.columns), targets)
+    gap = max(horizons) - 1 if evaluate_on == "target" else 0
+    splits = _resolve_splits(splitter, dates, test_start, gap)
+    fits, tasks = _plan(splits, refit)
+
+    requests = []
+    for number, fit, test in tasks:
+        train_end = fits[fit][-1]
+        requests.append([_requests(family, test, horizons, evaluate_on, train_end, dates)
+                         for family in families])
+        for family, (origins, _) in zip(families, requests[-1]):
+            early = origins.size and family.positions[origins.min()] < train_end
+            if early:
+                raise ValueError(
+                    f"{family.name()}split {number} forecasts from "
+                    f"{_show(family.dates[origins.min()])}, before the end of the training "
+                    f"span it is forecast with ({_show(dates[train_end])})"
+                )
+    # A task without any forecast (its test dates have no target inside the panel) is
+    # not run, so no model is fitted for it.
+    busy = [i for i, per_task in enumerate(requests) if any(o.size for o, _ in per_task)]
+    if not busy:
+        raise ValueError("no forecast can be made: no test date has a target inside the panel")
+    tasks = [tasks[i] for i in busy]
+    requests = [requests[i] for i in busy]
+    origins = [[np.unique(o) for o, _ in per_task] for per_task in requests]
+
+    if mode == "window":
+        outputs = _run_windows(estimator, families, dates, fits, tasks, origins, window,
+                               horizons, target_cols, differences, missing, refit, quantiles,
+                               coverage, multi, n_jobs)
+    else:
+        outputs = _run_sequences(estimator, families, fits, tasks, origins, horizons,
+                                 target_cols, refit, quantiles, coverage, n_jobs)
+    return _assemble(families, dates, fits, tasks, requests, origins, outputs, horizons,
+                     target_cols, differences, quantiles, coverage, multi)
+
+
+def _run_windows(estimator, families, dates, fits, tasks, origins, window, horizons,
+                 target_cols, differences, missing, refit, quantiles, coverage, multi, n_jobs):
+    data = _WindowData(families, window, horizons, target_cols, differences, missing)
+
+    def train_set(fit):
+        windows = data.training_set(families, fits[fit], multi)
+        if windows is None:
+            raise ValueError(
+                f"the training span {_show(dates[fits[fit][0]])} .. "
+                f"{_show(dates[fits[fit][-1]])} holds no window of {window} dates whose "
+                f"targets up to horizon {max(horizons)} are training dates too"
+            )
+        return windows
+
+    fitted = _fit_window(estimator, *train_set(0)) if refit is False else None
+    jobs = []
+    for (number, fit, test), task_origins in zip(tasks, origins):
+        X, labels = data.prediction_set(families, task_origins, multi)
+        shape = (X.shape[0], len(horizons), len(target_cols))
+        jobs.append(delayed(_window_task)(
+            estimator, fitted, None if fitted is not None else train_set(fit), X, labels,
+            shape, quantiles, coverage,
+        ))
+    results = Parallel(n_jobs=n_jobs)(jobs)
+    outputs = []
+    for task_origins, (point, q, interval, fit_time) in zip(origins, results):
+        per_family, start = [], 0
+        for family_origins in task_origins:
+            stop = start + len(family_origins)
+            per_family.append((point[start:stop],
+                               None if q is None else q[start:stop],
+                               None if interval is None else interval[start:stop],
+                               fit_time))
+            start = stop
+        outputs.append(per_family)
+    return outputs
+
+
+def _run_sequences(estimator, families, fits, tasks, origins, horizons, target_cols, refit,
+                   quantiles, coverage, n_jobs):
+    fitted = {}
+    if refit is False:
+        for family in families:
+            rows = _training_rows(family, fits[0], 0)
+            fitted[family.rank] = (*_fit_sequence(estimator, family.frame.iloc[rows]),
+                                   rows)
+    jobs, slots = [], []
+    for task_number, ((number, fit, test), task_origins) in enumerate(zip(tasks, origins)):
+        for family, family_origins in zip(families, task_origins):
+            if family_origins.size == 0:
+                continue
+            if refit is False:
+                model, fit_time, rows = fitted[family.rank]
+                state = (model, fit_time)
+            else:
+                rows = _training_rows(family, fits[fit], number)
+                state = None
+            first = rows[0]
+            frame = family.frame.iloc[first:family_origins[-1] + 1]
+            jobs.append(delayed(_sequence_task)(
+                estimator, state, frame, len(rows), family_origins - first, horizons,
+                target_cols, quantiles, coverage,
+            ))
+            slots.append((task_number, family.rank))
+    results = dict(zip(slots, Parallel(n_jobs=n_jobs)(jobs)))
+    return [[results.get((task_number, family.rank)) for family in families]
+            for task_number in range(len(tasks))]
+
+
+def _assemble(families, dates, fits, tasks, requests, origins, outputs, horizons,
+              target_cols, differences, quantiles, coverage, multi):
+    steps = np.asarray(horizons)
+    columns = list(families[0].frame.columns)
+    n_targets = len(target_cols)
+    pieces = []
+    for (number, fit, test), per_task, task_origins, task_outputs in zip(
+            tasks, requests, origins, outputs):
+        for family, (rows, index), unique, output in zip(
+                families, per_task, task_origins, task_outputs):
+            if rows.size == 0:
+                continue
+            point, q, interval, fit_time = output
+            at = np.searchsorted(unique, rows)
+            levels = family.values[:, target_cols]
+            base = levels[rows] if differences else np.zeros((len(rows), n_targets))
+            target_rows = rows + steps[index]
+            piece = {
+                "_position": np.repeat(family.positions[rows], n_targets),
+                "_rank": np.full(len(rows) * n_targets, family.rank),
+                "_series": np.tile(np.arange(n_targets), len(rows)),
+                "origin": np.repeat(family.dates[rows], n_targets),
+                "horizon": np.repeat(steps[index], n_targets),
+                "target_date": np.repeat(family.dates[target_rows], n_targets),
+                "series": np.tile(np.asarray([columns[c] for c in target_cols], dtype=object),
+                                  len(rows)),
+            }
+            if multi:
+                piece["family"] = np.full(len(rows) * n_targets, family.label, dtype=object)
+            forecast = (point[at, index] + base).ravel()
+            actual = levels[target_rows].ravel()
+            piece.update(split=np.full(forecast.size, number), forecast=forecast,
+                         actual=actual, error=forecast - actual)
+            if quantiles is not None:
+                values = q[at, index] + base[:, :, None]
+                for k, level in enumerate(quantiles):
+                    piece[f"q{level!r}"] = values[:, :, k].ravel()
+            if coverage is not None:
+                values = interval[at, index] + base[:, :, None]
+                piece["lower"] = values[:, :, 0].ravel()
+                piece["upper"] = values[:, :, 1].ravel()
+            piece["train_end"] = np.full(forecast.size, np.asarray(dates)[fits[fit][-1]])
+            piece["fit_time"] = np.full(forecast.size, float(fit_time))
+            pieces.append(pd.DataFrame(piece))
+    results = pd.concat(pieces, ignore_index=True)
+    order = np.lexsort((results["_series"], results["_rank"], results["horizon"],
+                        results["_position"], results["split"]))
+    results = results.iloc[order].drop(columns=["_position", "_rank", "_series"])
+    return results.reset_index(drop=True)
+
+
+def summarize(results, by=("horizon",)):
+    """Root mean squared and mean absolute error of backtest results per group.
+
+    Parameters
+    ----------
+    results : DataFrame
+        The output of :func:`backtest` (columns ``error`` and those in ``by``; ``actual``,
+        ``lower`` and ``upper`` for the interval coverage).
+    by : str or sequence of str, default=("horizon",)
+        Columns to group by, e.g. ``("horizon", "series")``; empty for one overall row.
+
+    Returns
+    -------
+    summary : DataFrame
+        One row per group (sorted), with columns ``n`` (forecasts), ``rmse``, ``mae``,
+        ``mean_error`` (``forecast - actual`` on average) and, when the results have
+        ``lower`` and ``upper``, ``coverage`` (the share of actuals inside them).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skyield.model_selection import summarize
+    >>> results = pd.DataFrame({"horizon": [1, 1, 2], "error": [3.0, -4.0, 1.0]})
+    >>> summary = summarize(results)
+    >>> summary["n"].tolist(), summary["rmse"].round(4).tolist(), summary["mae"].tolist()
+    ([2, 1], [3.5355, 1.0], [3.5, 1.0])
+    """
+    by = [by] if isinstance(by, str) else list(by or ())
+    missing = [c for c in ["error", *by] if c not in results.columns]
+    if missing:
+        raise ValueError(f"results have no column(s) {missing}")
+    unknown = int(results["error"].isna().sum())
+    if unknown:
+        raise ValueError(
+            f"{unknown} result row(s) have no error (their actual is missing); drop or "
+            f"keep them explicitly before summarizing"
+        )
+    error = results["error"].to_numpy(dtype=float)
+    frame = pd.DataFrame({"_squared": error ** 2, "_absolute": np.abs(error), "_error": error},
+                         index=results.index)
+    for column in by:
+        frame[column] = results[column]
+    has_interval = {"lower", "upper", "actual"} <= set(results.columns)
+    if has_interval:
+        frame["_inside"] = ((results["actual"] >= results["lower"])
+                            & (results["actual"] <= results["upper"])).astype(float)
+    grouped = frame.groupby(by, sort=True) if by else frame.groupby(np.zeros(len(frame)))
+    summary = pd.DataFrame({
+        "n": grouped["_error"].size(),
+        "rmse": np.sqrt(grouped["_squared"].mean()),
+        "mae": grouped["_absolute"].mean(),
+        "mean_error": grouped["_error"].mean(),
+    })
+    if has_interval:
+        summary["coverage"] = grouped["_inside"].mean()
+    if not by:
+        summary.index = pd.Index(["all"])
+    return summary
