@@ -1,12 +1,12 @@
 """Maturity parsing, windowing of panels and train-only scalers."""
 
 from skyield.utils._maturities import parse_maturities, parse_maturity
-from skyield.preprocessing._scalers import MinMaxScaler, StandardScaler
+from skyield.preprocessing._scalers import SeriesMinMaxScaler, SeriesStandardScaler
 from skyield.preprocessing._windows import Windows, make_family_windows, make_windows
 
 __all__ = [
-    "MinMaxScaler",
-    "StandardScaler",
+    "SeriesMinMaxScaler",
+    "SeriesStandardScaler",
     "Windows",
     "make_family_windows",
     "make_windows",

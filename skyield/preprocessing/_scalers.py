@@ -1,38 +1,46 @@
 """Scalers for panels and windows, fitted on a training span only.
 
-Unlike scikit-learn's scalers these accept windows ``(n_samples, window, n_series)`` as well
-as panels ``(n_dates, n_series)`` (the statistics are per series, over every other axis),
-can pool all series into one statistic (``scope="global"``, as when all maturities of a
+Unlike scikit-learn's ``MinMaxScaler`` and ``StandardScaler`` these accept windows
+``(n_samples, window, n_series)`` as well as panels ``(n_dates, n_series)`` (statistics per
+series, over every other axis; ``transform`` expects the layout ``fit`` saw), can pool all series into one statistic (``scope="global"``, as when all maturities of a
 yield curve share one min-max range), and never clip values outside the training range:
 out-of-sample data may leave ``[0, 1]`` and is transformed, not altered.
 """
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 _SCOPES = ("column", "global")
 
 
 class _SeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    @classmethod
+    def get_test_params(cls):
+        """Small parameter sets for the common estimator checks."""
+        return [{}, {"scope": "global"}]
+
     def _check_scope(self):
         if self.scope not in _SCOPES:
             raise ValueError(f"scope must be one of {_SCOPES}, got {self.scope!r}")
 
-    @staticmethod
-    def _as_array(X, name="X"):
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim not in (1, 2, 3):
-            raise ValueError(f"{name} must be 1-, 2- or 3-D, got shape {X.shape}")
-        if np.isinf(X).any():
-            raise ValueError(f"{name} contains infinite values")
+    def _as_array(self, X, reset):
+        X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float64,
+                          ensure_all_finite="allow-nan")
+        if X.ndim > 3:
+            raise ValueError(f"X must be 2-D or 3-D, got shape {X.shape}")
         return X
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     def _reduce_axes(self, X):
         return tuple(range(X.ndim)) if self.scope == "global" else tuple(range(X.ndim - 1))
 
     def _check_series(self, X):
-        if self.scope == "column" and X.ndim > 1 and X.shape[-1] != self.n_series_in_:
+        if X.shape[-1] != self.n_series_in_:
             raise ValueError(
                 f"X has {X.shape[-1]} series but the scaler was fitted on {self.n_series_in_}"
             )
@@ -52,10 +60,10 @@ class _SeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : object
         """
         self._check_scope()
-        X = self._as_array(X)
+        X = self._as_array(X, reset=True)
         if X.size == 0 or np.isnan(X).all():
             raise ValueError("X has no observed values to fit the scaler on")
-        self.n_series_in_ = X.shape[-1] if X.ndim > 1 else 1
+        self.n_series_in_ = X.shape[-1]
         self._fit_statistics(X, self._reduce_axes(X))
         return self
 
@@ -71,7 +79,7 @@ class _SeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_scaled : ndarray of the same shape
         """
         check_is_fitted(self)
-        X = self._as_array(X)
+        X = self._as_array(X, reset=False)
         self._check_series(X)
         return (X - self.offset_) / self.scale_
 
@@ -87,7 +95,7 @@ class _SeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_original : ndarray of the same shape
         """
         check_is_fitted(self)
-        X = self._as_array(X)
+        X = self._as_array(X, reset=False)
         self._check_series(X)
         return X * self.scale_ + self.offset_
 
@@ -97,7 +105,7 @@ class _SeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return np.asarray(width, dtype=np.float64) * self.scale_
 
 
-class MinMaxScaler(_SeriesScaler):
+class SeriesMinMaxScaler(_SeriesScaler):
     """Min-max scaling to ``feature_range`` with statistics from the training span only.
 
     Parameters
@@ -123,8 +131,8 @@ class MinMaxScaler(_SeriesScaler):
     Examples
     --------
     >>> import numpy as np
-    >>> from skyield.preprocessing import MinMaxScaler
-    >>> scaler = MinMaxScaler().fit(np.array([[1.0], [3.0]]))
+    >>> from skyield.preprocessing import SeriesMinMaxScaler
+    >>> scaler = SeriesMinMaxScaler().fit(np.array([[1.0], [3.0]]))
     >>> scaler.transform(np.array([[2.0], [5.0]])).ravel()
     array([0.5, 2. ])
     """
@@ -146,7 +154,7 @@ class MinMaxScaler(_SeriesScaler):
         self.offset_ = self.data_min_ - low * self.scale_
 
 
-class StandardScaler(_SeriesScaler):
+class SeriesStandardScaler(_SeriesScaler):
     """Standardisation to zero mean and unit variance using the training span only.
 
     Parameters
