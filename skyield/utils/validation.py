@@ -330,10 +330,17 @@ def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_al
         X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype=np.float64,
                           ensure_all_finite=ensure_all_finite, ensure_min_features=1)
     else:
+        y = np.asarray(y)
+        target_shape = y.shape
+        if y.ndim == 3:
+            # sklearn validates at most 2-D targets: check (n, horizon * n_targets) instead.
+            y = y.reshape(len(y), -1)
         X, y = validate_data(estimator, X, y, reset=reset, allow_nd=True, dtype=np.float64,
                              multi_output=True, y_numeric=True,
                              ensure_all_finite=ensure_all_finite)
         y = np.asarray(y, dtype=np.float64)
+        if len(target_shape) == 3:
+            y = y.reshape(target_shape)
     if X.ndim == 2:
         if window is None:
             X = X[:, :, None]

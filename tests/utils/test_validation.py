@@ -135,6 +135,10 @@ def test_window_input_conventions():
         validate_windows(est, np.zeros((4, 5, 2)), window=4)
     with pytest.raises(ValueError, match="NaN"):
         validate_windows(est, np.full((2, 3), np.nan))
+    X, y = validate_windows(est, np.zeros((4, 5, 2)), np.arange(24.0).reshape(4, 3, 2))
+    assert y.shape == (4, 3, 2) and y[1, 2, 0] == 10.0
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        validate_windows(est, np.zeros((4, 5, 2)), np.zeros((3, 3, 2)))
 
 
 def test_target_layout_round_trip():

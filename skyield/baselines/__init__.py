@@ -1,0 +1,38 @@
+"""Classical baselines: random walk, Nelson-Siegel/Svensson fitting, dynamic Nelson-Siegel,
+weighted rolling regression (and the Kalman factor models).
+
+Window regressors (``fit(X, y)`` on windows of history): :class:`RandomWalk`,
+:class:`WeightedRollingRegression` and :class:`DynamicNelsonSiegel`, which also fits a
+panel directly (``fit(Y)``, then ``transform``, ``forecast``, ``update``).
+"""
+
+from skyield._nelson_siegel import (
+    decay_for_peak_curvature,
+    nelson_siegel_loadings,
+    svensson_loadings,
+)
+from skyield.baselines._curve_fit import (
+    CurveFit,
+    NelsonSiegelCurve,
+    fit_nelson_siegel,
+    fit_svensson,
+)
+from skyield.baselines._dynamic_nelson_siegel import DynamicNelsonSiegel
+from skyield.baselines._random_walk import RandomWalk
+from skyield.baselines._rolling_regression import WeightedRollingRegression
+
+# Kalman factor models (KalmanFactorModel, GaussianLinearStateSpace from _kalman_factor.py,
+# _glss.py, _sequence.py) are imported and listed here once those modules exist.
+
+__all__ = [
+    "CurveFit",
+    "DynamicNelsonSiegel",
+    "NelsonSiegelCurve",
+    "RandomWalk",
+    "WeightedRollingRegression",
+    "decay_for_peak_curvature",
+    "fit_nelson_siegel",
+    "fit_svensson",
+    "nelson_siegel_loadings",
+    "svensson_loadings",
+]
