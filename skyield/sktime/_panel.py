@@ -1,0 +1,144 @@
+"""Panels as the sktime adapter sees them: families of dated frames, and their windows.
+
+sktime hands the adapter either one frame (dates x series, mtype ``pd.DataFrame``) or a
+panel with a (family, date) MultiIndex (mtype ``pd-multiindex``). Here both become an
+ordered mapping ``{family: frame}`` (key None for a single frame), which the adapter keeps
+as its history, extends on ``update`` and cuts into windows for window regressors.
+"""
+
+import numpy as np
+import pandas as pd
+
+from skyield.preprocessing._windows import make_windows
+
+__all__ = ["FamilyPanel"]
+
+
+def _family_name(label):
+    return "" if label is None else f"family {label!r}: "
+
+
+class FamilyPanel:
+    """The series seen so far, one dated frame per family.
+
+    Parameters
+    ----------
+    frames : dict of {label: DataFrame of shape (n_dates_f, n_series)}
+        In family order (order of first appearance); key None for a single frame.
+    index_names : list
+        Names of the row index levels of the data sktime passed, restored on output.
+    """
+
+    def __init__(self, frames, index_names):
+        self.frames = frames
+        self.index_names = index_names
+
+    @classmethod
+    def from_sktime(cls, y):
+        """Split sktime's inner ``y`` (``pd.DataFrame`` or ``pd-multiindex``) by family."""
+        if isinstance(y.index, pd.MultiIndex):
+            labels = list(y.index.get_level_values(0).unique())
+            frames = {label: y.xs(label, level=0) for label in labels}
+        else:
+            frames = {None: y}
+        return cls(frames, list(y.index.names))
+
+    @property
+    def labels(self):
+        return list(self.frames)
+
+    @property
+    def multi(self):
+        return list(self.frames) != [None]
+
+    @property
+    def columns(self):
+        return list(next(iter(self.frames.values())).columns)
+
+    def extend(self, new):
+        """Return the panel with the rows of ``new`` appended; dates it repeats are replaced.
+
+        Parameters
+        ----------
+        new : FamilyPanel
+            Observations of families seen before.
+
+        Returns
+        -------
+        panel : FamilyPanel
+        new_rows : dict of {label: DataFrame}
+            Per family, the rows dated after the last date it had before (possibly empty).
+        """
+        unknown = [label for label in new.labels if label not in self.frames]
+        if unknown:
+            raise ValueError(
+                f"update holds family {unknown[0]!r}, which was not seen in fit; fitted "
+                f"families: {self.labels}"
+            )
+        if new.columns != self.columns:
+            raise ValueError(
+                f"update has columns {new.columns} but the forecaster was fitted on "
+                f"{self.columns}"
+            )
+        frames, new_rows = {}, {}
+        for label, frame in self.frames.items():
+            extra = new.frames.get(label)
+            if extra is None or len(extra) == 0:
+                frames[label] = frame
+                new_rows[label] = frame.iloc[:0]
+                continue
+            merged = pd.concat([frame, extra])
+            merged = merged[~merged.index.duplicated(keep="last")].sort_index()
+            frames[label] = merged
+            new_rows[label] = merged[merged.index > frame.index[-1]]
+        return FamilyPanel(frames, self.index_names), new_rows
+
+    # -- windows ------------------------------------------------------------------------
+
+    def training_windows(self, window, horizons, differences):
+        """Windows and targets of every family, in date order (then family order).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, window, n_series)
+        y : ndarray of shape (n_samples, n_horizons, n_series)
+        families : ndarray of shape (n_samples,) or None
+        """
+        X, y, origins, ranks, labels = [], [], [], [], []
+        for rank, (label, frame) in enumerate(self.frames.items()):
+            try:
+                windows = make_windows(frame, window, list(horizons), differences=differences,
+                                       maturities="uniform")
+            except ValueError as error:
+                raise ValueError(f"{_family_name(label)}{error}") from None
+            X.append(windows.X)
+            y.append(windows.y)
+            origins.append(np.asarray(windows.origins))
+            ranks.append(np.full(windows.n_samples, rank))
+            labels.append(np.full(windows.n_samples, label, dtype=object))
+        order = np.lexsort((np.concatenate(ranks), np.concatenate(origins)))
+        families = np.concatenate(labels)[order] if self.multi else None
+        return np.concatenate(X)[order], np.concatenate(y)[order], families
+
+    def last_levels(self, window, differences):
+        """The last ``window`` dates of every family (one more with ``differences``).
+
+        Returns
+        -------
+        levels : ndarray of shape (n_families, window + differences, n_series)
+        """
+        length = window + int(differences)
+        tails = []
+        for label, frame in self.frames.items():
+            if len(frame) < length:
+                raise ValueError(
+                    f"{_family_name(label)}{len(frame)} dates seen, but a forecast needs the "
+                    f"last {length} (window={window}"
+                    f"{' and differences=True' if differences else ''})"
+                )
+            tails.append(frame.to_numpy(dtype=np.float64)[-length:])
+        return np.stack(tails)
+
+    def family_cutoffs(self):
+        """The last date of every family, each as a one-element index."""
+        return {label: frame.index[-1:] for label, frame in self.frames.items()}
