@@ -1,10 +1,207 @@
-"""``skyield benchmark``: rolling-origin comparison of models on bundled data."""
+"""``skyield benchmark``: rolling-origin comparison of models on bundled or user data."""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from skyield import __version__
+from skyield.cli._leaderboard import format_leaderboard, leaderboard
+from skyield.cli._models import MODELS, resolve_models
+from skyield.cli._report import results_to_frames, write_report
+
+DEFAULTS = {
+    "dataset": "gsw_zero",
+    "freq": "monthly",
+    "maturities": "1,2,3,5,7,10",
+    "start": "1972-01-01",
+    "end": None,
+    "test_start": "2000-01-01",
+    "horizons": "1,6,12",
+    "window": 12,
+    "refit": 12,
+    "coverage": 0.95,
+}
+_FREQ_DATASETS = ("treasury_cmt", "gsw_zero")
 
 
 def add_benchmark_parser(commands):
-    parser = commands.add_parser("benchmark", help="compare models out of sample on bundled data")
+    parser = commands.add_parser(
+        "benchmark",
+        help="compare models out of sample on bundled data (rolling origin)",
+        description=(
+            "Rolling-origin backtest of several models on one panel of yields: every model "
+            "is fitted on the dates before each refit point only and forecasts from every "
+            "test date at every horizon. Prints a leaderboard and writes a self-contained "
+            "HTML report, the leaderboard and every forecast to an output folder."
+        ),
+        epilog="models: " + "; ".join(f"{e.name} ({e.description})" for e in MODELS.values()),
+    )
+    parser.add_argument("--dataset", default=DEFAULTS["dataset"],
+                        help="bundled dataset (treasury_cmt, gsw_zero) or a CSV file with a "
+                             "date column first and one column per maturity "
+                             f"(default: {DEFAULTS['dataset']})")
+    parser.add_argument("--freq", default=DEFAULTS["freq"],
+                        choices=("daily", "weekly", "monthly"),
+                        help="frequency of a bundled dataset (default: monthly)")
+    parser.add_argument("--maturities", default=DEFAULTS["maturities"],
+                        help="comma-separated maturities (labels or years) to use "
+                             f"(default: {DEFAULTS['maturities']}; 'all' for every column)")
+    parser.add_argument("--start", default=DEFAULTS["start"],
+                        help=f"first date used (default: {DEFAULTS['start']})")
+    parser.add_argument("--end", default=DEFAULTS["end"], help="last date used (default: all)")
+    parser.add_argument("--test-start", default=DEFAULTS["test_start"],
+                        help="first forecast origin: the train/test split date "
+                             f"(default: {DEFAULTS['test_start']})")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated models (default: "
+                             + ",".join(e.name for e in MODELS.values() if e.default) + ")")
+    parser.add_argument("--horizons", default=DEFAULTS["horizons"],
+                        help="comma-separated horizons in periods (default: 1,6,12)")
+    parser.add_argument("--window", type=int, default=DEFAULTS["window"],
+                        help="history (periods) each window model sees (default: 12)")
+    parser.add_argument("--refit", type=int, default=DEFAULTS["refit"],
+                        help="refit every N test dates; 0 fits once (default: 12)")
+    parser.add_argument("--coverage", type=float, default=DEFAULTS["coverage"],
+                        help="coverage of the central intervals (default: 0.95)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda or auto for the deep models (default: cpu)")
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="parallel jobs through joblib (default: 1)")
+    parser.add_argument("--output", default="skyield-benchmark",
+                        help="output folder (default: skyield-benchmark); an existing "
+                             "non-empty folder is an error unless --overwrite is given")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the files of an existing output folder")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.set_defaults(run=run_benchmark)
 
 
+def _split_list(text, name, convert=str):
+    try:
+        values = [convert(part.strip()) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--{name} must be a comma-separated list, got {text!r}") from None
+    if not values:
+        raise ValueError(f"--{name} is empty")
+    return values
+
+
+def load_panel(dataset, freq, maturities, start, end):
+    """Load the benchmark panel: a bundled dataset or a user's CSV file."""
+    from skyield.datasets import load_gsw_zero, load_treasury_cmt
+    from skyield.utils import check_panel
+
+    selected = None if maturities == "all" else _split_list(maturities, "maturities")
+    if dataset in _FREQ_DATASETS:
+        loader = {"treasury_cmt": load_treasury_cmt, "gsw_zero": load_gsw_zero}[dataset]
+        return loader(freq, start=start, end=end, maturities=selected)
+    path = Path(dataset)
+    if not path.is_file():
+        raise ValueError(
+            f"dataset {dataset!r} is neither a bundled curve dataset "
+            f"({', '.join(_FREQ_DATASETS)}) nor an existing CSV file")
+    try:
+        frame = pd.read_csv(path, index_col=0, parse_dates=[0])
+    except (ValueError, pd.errors.ParserError) as error:
+        raise ValueError(f"cannot read {path}: {error}") from None
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise ValueError(f"{path}: the first column must hold dates (YYYY-MM-DD)")
+    if selected is not None:
+        missing = [label for label in selected if label not in frame.columns]
+        if missing:
+            raise ValueError(f"{path}: no column(s) {missing}; columns are {list(frame.columns)}")
+        frame = frame[selected]
+    frame = frame.loc[start:end] if (start or end) else frame
+    panel = check_panel(frame, name=str(path), need_maturities=True)
+    frame.columns = panel.maturities
+    return frame
+
+
+def _prepare_output(folder, overwrite):
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"output {folder} exists and is not a folder")
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise ValueError(
+            f"output folder {folder} already exists and is not empty; choose another "
+            f"--output or pass --overwrite to replace its files")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _say(args, message):
+    if not args.quiet:
+        print(message, flush=True)
+
+
 def run_benchmark(args):
-    raise ValueError("not available yet")
+    """Run the benchmark described by parsed command-line ``args``."""
+    from skyield.model_selection import backtest
+
+    horizons = _split_list(args.horizons, "horizons", int)
+    if not 0 < args.coverage < 1:
+        raise ValueError(f"--coverage must lie in (0, 1), got {args.coverage}")
+    if args.refit < 0:
+        raise ValueError(f"--refit must be 0 (fit once) or positive, got {args.refit}")
+    models = resolve_models(args.models)
+    folder = _prepare_output(args.output, args.overwrite)
+    panel = load_panel(args.dataset, args.freq, args.maturities, args.start, args.end)
+    if panel.isna().any().any():
+        gaps = panel.columns[panel.isna().any()].tolist()
+        raise ValueError(
+            f"the panel has missing values in maturities {gaps} between {args.start} and "
+            f"{args.end or 'the end'}; choose --maturities or --start without gaps")
+    maturities = np.asarray(panel.columns, dtype=float)
+    _say(args, f"skyield benchmark: {args.dataset} ({args.freq}), {len(panel)} dates "
+               f"{panel.index[0]:%Y-%m-%d} .. {panel.index[-1]:%Y-%m-%d}, maturities "
+               f"{', '.join(f'{m:g}' for m in maturities)}; test from {args.test_start}; "
+               f"horizons {horizons}")
+    frames, seconds = [], {}
+    for number, entry in enumerate(models, start=1):
+        estimator = entry.build(args.seed, args.device, maturities)
+        started = time.perf_counter()
+        results = backtest(
+            estimator, panel, window=args.window, horizons=horizons,
+            refit=args.refit if args.refit else False, coverage=args.coverage,
+            test_start=args.test_start, n_jobs=args.n_jobs, mode=entry.mode,
+        )
+        seconds[entry.name] = time.perf_counter() - started
+        frames.append(results.assign(model=entry.name))
+        _say(args, f"[{number}/{len(models)}] {entry.name}: {results['origin'].nunique()} "
+                   f"origins in {seconds[entry.name]:.1f} s")
+    results = pd.concat(frames, ignore_index=True)
+    table = leaderboard(results, seconds)
+    _say(args, "\n" + format_leaderboard(table))
+    settings = {
+        "dataset": args.dataset, "frequency": args.freq,
+        "maturities": ", ".join(f"{m:g}" for m in maturities),
+        "span": f"{panel.index[0]:%Y-%m-%d} .. {panel.index[-1]:%Y-%m-%d}",
+        "test start": args.test_start, "horizons": ", ".join(map(str, horizons)),
+        "window": args.window, "refit every": args.refit or "never (fit once)",
+        "coverage": args.coverage, "seed": args.seed, "device": args.device,
+        "skyield": __version__,
+    }
+    table.to_csv(folder / "leaderboard.csv", index=False)
+    results_to_frames(results).to_csv(folder / "forecasts.csv", index=False)
+    written = ["leaderboard.csv", "forecasts.csv"]
+    try:
+        results_to_frames(results).to_parquet(folder / "forecasts.parquet", index=False)
+        written.append("forecasts.parquet")
+    except ImportError:
+        pass
+    write_report(folder / "report.html", title=f"skyield benchmark: {args.dataset}",
+                 settings=settings, table=table, results=results, horizons=horizons,
+                 notes=[f"{e.name}: {e.description}" for e in models])
+    written.append("report.html")
+    with open(folder / "run.json", "w", encoding="utf-8") as handle:
+        json.dump({"settings": settings, "command": sys.argv, "seconds": seconds,
+                   "cwd": os.getcwd()}, handle, indent=2, default=str)
+    written.append("run.json")
+    _say(args, f"\nwrote {', '.join(written)} to {folder}")
+    return 0

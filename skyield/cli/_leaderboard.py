@@ -1,0 +1,69 @@
+"""Leaderboard of a benchmark: accuracy by horizon, interval quality, Diebold-Mariano p-values."""
+
+import numpy as np
+import pandas as pd
+
+from skyield.metrics import diebold_mariano
+
+BASELINE = "random-walk"
+
+
+def _per_origin_rmse(rows):
+    """Root of the mean squared error over series, per origin (the loss series of DM)."""
+    return rows.assign(squared=rows["error"] ** 2).groupby("origin")["squared"].mean() ** 0.5
+
+
+def leaderboard(results, fit_times):
+    """Summarise backtest rows of several models.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Backtest rows with a ``model`` column.
+    fit_times : dict of {model: float}
+        Wall-clock seconds each model's backtest took.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per (model, horizon): ``rmse``, ``mae``, ``picp`` and ``mpiw`` (when the
+        model gives intervals), ``dm_stat`` and ``dm_pvalue`` of the Diebold-Mariano test
+        of equal squared error against the random walk (two-sided, with the
+        Harvey-Leybourne-Newbold correction, on the per-origin RMSE over series), and
+        ``seconds`` (the whole backtest of the model).
+    """
+    rows = []
+    baseline = results[results["model"] == BASELINE]
+    for (model, horizon), group in results.groupby(["model", "horizon"], sort=False):
+        error = group["error"].to_numpy()
+        row = {"model": model, "horizon": int(horizon),
+               "rmse": float(np.sqrt(np.mean(error ** 2))),
+               "mae": float(np.mean(np.abs(error)))}
+        if {"lower", "upper"} <= set(group.columns) and group["lower"].notna().all():
+            inside = (group["actual"] >= group["lower"]) & (group["actual"] <= group["upper"])
+            row["picp"] = float(inside.mean())
+            row["mpiw"] = float((group["upper"] - group["lower"]).mean())
+        else:
+            row["picp"] = row["mpiw"] = np.nan
+        row["dm_stat"] = row["dm_pvalue"] = np.nan
+        if model != BASELINE and not baseline.empty:
+            ours = _per_origin_rmse(group)
+            theirs = _per_origin_rmse(baseline[baseline["horizon"] == horizon])
+            common = ours.index.intersection(theirs.index)
+            if len(common) > 2:
+                test = diebold_mariano(ours.loc[common].to_numpy(),
+                                       theirs.loc[common].to_numpy(), h=int(horizon))
+                row["dm_stat"], row["dm_pvalue"] = float(test.statistic), float(test.pvalue)
+        row["seconds"] = float(fit_times.get(model, np.nan))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_leaderboard(table):
+    """Render the leaderboard as a plain-text table, one block per horizon."""
+    blocks = []
+    for horizon, group in table.groupby("horizon", sort=True):
+        shown = group.drop(columns="horizon").set_index("model").sort_values("rmse")
+        blocks.append(f"horizon {horizon}\n" + shown.to_string(
+            float_format=lambda value: f"{value:.4f}", na_rep="-"))
+    return "\n\n".join(blocks)

@@ -1,0 +1,93 @@
+"""Self-contained HTML report of a benchmark run (figures embedded as PNG data URIs)."""
+
+import base64
+import html
+import io
+
+import pandas as pd
+
+from skyield.plotting._backtest import plot_fan_chart, plot_rmse_by_maturity, plot_rmse_over_time
+
+
+def _figure_to_data_uri(figure):
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _image(figure, alt):
+    return f'<figure><img src="{_figure_to_data_uri(figure)}" alt="{html.escape(alt)}"></figure>'
+
+
+def _figures(results, horizons):
+    import matplotlib.pyplot as plt
+
+    parts = []
+    for horizon in horizons:
+        figure, ax = plt.subplots(figsize=(7, 4))
+        plot_rmse_by_maturity(results, horizon, ax=ax)
+        parts.append(_image(figure, f"RMSE by maturity at horizon {horizon}"))
+    figure, ax = plt.subplots(figsize=(9, 4))
+    plot_rmse_over_time(results, horizons[0], ax=ax)
+    parts.append(_image(figure, "rolling RMSE over time"))
+    with_intervals = [m for m, rows in results.groupby("model", sort=False)
+                      if "lower" in rows and rows["lower"].notna().all()]
+    if with_intervals:
+        maturities = sorted(results["series"].unique())
+        shown = min(maturities, key=lambda m: abs(float(m) - 10.0))
+        figure, axes = plt.subplots(len(with_intervals), 1, sharex=True,
+                                    figsize=(9, 2.6 * len(with_intervals)), squeeze=False)
+        for ax, model in zip(axes[:, 0], with_intervals):
+            plot_fan_chart(results[results["model"] == model], shown, horizons[0], ax=ax,
+                           label=f"{model}: {shown:g}-year yield, horizon {horizons[0]}")
+        parts.append(_image(figure, "forecast fan charts"))
+    return parts
+
+
+def write_report(path, *, title, settings, table, results, horizons, notes=()):
+    """Write the benchmark report to ``path`` (one HTML file, no external resources)."""
+    settings_rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in settings.items())
+    tables = []
+    for horizon, group in table.groupby("horizon", sort=True):
+        shown = group.drop(columns="horizon").set_index("model").sort_values("rmse")
+        tables.append(f"<h3>Horizon {horizon}</h3>" + shown.to_html(
+            float_format=lambda value: f"{value:.4f}", na_rep="-", border=0))
+    notes_html = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
+    document = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+th, td {{ padding: 3px 10px; text-align: right; border-bottom: 1px solid #ddd; }}
+figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<h2>Settings</h2><table>{settings_rows}</table>
+<h2>Leaderboard</h2>
+<p>RMSE and MAE in percentage points over every origin and maturity of the test span;
+PICP and MPIW of the central intervals; Diebold-Mariano test of equal squared error against
+the random walk (negative statistic: smaller loss than the random walk); seconds is the
+wall-clock time of the model's whole backtest (excluded from the determinism promise).</p>
+{''.join(tables)}
+<h2>Figures</h2>
+{''.join(_figures(results, horizons))}
+<h2>Notes</h2><ul>{notes_html}</ul>
+</body></html>
+"""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(document)
+    return path
+
+
+def results_to_frames(results):
+    """Forecast rows ready to write: dates as ISO strings, sorted by model and origin."""
+    frame = results.copy()
+    for column in ("origin", "target_date", "train_end"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d")
+    return frame

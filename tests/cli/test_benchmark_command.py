@@ -1,0 +1,88 @@
+import pandas as pd
+import pytest
+
+from skyield.cli import main
+
+FAST = ["--models", "random-walk,ns-ar,nss-var", "--start", "2005-01-01", "--test-start",
+        "2019-01-01", "--horizons", "1,3", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench") / "out"
+    assert main(["benchmark", *FAST, "--output", str(folder)]) == 0
+    return folder
+
+
+def test_writes_leaderboard_forecasts_and_a_self_contained_report(first_run):
+    table = pd.read_csv(first_run / "leaderboard.csv")
+    assert set(table["model"]) == {"random-walk", "ns-ar", "nss-var"}
+    assert sorted(table["horizon"].unique()) == [1, 3]
+    assert (table["rmse"] > 0).all() and (table["picp"].between(0, 1)).all()
+    # The random walk is the reference of the Diebold-Mariano test.
+    assert table.loc[table["model"] == "random-walk", "dm_pvalue"].isna().all()
+    assert table.loc[table["model"] != "random-walk", "dm_pvalue"].between(0, 1).all()
+    forecasts = pd.read_csv(first_run / "forecasts.csv")
+    assert {"model", "origin", "horizon", "target_date", "series", "forecast", "actual",
+            "lower", "upper"} <= set(forecasts.columns)
+    assert (forecasts["origin"] >= "2019-01-01").all()
+    html = (first_run / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3
+    assert "src=\"http" not in html
+
+
+def test_forecast_errors_match_the_bundled_data(first_run):
+    from skyield.datasets import load_gsw_zero
+
+    forecasts = pd.read_csv(first_run / "forecasts.csv")
+    panel = load_gsw_zero("monthly", start="2005-01-01")
+    row = forecasts[(forecasts["model"] == "random-walk") & (forecasts["horizon"] == 3)].iloc[5]
+    assert row["actual"] == pytest.approx(panel.loc[row["target_date"], float(row["series"])])
+    assert row["forecast"] == pytest.approx(panel.loc[row["origin"], float(row["series"])])
+
+
+def test_same_seed_gives_the_same_leaderboard(first_run, tmp_path):
+    assert main(["benchmark", *FAST, "--output", str(tmp_path / "again")]) == 0
+    first = pd.read_csv(first_run / "leaderboard.csv").drop(columns="seconds")
+    again = pd.read_csv(tmp_path / "again" / "leaderboard.csv").drop(columns="seconds")
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_never_overwrites_an_output_folder_silently(first_run, capsys):
+    before = (first_run / "leaderboard.csv").read_bytes()
+    assert main(["benchmark", *FAST, "--output", str(first_run)]) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert (first_run / "leaderboard.csv").read_bytes() == before
+
+
+def test_user_csv_is_validated(tmp_path, capsys):
+    bad = tmp_path / "curves.csv"
+    bad.write_text("date,1Y,10Y\n2020-01-31,1.0,2.0\n2020-01-31,1.1,2.1\n")
+    assert main(["benchmark", "--dataset", str(bad), "--maturities", "all", "--quiet",
+                 "--output", str(tmp_path / "out")]) == 2
+    assert "duplicated dates: 2020-01-31" in capsys.readouterr().err
+
+
+def test_user_csv_runs(tmp_path):
+    panel = pd.DataFrame(
+        {"1Y": [1.0 + 0.01 * i for i in range(60)], "2Y": [1.5 + 0.01 * (i % 3) for i in range(60)],
+         "5Y": [2.0 + 0.02 * (i % 7) for i in range(60)],
+         "10Y": [3.0 - 0.01 * (i % 5) for i in range(60)]},
+        index=pd.date_range("2015-01-31", periods=60, freq="ME").rename("date"))
+    path = tmp_path / "mine.csv"
+    panel.to_csv(path)
+    assert main(["benchmark", "--dataset", str(path), "--maturities", "all", "--start", "2015",
+                 "--test-start", "2018-06-30", "--horizons", "1", "--models", "random-walk,ns-var",
+                 "--quiet", "--output", str(tmp_path / "out")]) == 0
+    assert len(pd.read_csv(tmp_path / "out" / "leaderboard.csv")) == 2
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--models", "oracle"], "unknown model 'oracle'"),
+    (["--horizons", "one"], "--horizons must be a comma-separated list"),
+    (["--coverage", "1.5"], "--coverage must lie in"),
+    (["--dataset", "nowhere.csv"], "neither a bundled curve dataset"),
+])
+def test_bad_arguments_are_named(arguments, message, tmp_path, capsys):
+    assert main(["benchmark", *arguments, "--output", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
