@@ -4,6 +4,10 @@ weighted rolling regression (and the Kalman factor models).
 Window regressors (``fit(X, y)`` on windows of history): :class:`RandomWalk`,
 :class:`WeightedRollingRegression` and :class:`DynamicNelsonSiegel`, which also fits a
 panel directly (``fit(Y)``, then ``transform``, ``forecast``, ``update``).
+
+Sequence models (``fit(Y)`` on a panel of consecutive dates, then ``transform``,
+``forecast``, ``update``, ``sample_paths``): :class:`KalmanFactorModel` and
+:class:`GaussianLinearStateSpace`.
 """
 
 from skyield._nelson_siegel import (
@@ -18,15 +22,16 @@ from skyield.baselines._curve_fit import (
     fit_svensson,
 )
 from skyield.baselines._dynamic_nelson_siegel import DynamicNelsonSiegel
+from skyield.baselines._glss import GaussianLinearStateSpace
+from skyield.baselines._kalman_factor import KalmanFactorModel
 from skyield.baselines._random_walk import RandomWalk
 from skyield.baselines._rolling_regression import WeightedRollingRegression
-
-# Kalman factor models (KalmanFactorModel, GaussianLinearStateSpace from _kalman_factor.py,
-# _glss.py, _sequence.py) are imported and listed here once those modules exist.
 
 __all__ = [
     "CurveFit",
     "DynamicNelsonSiegel",
+    "GaussianLinearStateSpace",
+    "KalmanFactorModel",
     "NelsonSiegelCurve",
     "RandomWalk",
     "WeightedRollingRegression",
