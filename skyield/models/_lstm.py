@@ -1,0 +1,167 @@
+"""Plain (stacked) LSTM forecaster of window regression, as a scikit-learn regressor."""
+
+from skyield.models._base import _check_int, _WindowNetRegressor
+from skyield.nn import LSTMNet
+
+__all__ = ["LSTMRegressor"]
+
+
+class LSTMRegressor(_WindowNetRegressor):
+    """Stacked LSTM over each window with a dense head on its last hidden state.
+
+    ``num_layers`` LSTM layers read each window of all series; a linear layer maps the
+    last hidden state of the top layer to every forecast step at once (a direct
+    multi-step forecast). The LSTM follows the gate equations of
+    :class:`skyield.nn.LSTMCell`. The same interface, conventions and training plumbing
+    as :class:`LSTMAttentionRegressor`, without attention: the baseline that shows what
+    attention adds.
+
+    Parameters
+    ----------
+    window : int, default=None
+        Window length; needed only to read 2-D ``X`` as flattened windows of several
+        series. 3-D ``X`` carries its own.
+    n_outputs : int, default=None
+        Forecast steps. None takes them from ``y`` (its horizon axis). When set, ``y`` of
+        shape (n_samples, n_outputs) is read as consecutive steps of one target.
+    target : int or list of int, default=None
+        Position of each target series among the input series. Needed with
+        ``differences=True`` (to restore levels) unless every series is a target, in
+        order; checked but otherwise unused with ``differences=False``.
+    differences : bool, default=False
+        Work in changes: the network sees the ``window - 1`` first differences inside each
+        window and forecasts the change of each target since the window's last date;
+        ``predict`` adds the last level back. ``X`` and ``y`` stay in levels.
+    standardize : bool, default=True
+        Standardise the network's inputs per series and its targets per step and target,
+        with means and standard deviations of the data given to ``fit``.
+    units : int, default=32
+        Units of every LSTM layer.
+    num_layers : int, default=1
+        Stacked LSTM layers.
+    regularization : float, default=1e-5
+        L2 penalty ``regularization * sum(w ** 2)`` on every weight and bias (Keras'
+        ``l2``), applied as Adam's coupled weight decay of ``2 * regularization``.
+    recurrent_dropout : float, default=0.1
+        Variational recurrent dropout of every layer (Keras' ``recurrent_dropout``).
+    loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
+        Training loss.
+    epochs : int, default=100
+        Maximum number of passes over the training windows.
+    batch_size : int, default=32
+        Mini-batch size; training batches are shuffled.
+    lr : float, default=1e-3
+        Adam's learning rate.
+    early_stopping : bool, default=False
+        Hold out the most recent ``validation_fraction`` of the windows (after
+        ``validation_gap`` windows) and stop when their loss has not improved for
+        ``patience`` epochs, restoring the best weights.
+    validation_fraction : float, default=0.1
+        Share of windows in the validation tail (with early stopping only).
+    validation_gap : int, default=0
+        Windows dropped between the training rows and the validation tail.
+    patience : int, default=10
+        Epochs without improvement before stopping.
+    device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
+        Device to train on; ``"auto"`` picks CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, dropout masks and batch shuffling. A fixed value gives
+        bit-identical predictions on the CPU.
+    verbose : int, default=0
+        skorch's epoch log when positive.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNetRegressor
+        The fitted net; its module is an :class:`skyield.nn.LSTMNet`.
+    n_features_in_ : int
+        Number of features (second axis of ``X``) seen in ``fit``.
+    n_series_in_ : int
+        Number of series per window position.
+    window_ : int
+        Window length seen in ``fit``.
+    n_outputs_ : int
+        Forecast steps.
+    n_targets_ : int
+        Target series per step.
+    target_index_ : ndarray of shape (n_targets,) or None
+        Position of each target among the inputs (with ``differences=True``).
+    input_mean_, input_scale_ : ndarray of shape (1, 1, n_series)
+        Standardisation of the network's inputs.
+    target_mean_, target_scale_ : ndarray of shape (1, n_outputs, n_targets)
+        Standardisation of the network's targets.
+    n_epochs_ : int
+        Epochs run (fewer than ``epochs`` after early stopping).
+
+    See Also
+    --------
+    LSTMAttentionRegressor : The same model with attention over the window.
+
+    References
+    ----------
+    Hochreiter, S. and Schmidhuber, J. (1997). Long short-term memory. Neural Computation
+    9(8), 1735-1780. Seed 003 (chapter 7 of the LSTM notes) for the gate conventions;
+    seed 000 for the Treasury setting.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skyield.models import LSTMRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(60, 12, 3)).cumsum(axis=1)
+    >>> y = X[:, -1, 0] + 0.1 * rng.normal(size=60)
+    >>> model = LSTMRegressor(units=4, epochs=2, random_state=0).fit(X, y)
+    >>> model.predict(X).shape
+    (60,)
+    """
+
+    _module = LSTMNet
+
+    def __init__(self, *, window=None, n_outputs=None, target=None, differences=False,
+                 standardize=True, units=32, num_layers=1, regularization=1e-5,
+                 recurrent_dropout=0.1, loss="squared_error", epochs=100, batch_size=32,
+                 lr=1e-3, early_stopping=False, validation_fraction=0.1, validation_gap=0,
+                 patience=10, device="cpu", random_state=None, verbose=0):
+        self.window = window
+        self.n_outputs = n_outputs
+        self.target = target
+        self.differences = differences
+        self.standardize = standardize
+        self.units = units
+        self.num_layers = num_layers
+        self.regularization = regularization
+        self.recurrent_dropout = recurrent_dropout
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.validation_gap = validation_gap
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_model_params(self):
+        _check_int(self, "num_layers", 1)
+
+    def _module_params(self):
+        return dict(units=self.units, num_layers=self.num_layers,
+                    recurrent_dropout=self.recurrent_dropout)
+
+    @classmethod
+    def get_test_params(cls):
+        """Tiny configurations for the common estimator checks.
+
+        Returns
+        -------
+        params : list of dict
+        """
+        return [
+            {"units": 4, "epochs": 2, "batch_size": 32, "recurrent_dropout": 0.0,
+             "random_state": 0},
+            {"units": 4, "epochs": 2, "batch_size": 32, "num_layers": 2,
+             "early_stopping": True, "patience": 1, "validation_fraction": 0.2,
+             "random_state": 0},
+        ]

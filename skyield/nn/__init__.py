@@ -1,0 +1,21 @@
+"""PyTorch modules of skyield's deep models (architecture only: no data handling).
+
+LSTM family: :class:`LSTMCell` and :class:`DropoutLSTM` are LSTM building blocks with the
+textbook gate equations and variational recurrent dropout; :class:`LSTMNet` is the plain
+LSTM forecaster and :class:`LSTMAttentionNet` the LSTM encoder-decoder with additive
+attention (:class:`AdditiveAttention`) over the input window.
+
+The scikit-learn estimators that train them live in :mod:`skyield.models`.
+"""
+
+from skyield.nn._lstm import DropoutLSTM, LSTMCell, LSTMGates, LSTMNet
+from skyield.nn._lstm_attention import AdditiveAttention, LSTMAttentionNet
+
+__all__ = [
+    "AdditiveAttention",
+    "DropoutLSTM",
+    "LSTMAttentionNet",
+    "LSTMCell",
+    "LSTMGates",
+    "LSTMNet",
+]

@@ -1,0 +1,73 @@
+"""The Treasury attention study (examples/lstm_attention_treasury.py) in its CI size."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("statsmodels")
+pytest.importorskip("matplotlib")
+
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "lstm_attention_treasury.py"
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory):
+    spec = importlib.util.spec_from_file_location("lstm_attention_treasury", SCRIPT)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = tmp_path_factory.mktemp("lstm_attention")
+    threads = torch.get_num_threads()
+    try:
+        results = example.run(quick=True, output_dir=out, threads=1)
+    finally:
+        torch.set_num_threads(threads)
+    return results, out
+
+
+@pytest.mark.slow
+def test_quick_run_invariants(quick_results):
+    results, out = quick_results
+    assert json.loads((out / "results.json").read_text())["settings"]["mode"] == "quick"
+    assert set(results["forecasts"]) == set(results["attention"]) == {"one_step", "sequence"}
+    for label, horizon in (("one_step", 1), ("sequence", 4)):
+        entry = results["forecasts"][label]
+        assert entry["n_train"] > 0 and entry["n_test"] > 0
+        # Out of sample: every training target precedes every test origin.
+        assert entry["train_targets"][1] <= "2012-12-31" < entry["test_origins"][0]
+        assert {"attention_levels", "attention_changes", "random_walk",
+                "weighted_rolling_regression", "arima"} <= set(entry["rmse"])
+        for name, rmse in entry["rmse"].items():
+            assert np.isfinite(rmse) and rmse > 0, name
+            assert len(entry["rmse_by_horizon"][name]) == horizon
+        for name, tests in entry["dm_vs_random_walk"].items():
+            assert len(tests) == horizon
+            assert all(0.0 <= t["pvalue"] <= 1.0 for t in tests), name
+        for name, summary in entry["attention_test"].items():
+            assert 0.0 < summary["normalised_entropy"] <= 1.0, name
+
+        study = results["attention"][label]
+        for kind in ("levels", "changes"):
+            summary = study[kind]
+            assert 0.0 < summary["normalised_entropy"] <= 1.0
+            assert 0.0 < summary["mass_last_two_weeks"] < 1.0
+            assert len(summary["max_attention_per_lag"]) == 52
+            assert np.isfinite(summary["in_sample_rmse"])
+            taper = summary["first_week_2014"]
+            assert taper["announcement_week"] == "2013-05-24"
+            assert taper["announcement_lag"] == 31
+            assert len(taper["steps"]) == horizon
+            assert all(0.0 < step["peak_weight"] <= 1.0 for step in taper["steps"])
+
+
+@pytest.mark.slow
+def test_quick_run_figures(quick_results):
+    results, out = quick_results
+    assert "max_attention_levels.png" in results["figures"]
+    assert "attention_2014_sequence_changes.png" in results["figures"]
+    assert "taper_tantrum_window.png" in results["figures"]
+    for name in results["figures"]:
+        assert (out / name).stat().st_size > 0
