@@ -3,12 +3,16 @@
 Window regressors (each row of ``X`` is one window ``(window, n_series)`` of history and
 ``y`` holds its targets): :class:`LSTMAttentionRegressor`, the LSTM with attention over the
 window; :class:`LSTMRegressor`, the plain stacked LSTM.
+
+Sequence models (``fit(Y)`` on a panel of consecutive dates): :class:`FactorTransformer`.
 """
 
+from skyield.models._factor_transformer import FactorTransformer
 from skyield.models._lstm import LSTMRegressor
 from skyield.models._lstm_attention import LSTMAttentionRegressor
 
 __all__ = [
+    "FactorTransformer",
     "LSTMAttentionRegressor",
     "LSTMRegressor",
 ]

@@ -5,17 +5,35 @@ textbook gate equations and variational recurrent dropout; :class:`LSTMNet` is t
 LSTM forecaster and :class:`LSTMAttentionNet` the LSTM encoder-decoder with additive
 attention (:class:`AdditiveAttention`) over the input window.
 
+Factor models: :class:`FactorTransformerNet` with its layers and loss.
+
 The scikit-learn estimators that train them live in :mod:`skyield.models`.
 """
 
+from skyield.nn._factor_transformer import (
+    FactorTransformerLoss,
+    FactorTransformerNet,
+    InitialEncoderLayer,
+    MeasurementEncoderLayer,
+    MultiHeadAttention,
+    StateEncoderLayer,
+    TokenEmbedding,
+)
 from skyield.nn._lstm import DropoutLSTM, LSTMCell, LSTMGates, LSTMNet
 from skyield.nn._lstm_attention import AdditiveAttention, LSTMAttentionNet
 
 __all__ = [
     "AdditiveAttention",
     "DropoutLSTM",
+    "FactorTransformerLoss",
+    "FactorTransformerNet",
+    "InitialEncoderLayer",
     "LSTMAttentionNet",
     "LSTMCell",
     "LSTMGates",
     "LSTMNet",
+    "MeasurementEncoderLayer",
+    "MultiHeadAttention",
+    "StateEncoderLayer",
+    "TokenEmbedding",
 ]

@@ -2,7 +2,10 @@
 
 Attention of :class:`skyield.models.LSTMAttentionRegressor`:
 :func:`plot_attention_heatmap`, :func:`plot_max_attention`, :func:`plot_attention_over_time`.
-Backtests: :func:`plot_rmse_by_maturity`, :func:`plot_fan_chart`, :func:`plot_rmse_over_time`.
+Factor transformer: :func:`plot_attention_matrix`, :func:`plot_attention_contributions`,
+:func:`plot_factor_runs`, :func:`plot_residual_stream`, :func:`plot_tentacles`,
+:func:`shade_periods`. Backtests: :func:`plot_rmse_by_maturity`, :func:`plot_fan_chart`,
+:func:`plot_rmse_over_time`.
 
 Every function takes ``ax=None`` (a new figure when None) and returns the Axes;
 matplotlib is imported only when a function is called.
@@ -14,12 +17,26 @@ from skyield.plotting._attention import (
     plot_max_attention,
 )
 from skyield.plotting._backtest import plot_fan_chart, plot_rmse_by_maturity, plot_rmse_over_time
+from skyield.plotting._factor_transformer import (
+    plot_attention_contributions,
+    plot_attention_matrix,
+    plot_factor_runs,
+    plot_residual_stream,
+    plot_tentacles,
+    shade_periods,
+)
 
 __all__ = [
+    "plot_attention_contributions",
     "plot_attention_heatmap",
+    "plot_attention_matrix",
     "plot_attention_over_time",
+    "plot_factor_runs",
     "plot_fan_chart",
     "plot_max_attention",
+    "plot_residual_stream",
     "plot_rmse_by_maturity",
     "plot_rmse_over_time",
+    "plot_tentacles",
+    "shade_periods",
 ]

@@ -25,14 +25,17 @@ its columns when the process needs them. Each date runs the paper's seven steps:
    weighted particles of step 4, before steps 5-6: the same expectation, without the
    extra noise that resampling and roughening add.
 
-Written with numpy because no maintained Python library offers an auxiliary particle filter
-that takes arbitrary vectorised densities (particles, filterpy and pyro target other
-interfaces or only the bootstrap filter); the code is short and its known-answer test is the
-Kalman filter on a linear Gaussian model.
+Written with numpy rather than taken from a library: the ``particles`` package has
+auxiliary particle filters, but it is not a skyield dependency and wants each model built
+from its own distribution classes, which the skewed-t shocks, multivariate-t errors and
+regime switches of the Monte Carlo processes would all need written for it; filterpy has
+only the bootstrap filter. Here the simulator's vectorised log-densities plug in as they
+are. The code is short and its known-answer test is the Kalman filter on a linear Gaussian
+model.
 """
 
-from dataclasses import dataclass
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import logsumexp
@@ -86,7 +89,7 @@ def systematic_resample(weights, rng):
     Examples
     --------
     >>> import numpy as np
-    >>> from skyield.statespace._particle_filter import systematic_resample
+    >>> from skyield.statespace import systematic_resample
     >>> systematic_resample(np.array([0.5, 0.0, 0.5, 0.0]), np.random.RandomState(0))
     array([0, 0, 2, 2])
     """
@@ -194,7 +197,7 @@ def auxiliary_particle_filter(Y, initial_particles, transition_mean, propagate,
 
     >>> import numpy as np
     >>> from scipy import stats
-    >>> from skyield.statespace._particle_filter import auxiliary_particle_filter
+    >>> from skyield.statespace import auxiliary_particle_filter
     >>> rng = np.random.RandomState(0)
     >>> x = np.zeros(100)
     >>> for t in range(1, 100):

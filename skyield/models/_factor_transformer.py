@@ -1,0 +1,877 @@
+"""The dynamic-factor Transformer of seed 002 as a scikit-learn sequence model.
+
+``fit(Y)`` takes a panel whose rows are consecutive dates. Inside it:
+
+- the last ``validation_fraction`` of the dates is the validation span, the rest the
+  training span; windows never straddle the two (section 2.8);
+- the standardisation (eq. in section 2.1), the prior factor model and a model-based
+  factor initialisation are fitted on the training span only;
+- every P-lag window with a next date in the same span is one example; the network of
+  :class:`skyield.nn._factor_transformer.FactorTransformerNet` is trained ``n_runs`` times
+  from different seeds with AdamW, a warm-up + cosine learning rate restarted every
+  ``cycle_epochs``, and early stopping on the validation prediction error with the best
+  epoch restored (section 3.3, Table 4);
+- each run's factor is identified (sign, scale, location) by the least-absolute-deviation
+  line onto the prior factor over the training span, and the runs are averaged
+  (section 2.9).
+
+The interpretation tools of sections 2.9-2.11 are methods: :meth:`get_attention`,
+:meth:`attention_contributions`, :meth:`residual_stream` and :meth:`project`.
+"""
+
+import logging
+import math
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+
+from skyield.metrics import factor_scaling
+from skyield.models._base import _check_bool, _check_int, _check_real
+from skyield.models._factor_transformer_helpers import (
+    WarmupCosineSchedule,
+    factor_column,
+    smooth_both_ways,
+    validate_panel,
+    window_view,
+)
+from skyield.nn import FactorTransformerLoss, FactorTransformerNet
+from skyield.utils import resolve_device, seed_from_random_state, torch_seed
+
+__all__ = ["FactorTransformer"]
+
+logger = logging.getLogger("skyield.models")
+
+_PREDICT_BATCH = 1024
+
+
+def _is_factor_model(value):
+    return hasattr(value, "fit") and hasattr(value, "transform")
+
+
+def _default_prior():
+    from skyield.baselines import KalmanFactorModel
+
+    return KalmanFactorModel(n_factors=1, error_cov="full")
+
+
+class FactorTransformer(TransformerMixin, BaseEstimator):
+    """Nonlinear dynamic factor estimated by an Encoder-Encoder Transformer.
+
+    One latent factor is estimated from ``k`` observed series. Every value of a P-lag
+    window is a token; an initial factor series queries the data through State
+    Encoders and is compressed to one number per lag, the factor estimate; Measurement
+    Encoders must predict the next date's values from that estimate (there is no skip
+    connection around their attention). Training minimises
+    ``prior_weight * |factor - prior factor| + (1 - prior_weight) * |prediction error|``
+    (eqs. 30-32), where the prior factor comes from a conventional factor model fitted on
+    the training span, by default the linear Gaussian Kalman-filter factor model.
+
+    Parameters
+    ----------
+    window : int, default=9
+        Number of lags ``P`` per window (dates ``t - P + 1 .. t``).
+    d_model : int, default=32
+        Size of the token representations.
+    n_heads : int, default=4
+        Attention heads.
+    d_k : int, default=8
+        Size of each head's queries, keys and values.
+    d_ff : int, default=64
+        Hidden size of the feed-forward networks.
+    n_state_layers : int, default=1
+        State Encoders ``H``.
+    n_measurement_layers : int, default=1
+        Measurement Encoders.
+    n_initial_layers : int, default=1
+        Initial self-attention Encoders over the data tokens.
+    dropout : float, default=0.15
+        Dropout rate.
+    encoding_scale : float, default=0.5
+        ``gamma`` of eq. (2), the weight of the positional and variable encodings. The
+        seed asks only for ``gamma < 1``; with 0.1 the layer-normalised tokens keep
+        little more than the sign of each value and the factor follows its prior less
+        closely, so 0.5 is the default.
+    factor_init : "mean", int, str or estimator, default="mean"
+        Initial factor series (eq. 3): ``"mean"`` is the mean of the standardised series
+        at each date; an int (position) or str (column label) takes one series; an
+        estimator with ``fit`` and ``transform`` is cloned, fitted on the training span
+        and its first factor (standardised on the training span) is used.
+    prior : None, "mean" or estimator, default=None
+        The factor model that supplies the prior factor of eq. (31). None is
+        ``skyield.baselines.KalmanFactorModel(n_factors=1, error_cov="full")``
+        (eqs. 33-35); ``"mean"`` is the mean of the standardised series; an estimator with
+        ``fit`` and ``transform`` is cloned and fitted on the training span (see
+        ``refit_prior``). The prior receives the rows of ``Y`` as given (a DataFrame stays
+        one) and its first factor is used.
+    refit_prior : bool, default=True
+        If False, ``prior`` must already be fitted and is used as given (only its
+        ``transform`` is called, on the training span); keeping it free of validation
+        and test data is then the caller's responsibility.
+    prior_weight : float, default=0.6
+        ``lambda`` in [0, 1]: the weight of the prior term in the training loss. 0 trains
+        on prediction errors alone, 1 on the prior alone. Early stopping monitors the
+        validation prediction error; with 1, which leaves it untrained, it monitors the
+        prior term instead, the prior model (fitted on the training span) filtering the
+        validation span with its parameters frozen.
+    standardize : bool, default=True
+        Standardise each series with the mean and standard deviation of the training span.
+    n_runs : int, default=1
+        Training runs from different seeds whose identified factors are averaged (the
+        seed uses 10 in the Monte Carlo and 20 for the coincident index).
+    epochs : int, default=1000
+        Maximum epochs per run.
+    batch_size : int, default=32
+        Training windows per batch (shuffled).
+    lr : float, default=1e-4
+        Peak learning rate of AdamW.
+    weight_decay : float, default=0.015
+        AdamW's decoupled weight decay.
+    cycle_epochs : int, default=100
+        ``T0``: epochs per warm-up + cosine-decay cycle of the learning rate.
+    warmup_epochs : int, default=10
+        Epochs of linear warm-up at the start of each cycle (not given in the seed).
+    patience : int or None, default=None
+        Epochs without improvement of the validation prediction error before stopping;
+        None is one cycle (``cycle_epochs``).
+    validation_fraction : float, default=0.2
+        Share of the dates, at the end of ``Y``, held out for early stopping. 0 trains
+        for ``epochs`` epochs without validation.
+    device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
+        Device for training and inference.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the runs (weights, dropout, shuffling). A fixed value gives bit-identical
+        results on the CPU.
+    verbose : int, default=0
+        skorch's epoch log when positive.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of series ``k``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Series names, when ``Y`` was a DataFrame with string column labels.
+    n_train_, n_valid_ : int
+        Dates in the training and validation spans.
+    mean_, scale_ : ndarray of shape (n_features_in_,)
+        Standardisation fitted on the training span.
+    prior_ : estimator or None
+        The fitted prior model (None for ``prior="mean"``).
+    prior_factor_ : ndarray of shape (n_train_,)
+        The prior factor over the training span, standardised and oriented to correlate
+        positively with the initial factor series: the training target of eq. (31) and
+        the reference of the identification. Its units are those of :meth:`transform`.
+    prior_mean_, prior_scale_, prior_sign_ : float
+        ``prior_factor_ = prior_sign_ * (raw - prior_mean_) / prior_scale_``.
+    init_model_ : estimator or None
+        The fitted model behind an estimator ``factor_init``.
+    nets_ : list of skorch.NeuralNet
+        One fitted net per run; each module is a ``FactorTransformerNet``.
+    net_ : skorch.NeuralNet
+        The run with the lowest validation loss (the first without validation), used
+        by the interpretation methods by default.
+    best_run_ : int
+        Position of ``net_`` in ``nets_``.
+    run_scaling_ : ndarray of shape (n_runs, 2)
+        Intercept and slope mapping each run's raw factor onto the prior factor.
+    valid_loss_ : ndarray of shape (n_runs,)
+        Best validation loss of each run: the prediction error (MAE in standardised
+        units), or the prior term when ``prior_weight=1``; NaN without validation.
+    n_epochs_ : ndarray of shape (n_runs,)
+        Epochs run by each run.
+
+    See Also
+    --------
+    skyield.baselines.KalmanFactorModel : The linear Gaussian factor model used as prior.
+
+    Notes
+    -----
+    Row ``t`` of :meth:`transform` is the factor at date ``t`` from the window of dates
+    ``t - P + 1 .. t``; row ``t`` of :meth:`predict` is the forecast of date ``t + 1``
+    from that window. Both are NaN for the first ``P - 1`` dates. Only windows of the
+    panel passed are used, so to estimate a test span right after the training data
+    pass the two together and keep the test rows.
+
+    References
+    ----------
+    Snellman, O. "Nonlinear Dynamic Factor Analysis With a Transformer Network"
+    (seed 002): sections 2.1-2.11, Table 4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skyield.datasets import make_dfm_process
+    >>> from skyield.models import FactorTransformer
+    >>> data = make_dfm_process(2, 120, random_state=0)
+    >>> model = FactorTransformer(window=4, d_model=8, n_heads=2, d_k=4, d_ff=16,
+    ...                           prior="mean", epochs=2, random_state=0)
+    >>> factor = model.fit(data.observables).transform(data.observables)
+    >>> factor.shape, int(np.isnan(factor).sum())
+    ((120, 1), 3)
+    >>> model.get_attention(data.observables)["state"].shape
+    (120, 4, 5)
+    """
+
+    def __init__(self, *, window=9, d_model=32, n_heads=4, d_k=8, d_ff=64, n_state_layers=1,
+                 n_measurement_layers=1, n_initial_layers=1, dropout=0.15,
+                 encoding_scale=0.5, factor_init="mean", prior=None, refit_prior=True,
+                 prior_weight=0.6, standardize=True, n_runs=1, epochs=1000, batch_size=32,
+                 lr=1e-4, weight_decay=0.015, cycle_epochs=100, warmup_epochs=10,
+                 patience=None, validation_fraction=0.2, device="cpu", random_state=None,
+                 verbose=0):
+        self.window = window
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.d_k = d_k
+        self.d_ff = d_ff
+        self.n_state_layers = n_state_layers
+        self.n_measurement_layers = n_measurement_layers
+        self.n_initial_layers = n_initial_layers
+        self.dropout = dropout
+        self.encoding_scale = encoding_scale
+        self.factor_init = factor_init
+        self.prior = prior
+        self.refit_prior = refit_prior
+        self.prior_weight = prior_weight
+        self.standardize = standardize
+        self.n_runs = n_runs
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.cycle_epochs = cycle_epochs
+        self.warmup_epochs = warmup_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self):
+        for name in ("window", "d_model", "n_heads", "d_k", "d_ff", "n_state_layers",
+                     "n_measurement_layers", "n_runs", "epochs", "batch_size",
+                     "cycle_epochs"):
+            _check_int(self, name, 1)
+        _check_int(self, "n_initial_layers", 0)
+        _check_int(self, "warmup_epochs", 0)
+        _check_int(self, "patience", 1, allow_none=True)
+        if self.warmup_epochs >= self.cycle_epochs:
+            raise ValueError(
+                f"warmup_epochs ({self.warmup_epochs}) must be shorter than cycle_epochs "
+                f"({self.cycle_epochs})"
+            )
+        _check_real(self, "dropout", 0.0, 1.0)
+        _check_real(self, "encoding_scale", 0.0, np.inf)
+        _check_real(self, "prior_weight", 0.0, 1.0, high_open=False)
+        _check_real(self, "lr", 0.0, np.inf, low_open=True)
+        _check_real(self, "weight_decay", 0.0, np.inf)
+        _check_real(self, "validation_fraction", 0.0, 1.0)
+        _check_bool(self, "standardize")
+        _check_bool(self, "refit_prior")
+        prior, init = self.prior, self.factor_init
+        if not (prior is None or isinstance(prior, str) and prior == "mean"
+                or _is_factor_model(prior)):
+            raise ValueError(
+                f"prior must be None, 'mean' or a factor model with fit and transform "
+                f"methods, got {prior!r}"
+            )
+        if not (isinstance(init, str) or _is_factor_model(init)
+                or isinstance(init, numbers.Integral) and not isinstance(init, bool)):
+            raise ValueError(
+                f"factor_init must be 'mean', a column position or label, or a factor "
+                f"model with fit and transform methods, got {init!r}"
+            )
+        if not self.refit_prior and not hasattr(self.prior, "transform"):
+            raise ValueError("refit_prior=False needs prior to be a fitted factor model")
+
+    # ------------------------------------------------------------------ data
+    def _standardized(self, values):
+        return (values - self.mean_) / self.scale_
+
+    def _init_series(self, Y, values, columns, standardized):
+        """Per-date initial factor series (eq. 3), standardised on the training span."""
+        init = self.factor_init
+        if isinstance(init, str) and init == "mean":
+            return standardized.mean(axis=1)
+        if isinstance(init, (numbers.Integral, str)):
+            return standardized[:, self.init_column_]
+        series = factor_column(self.init_model_.transform(Y), "factor_init", values.shape[0])
+        # A model's factor may be missing at the first dates (e.g. before its own window):
+        # those dates start from 0, the training-span mean.
+        return np.nan_to_num((series - self.init_mean_) / self.init_scale_)
+
+    def _resolve_init_column(self, columns):
+        init = self.factor_init
+        if isinstance(init, str):
+            if init not in columns:
+                raise ValueError(
+                    f"factor_init={init!r} is not a column of Y; columns are {columns}"
+                )
+            return columns.index(init)
+        if not -len(columns) <= init < len(columns):
+            raise ValueError(
+                f"factor_init={init} is out of range: Y has {len(columns)} series"
+            )
+        return int(init) % len(columns)
+
+    @staticmethod
+    def _rows(Y, stop):
+        return Y.iloc[:stop] if isinstance(Y, pd.DataFrame) else np.asarray(Y)[:stop]
+
+    def _fit_prior(self, Y_train, n_train, init_train):
+        if isinstance(self.prior, str):
+            self.prior_ = None
+            raw = self._standardized(np.asarray(Y_train, dtype=float)).mean(axis=1)
+        else:
+            if self.refit_prior:
+                model = _default_prior() if self.prior is None else clone(self.prior)
+                model.fit(Y_train)
+            else:
+                check_is_fitted(self.prior)
+                model = self.prior
+            self.prior_ = model
+            raw = factor_column(model.transform(Y_train), "prior", n_train)
+        finite = np.isfinite(raw)
+        if finite.sum() < 2 or np.ptp(raw[finite]) == 0:
+            raise ValueError(
+                "the prior factor has fewer than two distinct finite values on the "
+                "training span; choose another prior"
+            )
+        self.prior_mean_ = float(raw[finite].mean())
+        self.prior_scale_ = float(raw[finite].std())
+        standardized = (raw - self.prior_mean_) / self.prior_scale_
+        both = finite & np.isfinite(init_train)
+        sign = 1.0
+        if both.sum() > 1 and np.ptp(init_train[both]) > 0:
+            if np.corrcoef(standardized[both], init_train[both])[0, 1] < 0:
+                sign = -1.0
+        self.prior_sign_ = sign
+        return sign * standardized
+
+    def _prior_series(self, Y, n_dates):
+        """The fitted prior's factor over a panel, in the units of ``prior_factor_``."""
+        if self.prior_ is None:
+            raw = self._standardized(np.asarray(Y, dtype=float)).mean(axis=1)
+        else:
+            raw = factor_column(self.prior_.transform(Y), "prior", n_dates)
+        return self.prior_sign_ * (raw - self.prior_mean_) / self.prior_scale_
+
+    def _examples(self, standardized, init, prior, start, stop):
+        """Windows ending at ``start + P - 1 .. stop - 2`` with their next-date targets."""
+        P = self.window
+        windows = window_view(standardized[start:stop - 1], P)
+        inits = window_view(init[start:stop - 1], P)
+        targets = standardized[start + P:stop]
+        if prior is None:
+            priors = np.full((windows.shape[0], P), np.nan)
+        else:
+            priors = window_view(prior[start:stop - 1], P)
+        X = {"Y": np.ascontiguousarray(windows, dtype=np.float32),
+             "x_init": np.ascontiguousarray(inits, dtype=np.float32)}
+        # The criterion reads the next date's k values, then the prior over the P lags.
+        y = np.concatenate([targets, priors], axis=1).astype(np.float32)
+        return X, y
+
+    # ------------------------------------------------------------------ training
+    def _build_net(self, n_series, n_train_windows, valid, device, generator):
+        steps_per_epoch = math.ceil(n_train_windows / self.batch_size)
+        schedule = WarmupCosineSchedule(self.warmup_epochs * steps_per_epoch,
+                                        self.cycle_epochs * steps_per_epoch)
+        callbacks = [("lr_scheduler", LRScheduler(
+            policy=torch.optim.lr_scheduler.LambdaLR, lr_lambda=schedule,
+            step_every="batch"))]
+        train_split = None
+        if valid is not None:
+            train_split = predefined_split(Dataset(*valid))
+            patience = self.cycle_epochs if self.patience is None else self.patience
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=patience, load_best=True,
+                sink=logger.info)))
+        return NeuralNet(
+            module=FactorTransformerNet,
+            module__n_series=n_series,
+            module__window=self.window,
+            module__d_model=self.d_model,
+            module__n_heads=self.n_heads,
+            module__d_k=self.d_k,
+            module__d_ff=self.d_ff,
+            module__n_initial_layers=self.n_initial_layers,
+            module__n_state_layers=self.n_state_layers,
+            module__n_measurement_layers=self.n_measurement_layers,
+            module__dropout=self.dropout,
+            module__encoding_scale=self.encoding_scale,
+            criterion=FactorTransformerLoss,
+            criterion__n_series=n_series,
+            criterion__prior_weight=self.prior_weight,
+            optimizer=torch.optim.AdamW,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.epochs,
+            batch_size=self.batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            iterator_train__shuffle=True,
+            iterator_train__generator=generator,
+            device=str(device),
+            verbose=self.verbose,
+        )
+
+    def fit(self, Y, y=None):
+        """Train the Transformer on a panel of consecutive dates.
+
+        Parameters
+        ----------
+        Y : DataFrame or array-like of shape (n_dates, n_series)
+            Observed series in time order, no missing values. The last
+            ``validation_fraction`` of the dates validate; the rest train.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : FactorTransformer
+            The fitted estimator.
+        """
+        self._check_params()
+        values, index, columns = validate_panel(self, Y, reset=True, min_dates=self.window + 1)
+        n_dates, n_series = values.shape
+        P = self.window
+        n_valid = math.ceil(self.validation_fraction * n_dates)
+        n_train = n_dates - n_valid
+        if n_train < P + 1 or 0 < n_valid < P + 1:
+            raise ValueError(
+                f"Y has {n_dates} dates: with window={P} and validation_fraction="
+                f"{self.validation_fraction} the training span has {n_train} and the "
+                f"validation span {n_valid} dates, but each needs at least window + 1 = "
+                f"{P + 1}; pass more dates, a shorter window or another validation_fraction"
+            )
+        self.n_train_, self.n_valid_ = n_train, n_valid
+        train = values[:n_train]
+        if self.standardize:
+            self.mean_ = train.mean(axis=0)
+            scale = train.std(axis=0)
+            self.scale_ = np.where(scale > 0, scale, 1.0)
+        else:
+            self.mean_, self.scale_ = np.zeros(n_series), np.ones(n_series)
+        standardized = self._standardized(values)
+        Y_train = self._rows(Y, n_train)
+
+        self.init_model_ = None
+        self.init_column_ = None
+        init = self.factor_init
+        if isinstance(init, (numbers.Integral, str)) and not (isinstance(init, str)
+                                                               and init == "mean"):
+            self.init_column_ = self._resolve_init_column(columns)
+        elif not isinstance(init, str):
+            self.init_model_ = clone(init).fit(Y_train)
+            raw = factor_column(self.init_model_.transform(Y_train), "factor_init", n_train)
+            self.init_mean_, self.init_scale_ = float(np.nanmean(raw)), float(np.nanstd(raw))
+            if not self.init_scale_ > 0:
+                raise ValueError("factor_init's factor is constant on the training span")
+        # The init series is needed over the whole panel, but only the training rows
+        # reach the prior and only models fitted on the training rows produce it.
+        init_series = self._init_series(Y, values, columns, standardized)
+        self.prior_factor_ = self._fit_prior(Y_train, n_train, init_series[:n_train])
+
+        X_train, y_train = self._examples(standardized, init_series, self.prior_factor_,
+                                          0, n_train)
+        valid = None
+        if n_valid:
+            # Validation monitors the prediction error; only with prior_weight=1 does it
+            # monitor the prior term, filtered over the validation span by the prior model
+            # fitted on the training span (frozen parameters).
+            valid_prior = self._prior_series(Y, n_dates) if self.prior_weight == 1 else None
+            valid = self._examples(standardized, init_series, valid_prior, n_train, n_dates)
+
+        device = resolve_device(self.device)
+        seeds = check_random_state(self.random_state)
+        self.nets_, valid_loss, n_epochs = [], [], []
+        for _ in range(self.n_runs):
+            with torch_seed(seed_from_random_state(seeds), device) as generator:
+                net = self._build_net(n_series, y_train.shape[0], valid, device, generator)
+                net.fit(X_train, y_train)
+            self.nets_.append(net)
+            history = net.history
+            n_epochs.append(len(history))
+            valid_loss.append(min(history[:, "valid_loss"]) if valid is not None else np.nan)
+        self.valid_loss_ = np.asarray(valid_loss, dtype=float)
+        self.n_epochs_ = np.asarray(n_epochs)
+        self.best_run_ = int(np.argmin(self.valid_loss_)) if n_valid else 0
+        self.net_ = self.nets_[self.best_run_]
+        self.run_scaling_ = self._identify(standardized[:n_train], init_series[:n_train])
+        return self
+
+    def _identify(self, standardized, init_series):
+        """LAD line of each run's factor onto the prior factor over the training span."""
+        scaling = np.empty((self.n_runs, 2))
+        reference = self.prior_factor_
+        for run in range(self.n_runs):
+            raw = np.full(standardized.shape[0], np.nan)
+            raw[self.window - 1:] = self._run_outputs(run, standardized, init_series)[0][:, -1]
+            usable = np.isfinite(raw) & np.isfinite(reference)
+            try:
+                fitted = factor_scaling(reference[usable], raw[usable])
+                scaling[run] = fitted.intercept, fitted.slope
+            except ValueError:
+                warnings.warn(
+                    f"run {run} produced a constant factor on the training span; it is "
+                    f"kept unscaled", RuntimeWarning, stacklevel=3)
+                scaling[run] = 0.0, 1.0
+        return scaling
+
+    # ------------------------------------------------------------------ inference
+    def _run_outputs(self, run, standardized, init_series, details=False):
+        """Outputs of one run over every full window of a standardised panel."""
+        net = self.nets_[run]
+        module, device = net.module_, net.device
+        windows = window_view(standardized, self.window)
+        inits = window_view(init_series, self.window)
+        was_training = module.training
+        module.eval()
+        parts = []
+        try:
+            with torch.no_grad():
+                for start in range(0, windows.shape[0], _PREDICT_BATCH):
+                    stop = start + _PREDICT_BATCH
+                    Yb = torch.tensor(windows[start:stop], dtype=torch.float32, device=device)
+                    xb = torch.tensor(inits[start:stop], dtype=torch.float32, device=device)
+                    parts.append(module(Yb, xb, details=details))
+        finally:
+            module.train(was_training)
+        factor = np.concatenate([p[0].cpu().numpy() for p in parts]).astype(np.float64)
+        prediction = np.concatenate([p[1].cpu().numpy() for p in parts]).astype(np.float64)
+        if not details:
+            return factor, prediction
+        state = np.concatenate([p[2]["state_attention"][-1].mean(dim=1).cpu().numpy()
+                                for p in parts])
+        measurement = np.concatenate([
+            p[2]["measurement_attention"][-1].mean(dim=1).cpu().numpy() for p in parts])
+        stream = {name: np.concatenate([p[2]["stream"][name].cpu().numpy() for p in parts])
+                  for name in parts[0][2]["stream"]}
+        return factor, prediction, {"state": state, "measurement": measurement,
+                                    "stream": stream}
+
+    def _prepare(self, Y):
+        check_is_fitted(self)
+        values, index, columns = validate_panel(self, Y, reset=False, min_dates=self.window)
+        standardized = self._standardized(values)
+        init_series = self._init_series(Y, values, columns, standardized)
+        return values, index, columns, standardized, init_series
+
+    def _check_run(self, run):
+        if run is None:
+            return self.best_run_
+        if isinstance(run, bool) or not isinstance(run, numbers.Integral) or \
+                not 0 <= run < len(self.nets_):
+            raise ValueError(f"run must be None or an integer in [0, {len(self.nets_)}), "
+                             f"got {run!r}")
+        return int(run)
+
+    def _scaled(self, run, raw):
+        intercept, slope = self.run_scaling_[run]
+        return intercept + slope * raw
+
+    def _pad(self, values, n_dates):
+        out = np.full((n_dates,) + values.shape[1:], np.nan)
+        out[self.window - 1:] = values
+        return out
+
+    def transform(self, Y, return_runs=False):
+        """Factor estimate at every date, averaged over the runs.
+
+        Parameters
+        ----------
+        Y : DataFrame or array-like of shape (n_dates, n_series)
+            Panel of consecutive dates with the fitted series.
+        return_runs : bool, default=False
+            Also return every run's identified factor (their spread is the run-to-run
+            uncertainty of section 2.9).
+
+        Returns
+        -------
+        factor : ndarray or DataFrame of shape (n_dates, 1)
+            Row ``t`` from the window ending at ``t``; NaN for the first ``window - 1``
+            dates. In the units of ``prior_factor_``. A DataFrame (column ``"factor"``)
+            when ``Y`` is one.
+        runs : ndarray or DataFrame of shape (n_dates, n_runs)
+            Only with ``return_runs=True``.
+        """
+        values, index, _, standardized, init_series = self._prepare(Y)
+        n_dates = values.shape[0]
+        runs = np.column_stack([
+            self._pad(self._scaled(run, self._run_outputs(run, standardized,
+                                                          init_series)[0][:, -1]), n_dates)
+            for run in range(len(self.nets_))])
+        factor = runs.mean(axis=1, keepdims=True)
+        if index is not None:
+            factor = pd.DataFrame(factor, index=index, columns=["factor"])
+            runs = pd.DataFrame(runs, index=index,
+                                columns=[f"run_{r}" for r in range(runs.shape[1])])
+        return (factor, runs) if return_runs else factor
+
+    def predict(self, Y):
+        """Forecast of the next date's values from every window, averaged over the runs.
+
+        Parameters
+        ----------
+        Y : DataFrame or array-like of shape (n_dates, n_series)
+            Panel of consecutive dates with the fitted series.
+
+        Returns
+        -------
+        y_next : ndarray or DataFrame of shape (n_dates, n_series)
+            Row ``t`` forecasts date ``t + 1`` from the window ending at ``t``, in the
+            units of ``Y``; NaN for the first ``window - 1`` dates.
+        """
+        values, index, columns, standardized, init_series = self._prepare(Y)
+        predictions = np.mean([self._run_outputs(run, standardized, init_series)[1]
+                               for run in range(len(self.nets_))], axis=0)
+        out = self._pad(predictions * self.scale_ + self.mean_, values.shape[0])
+        if index is not None:
+            return pd.DataFrame(out, index=index, columns=columns)
+        return out
+
+    # ------------------------------------------------------------------ interpretation
+    def get_attention(self, Y, run=None):
+        """State and Measurement attention matrices at every date (section 2.10).
+
+        Parameters
+        ----------
+        Y : DataFrame or array-like of shape (n_dates, n_series)
+            Panel of consecutive dates.
+        run : int or None, default=None
+            Which training run; None is ``best_run_``.
+
+        Returns
+        -------
+        attention : dict
+            ``"state"``: ndarray of shape (n_dates, window, n_series), the last row of the
+            last State Encoder's attention scores (the factor at date ``t`` attending to
+            every variable-lag token), averaged over the heads; each matrix sums to one.
+            ``"measurement"``: ndarray of shape (n_dates, window, n_series), the last
+            ``n_series`` rows of the last Measurement Encoder's scores (the predictions of
+            ``y_{t+1}``) transposed, averaged over the heads: column ``i`` holds the weight
+            of each factor lag for the prediction of series ``i`` and sums to one. Row
+            ``p`` is lag ``window - 1 - p`` (the last row is date ``t``); NaN for the first
+            ``window - 1`` dates.
+        """
+        values, index, columns, standardized, init_series = self._prepare(Y)
+        run = self._check_run(run)
+        _, _, details = self._run_outputs(run, standardized, init_series, details=True)
+        n_dates, k, P = values.shape[0], values.shape[1], self.window
+        state = details["state"][:, -1, :].reshape(-1, P, k)
+        measurement = details["measurement"][:, -k:, :].transpose(0, 2, 1)
+        return {"state": self._pad(state, n_dates),
+                "measurement": self._pad(measurement, n_dates)}
+
+    def _lag_labels(self):
+        P = self.window
+        return [f"t-{P - 1 - p}" if p < P - 1 else "t" for p in range(P)]
+
+    def attention_contributions(self, Y, attention="state", by="variable", smoothing=None,
+                                run=None):
+        """Contributions of variables or lags to the attention at every date.
+
+        Parameters
+        ----------
+        Y : DataFrame or array-like of shape (n_dates, n_series)
+            Panel of consecutive dates.
+        attention : {"state", "measurement"}, default="state"
+            Which attention matrices (see :meth:`get_attention`).
+        by : {"variable", "lag"}, default="variable"
+            ``"variable"``: column sums of the State attention (Figure 9). ``"lag"``: row
+            sums (Figure 10; for the Measurement attention, Figure 12, divided by the
+            number of series so that they are shares).
+        smoothing : float in (0, 1] or None, default=None
+            ``alpha`` of an exponential smoother run both ways and averaged (Figure 13).
+        run : int or None, default=None
+            Which training run; None is ``best_run_``.
+
+        Returns
+        -------
+        contributions : DataFrame of shape (n_dates, n_series) or (n_dates, window)
+            Indexed like ``Y`` (positions for arrays); each row sums to one; NaN for the
+            first ``window - 1`` dates. Lag columns are labelled ``"t-8" .. "t"``.
+        """
+        if attention not in ("state", "measurement"):
+            raise ValueError(f"attention must be 'state' or 'measurement', got {attention!r}")
+        if by not in ("variable", "lag"):
+            raise ValueError(f"by must be 'variable' or 'lag', got {by!r}")
+        if attention == "measurement" and by == "variable":
+            raise ValueError(
+                "every column of a Measurement attention matrix sums to one, so it has no "
+                "variable contributions; use by='lag'"
+            )
+        matrices = self.get_attention(Y, run=run)[attention]
+        _, columns = self._index_and_columns(Y)
+        if by == "variable":
+            values, labels = matrices.sum(axis=1), columns
+        else:
+            values = matrices.sum(axis=2) / (matrices.shape[2] if attention == "measurement"
+                                             else 1.0)
+            labels = self._lag_labels()
+        if smoothing is not None:
+            values = smooth_both_ways(values, smoothing)
+        index, _ = self._index_and_columns(Y)
+        return pd.DataFrame(values, index=index, columns=labels)
+
+    @staticmethod
+    def _index_and_columns(Y):
+        if isinstance(Y, pd.DataFrame):
+            return Y.index, list(Y.columns)
+        n_dates, n_series = np.shape(Y)[0], np.shape(Y)[1] if np.ndim(Y) == 2 else 1
+        return pd.RangeIndex(n_dates), list(range(n_series))
+
+    def _position(self, index, n_dates, date):
+        if index is not None and not isinstance(date, numbers.Integral):
+            try:
+                position = index.get_loc(pd.Timestamp(date) if isinstance(
+                    index, pd.DatetimeIndex) else date)
+            except KeyError:
+                raise ValueError(f"date {date!r} is not in the index of Y") from None
+        elif isinstance(date, numbers.Integral) and not isinstance(date, bool):
+            position = int(date) % n_dates if -n_dates <= date < n_dates else None
+            if position is None:
+                raise ValueError(f"row {date} is outside Y's {n_dates} dates")
+        else:
+            raise ValueError(f"date must be a label of Y's index or a row position, "
+                             f"got {date!r}")
+        if position < self.window - 1:
+            raise ValueError(
+                f"date {date!r} has only {position + 1} date(s) up to it; a window needs "
+                f"{self.window}"
+            )
+        return position
+
+    def residual_stream(self, Y, date, run=None):
+        """Factor representations along the State Encoder's residual stream (Table 1).
+
+        Every intermediate representation of the window ending at ``date`` is mapped
+        through the factor projection ``W_factor`` (eq. 16) and the run's identification,
+        so the ``"FFN"`` column is the run's factor estimate over the window.
+
+        Parameters
+        ----------
+        Y : DataFrame or array-like of shape (n_dates, n_series)
+            Panel of consecutive dates.
+        date : label or int
+            A label of ``Y``'s index (a DataFrame's date) or a row position.
+        run : int or None, default=None
+            Which training run; None is ``best_run_``.
+
+        Returns
+        -------
+        stream : DataFrame of shape (window, n_stages)
+            Indexed by the window's dates (positions for arrays); columns ``"Embed"``
+            (``X_init``, eq. 3), ``"Norm1"`` (eq. 5), ``"Attn"`` (eq. 12), ``"Norm2"``
+            (eq. 13) and ``"FFN"`` (eq. 15), suffixed ``_j`` for State Encoder ``j`` when
+            there are several.
+        """
+        values, index, _, standardized, init_series = self._prepare(Y)
+        run = self._check_run(run)
+        position = self._position(index, values.shape[0], date)
+        start = position - self.window + 1
+        _, _, details = self._run_outputs(run, standardized[start:position + 1],
+                                          init_series[start:position + 1], details=True)
+        labels = (index[start:position + 1] if index is not None
+                  else pd.RangeIndex(start, position + 1))
+        return pd.DataFrame({name: self._scaled(run, stage[0])
+                             for name, stage in details["stream"].items()}, index=labels)
+
+    def project(self, Y, steps=6, origins=None, run=None):
+        """Real-time projections ("tentacles") of the factor and the series (section 2.9).
+
+        From each origin ``t`` the window is rolled forward ``steps`` times, each time
+        appending the predicted next values and dropping the oldest date; the factor is
+        estimated from every rolled window.
+
+        Parameters
+        ----------
+        Y : DataFrame or array-like of shape (n_dates, n_series)
+            Panel of consecutive dates.
+        steps : int, default=6
+            Projection horizon.
+        origins : array-like of labels or positions, default=None
+            Origins; None is every date with a full window.
+        run : int or None, default=None
+            Which training run; None is ``best_run_`` (the seed uses one trained model).
+
+        Returns
+        -------
+        projection : Bunch
+            ``origins``: Index of the origin labels (positions for arrays);
+            ``positions``: ndarray of shape (n_origins,), their rows in ``Y``;
+            ``factor``: ndarray of shape (n_origins, steps + 1), column 0 the estimate at
+            the origin and column ``h`` the factor projected ``h`` dates ahead, in the
+            units of :meth:`transform`;
+            ``observables``: ndarray of shape (n_origins, steps, n_series), the projected
+            values of dates ``t + 1 .. t + steps`` in the units of ``Y``.
+        """
+        if not (isinstance(self.factor_init, (numbers.Integral, str))):
+            raise ValueError(
+                "real-time projections need factor_init='mean' or a column: a model-based "
+                "initial factor is not defined on projected values"
+            )
+        if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        values, index, _, standardized, _ = self._prepare(Y)
+        run = self._check_run(run)
+        n_dates = values.shape[0]
+        if origins is None:
+            positions = np.arange(self.window - 1, n_dates)
+        else:
+            positions = np.array([self._position(index, n_dates, o) for o in origins],
+                                 dtype=int)
+        windows = np.stack([standardized[p - self.window + 1:p + 1] for p in positions])
+        net = self.nets_[run]
+        module, device = net.module_, net.device
+        column = self.init_column_
+        factor = np.empty((positions.size, steps + 1))
+        observables = np.empty((positions.size, steps, values.shape[1]))
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                current = torch.as_tensor(windows, dtype=torch.float32, device=device)
+                for h in range(steps + 1):
+                    x_init = None if column is None else current[..., column]
+                    f, prediction = module(current, x_init)
+                    factor[:, h] = f[:, -1].cpu().numpy()
+                    if h < steps:
+                        observables[:, h] = prediction.cpu().numpy()
+                        current = torch.cat([current[:, 1:], prediction[:, None]], dim=1)
+        finally:
+            module.train(was_training)
+        labels = index[positions] if index is not None else pd.Index(positions)
+        return Bunch(origins=labels, positions=positions, factor=self._scaled(run, factor),
+                     observables=observables * self.scale_ + self.mean_)
+
+    # ------------------------------------------------------------------ checks
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+    @classmethod
+    def get_test_params(cls):
+        """Tiny configurations for the common estimator checks.
+
+        Returns
+        -------
+        params : list of dict
+        """
+        tiny = dict(window=2, d_model=8, n_heads=2, d_k=4, d_ff=16, epochs=2,
+                    batch_size=16, cycle_epochs=2, warmup_epochs=1, prior="mean",
+                    validation_fraction=0.3, random_state=0)
+        return [tiny, dict(tiny, factor_init=0, n_runs=2, prior_weight=0.0)]
