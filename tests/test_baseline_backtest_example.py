@@ -1,0 +1,22 @@
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+
+def _load_example():
+    path = Path(__file__).resolve().parents[1] / "examples" / "baseline_backtest.py"
+    spec = importlib.util.spec_from_file_location("baseline_backtest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_backtest_tables_are_complete_and_finite():
+    rmse, overall = _load_example().main(["--quick"])
+    assert set(rmse.columns.astype(float)) == {1.0, 2.0, 3.0, 5.0, 7.0, 10.0}
+    assert set(overall.index.get_level_values("model")) == {"RW", "NS_AR", "NS_VAR", "NSS_VAR"}
+    assert np.isfinite(rmse.to_numpy()).all() and (rmse.to_numpy() > 0).all()
+    assert overall["picp"].between(0, 1).all()
+    assert overall.loc[(1, "RW"), "dm_pvalue_vs_rw"] != overall.loc[(1, "RW"), "dm_pvalue_vs_rw"]
+    assert overall.drop(index="RW", level="model")["dm_pvalue_vs_rw"].between(0, 1).all()
