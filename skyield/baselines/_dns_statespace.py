@@ -7,23 +7,45 @@ The model, for one curve family, is the Gaussian linear state space
 
 observed on one or more segments of consecutive dates. Two estimators: the two-step
 method (cross-sectional OLS factors, then an AR(1)/VAR(1) by OLS on their transitions) and
-the one-step method (maximum likelihood through statsmodels' Kalman filter, started from
-the two-step estimates). Segments enter one likelihood: at the first date of every
-segment after the first, the state is reset to its stationary distribution by a zero
-transition and a stationary state covariance for that one step, so the log-likelihood is
-exactly the sum of the segments' log-likelihoods.
+the one-step method (maximum likelihood, started from the two-step estimates). Segments
+enter one likelihood: at the first date of every segment after the first, the state is
+reset to its stationary distribution by a zero transition and a stationary state
+covariance for that one step, so the log-likelihood is exactly the sum of the segments'
+log-likelihoods.
+
+The model is written once for statsmodels (:class:`SegmentedDNSModel`: parameter
+transforms, and the log-likelihood reported at the optimum), and the likelihood the
+optimiser climbs is computed here (:class:`DNSLikelihood`), in torch, with its exact
+gradient by automatic differentiation: statsmodels' ``fit`` differentiates its
+likelihood numerically, one filter run per parameter and gradient (25 runs for the 24
+parameters of a three-factor VAR), each with a Python-level parameter transform, whereas
+one exact gradient costs about two filter runs. The filter is not
+:func:`skyield.statespace.kalman_filter`, which whitens the observations with the Cholesky
+factor of ``diag(h)``: at the maximum for smooth fitted curves (such as the Gurkaynak,
+Sack and Wright data) the measurement variances of as many maturities as there are
+factors go to zero, where the whitened form loses its precision; this one uses the
+covariance form ``F_t = Lambda P_t Lambda' + diag(h)``, which stays well conditioned
+there. With complete data the covariance recursion does not depend on the observations:
+it is run once for all segments, up to its steady state, and the state means of all
+dates follow from one affine scan of ``ceil(log2(n_dates))`` rounds of batched matrix
+products. The fit runs with one BLAS/OpenMP thread: its matrices are a few rows wide,
+and waking threads for each of them costs far more than the work.
 
 Filtering with known parameters (``kalman_filter``) is written here rather than taken
 from statsmodels because it runs many windows of equal length at once: with complete
 data and a shared prior, every window has the same covariance and gain sequence, so
-the filter reduces to batched matrix products. Tests compare it with statsmodels.
+the filter reduces to batched matrix products. Tests compare both filters with
+statsmodels.
 """
 
 import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
+from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 from statsmodels.tsa.statespace.mlemodel import MLEModel
 from statsmodels.tsa.statespace.tools import (
     constrain_stationary_multivariate,
@@ -33,6 +55,14 @@ from statsmodels.tsa.statespace.tools import (
 from skyield.baselines._curve_fit import make_loadings, resolve_decay, solve_factors
 
 _STATIONARY_LIMIT = 0.995
+# BFGS stops when every component of the gradient of the mean log-likelihood per date,
+# with respect to the scaled unconstrained parameters, is below this.
+_GTOL = 1e-6
+# Fresh BFGS starts after a line search that lost precision before convergence.
+_RESTARTS = 3
+# The covariance recursion has reached its steady state when one step changes no entry by
+# more than this fraction of the largest entry.
+_STEADY_TOLERANCE = 1e-14
 
 
 @dataclass(frozen=True)
@@ -275,6 +305,210 @@ class SegmentedDNSModel(MLEModel):
             self.ssm["state_cov"] = state_cov
 
 
+class DNSLikelihood:
+    """Exact log-likelihood of a :class:`SegmentedDNSModel` and its gradient, in torch.
+
+    The value equals ``model.loglike(model.transform_params(u))`` (statsmodels' filter
+    without its steady-state shortcut) up to rounding; the gradient with respect to the
+    unconstrained parameters ``u`` comes from automatic differentiation.
+
+    The predicted state covariances ``P_j`` depend only on the position ``j`` of a date in
+    its segment: they are computed once, from the stationary covariance, until one step
+    changes them by less than a relative 1e-14 (the steady state, kept for every later
+    position). With the gains ``K_j = P_j Lambda' F_j^{-1}``, the predicted state
+    deviations follow the affine recursion ``a_{t+1} = A (I - K_t Lambda) a_t + A K_t
+    (y_t - Lambda mu)``, restarted at zero at every segment's first date, computed for
+    all dates by an inclusive scan (Hillis and Steele) in ``ceil(log2(n))`` rounds.
+
+    Parameters
+    ----------
+    model : SegmentedDNSModel
+        The model, its observations (complete, no NaN) and its segment starts.
+    """
+
+    def __init__(self, model):
+        endog = np.asarray(model.endog, dtype=np.float64)
+        if not np.all(np.isfinite(endog)):
+            raise ValueError("DNSLikelihood needs complete, finite observations")
+        self.model = model
+        self.k = model.k_factors
+        self.y = torch.as_tensor(endog)
+        self.loadings = torch.as_tensor(np.asarray(model.loadings, dtype=np.float64))
+        bounds = np.concatenate([[0], model.starts, [endog.shape[0]]])
+        positions = np.concatenate([np.arange(b - a) for a, b in zip(bounds[:-1], bounds[1:])])
+        self.positions = torch.as_tensor(positions)
+        self.first = self.positions == 0
+        self.longest = int(positions.max()) + 1
+        self._lower = tuple(torch.as_tensor(i) for i in np.tril_indices(self.k))
+        self._sizes = [len(part) for part in model._split(np.zeros(len(model.param_names)))]
+
+    def constrain(self, unconstrained):
+        """Model matrices from unconstrained parameters (torch, differentiable).
+
+        Mirrors :meth:`SegmentedDNSModel.transform_params`. For a VAR, the transform of
+        Ansley and Kohn (1986) that statsmodels uses reduces, at order one, to
+        ``A = C R^{-1} S R C^{-1}`` with ``S = chol(I + U U')^{-1} U``,
+        ``R = chol(I - S S')`` and ``C = chol(Q)``.
+
+        Parameters
+        ----------
+        unconstrained : Tensor of shape (n_params,)
+
+        Returns
+        -------
+        mean : Tensor of shape (n_factors,)
+        transition : Tensor of shape (n_factors, n_factors)
+        state_cov : Tensor of shape (n_factors, n_factors)
+        measurement_var : Tensor of shape (n_maturities,)
+        """
+        mean, trans, cov, measurement = torch.split(unconstrained, self._sizes)
+        k = self.k
+        eye = torch.eye(k, dtype=unconstrained.dtype)
+        if self.model.state_cov_type == "diagonal":
+            state_cov = torch.diag(cov**2)
+        else:
+            chol = torch.zeros((k, k), dtype=unconstrained.dtype).index_put(self._lower, cov)
+            state_cov = chol @ chol.T
+        if self.model.dynamics == "ar":
+            transition = torch.diag(trans / torch.sqrt(1.0 + trans**2))
+        else:
+            free = trans.reshape(k, k)
+            factor = torch.linalg.cholesky(eye + free @ free.T)
+            partial = torch.linalg.solve_triangular(factor, free, upper=False)
+            root = torch.linalg.cholesky(eye - partial @ partial.T)
+            cov_root = torch.linalg.cholesky(state_cov)
+            left = cov_root @ torch.linalg.solve_triangular(root, partial @ root, upper=False)
+            # left C^{-1}, as the transpose of C^{-T} left'.
+            transition = torch.linalg.solve_triangular(cov_root.T, left.T, upper=True).T
+        return mean, transition, state_cov, measurement**2
+
+    def _loglike(self, unconstrained):
+        mean, transition, state_cov, measurement = self.constrain(unconstrained)
+        L, y, k = self.loadings, self.y, self.k
+        H = torch.diag(measurement)
+        predicted = [_stationary_cov_torch(transition, state_cov)]
+        for _ in range(self.longest - 1):
+            P = predicted[-1]
+            PL = P @ L.T
+            filtered = P - PL @ torch.linalg.solve(L @ PL + H, PL.T)
+            following = transition @ filtered @ transition.T + state_cov
+            following = (following + following.T) / 2
+            predicted.append(following)
+            with torch.no_grad():
+                change = float((following - P).abs().max())
+                steady = change <= _STEADY_TOLERANCE * float(following.abs().max())
+            if steady:
+                break
+        predicted = torch.stack(predicted)
+        index = torch.clamp(self.positions, max=predicted.shape[0] - 1)
+        innovation_cov = L @ predicted @ L.T + H
+        factor = torch.linalg.cholesky(innovation_cov)
+        gain = torch.cholesky_solve(L @ predicted, factor).mT
+        log_det = 2.0 * torch.log(torch.diagonal(factor, dim1=-2, dim2=-1)).sum(-1)
+        errors = y - L @ mean
+        gains = gain[index]
+        eye = torch.eye(k, dtype=y.dtype)
+        # Map from date t's predicted deviation to date t+1's, shifted so that entry t
+        # leads into date t; zero at every segment's first date (the stationary mean).
+        step = transition @ (eye - gains @ L)
+        shift = (transition @ (gains @ errors[:, :, None]))[..., 0]
+        step = torch.cat([torch.zeros_like(step[:1]), step[:-1]])
+        shift = torch.cat([torch.zeros_like(shift[:1]), shift[:-1]])
+        step = torch.where(self.first[:, None, None], 0.0, step)
+        shift = torch.where(self.first[:, None], 0.0, shift)
+        states = _affine_scan(step, shift)
+        innovations = errors - states @ L.T
+        whitened = torch.linalg.solve_triangular(factor[index], innovations[:, :, None],
+                                                 upper=False)[..., 0]
+        n_values = y.shape[0] * y.shape[1]
+        return -0.5 * (n_values * np.log(2.0 * np.pi) + log_det[index].sum()
+                       + (whitened**2).sum())
+
+    def loglike(self, unconstrained):
+        """Log-likelihood at unconstrained parameters.
+
+        Parameters
+        ----------
+        unconstrained : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        loglike : float
+        """
+        with torch.no_grad():
+            return float(self._loglike(torch.as_tensor(np.asarray(unconstrained, float))))
+
+    def loglike_and_score(self, unconstrained):
+        """Log-likelihood and its gradient at unconstrained parameters.
+
+        Parameters
+        ----------
+        unconstrained : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        loglike : float
+        score : ndarray of shape (n_params,)
+            NaN where the model matrices at these parameters are not valid (e.g. a
+            singular innovation covariance), with a NaN log-likelihood.
+        """
+        u = torch.tensor(np.asarray(unconstrained, dtype=np.float64), requires_grad=True)
+        try:
+            value = self._loglike(u)
+            value.backward()
+        except torch.linalg.LinAlgError:
+            return np.nan, np.full(u.shape[0], np.nan)
+        return float(value.detach()), u.grad.numpy().copy()
+
+    def constrained(self, unconstrained):
+        """Constrained parameter vector (the layout of :class:`SegmentedDNSModel`).
+
+        Parameters
+        ----------
+        unconstrained : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        params : ndarray of shape (n_params,)
+        """
+        with torch.no_grad():
+            mean, transition, state_cov, measurement = self.constrain(
+                torch.as_tensor(np.asarray(unconstrained, dtype=np.float64)))
+        return self.model.pack(mean.numpy(), transition.numpy(), state_cov.numpy(),
+                               measurement.numpy())
+
+
+def _stationary_cov_torch(transition, state_cov):
+    k = transition.shape[0]
+    kron = (transition[:, None, :, None] * transition[None, :, None, :]).reshape(k * k, k * k)
+    eye = torch.eye(k * k, dtype=transition.dtype)
+    cov = torch.linalg.solve(eye - kron, state_cov.reshape(k * k)).reshape(k, k)
+    return (cov + cov.T) / 2
+
+
+def _affine_scan(step, shift):
+    """All ``x_t = step_t x_{t-1} + shift_t`` (``x_{-1} = 0``) by an inclusive scan.
+
+    Parameters
+    ----------
+    step : Tensor of shape (n, k, k)
+    shift : Tensor of shape (n, k)
+
+    Returns
+    -------
+    Tensor of shape (n, k)
+    """
+    n, span = shift.shape[0], 1
+    while span < n:
+        # Entry t composes maps t-span+1..t; compose it with entry t-span's maps.
+        carried = (step[span:] @ shift[:-span, :, None])[..., 0]
+        shift = torch.cat([shift[:span], shift[span:] + carried])
+        if 2 * span < n:
+            step = torch.cat([step[:span], step[span:] @ step[:-span]])
+        span *= 2
+    return shift
+
+
 def _stationary_start(transition, dynamics):
     """Pull a two-step transition inside the stationary region for the optimiser."""
     if dynamics == "ar":
@@ -292,8 +526,72 @@ def _positive_definite(cov):
     return (vectors * np.maximum(values, floor)) @ vectors.T
 
 
+def _parameter_scale(model, unconstrained):
+    """Per-parameter scale of the optimiser's variables (start values of order one).
+
+    Each parameter is divided by its absolute start value, floored at a tenth of the
+    largest one of its block (mean, transition, state covariance, measurement), so that
+    the optimisation does not depend on the units of the yields.
+    """
+    scale = np.empty_like(unconstrained)
+    cuts = np.cumsum([0] + [len(part) for part in model._split(unconstrained)])
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        block = np.abs(unconstrained[a:b])
+        largest = block.max() if block.size else 0.0
+        scale[a:b] = np.maximum(block, 0.1 * largest) if largest > 0 else 1.0
+    return scale
+
+
+def _maximise(segments, start, segment_factors, dynamics, state_cov_type, maxiter):
+    """The optimisation of :func:`fit_one_step`: estimates, log-likelihood, last result."""
+    endog = np.vstack(segments)
+    starts = np.cumsum([len(s) for s in segments])[:-1]
+    model = SegmentedDNSModel(endog, start.loadings, starts, dynamics, state_cov_type)
+    floor = max(1e-10, 1e-6 * float(np.mean(np.var(endog, axis=0))))
+    start_vector = model.pack(
+        np.vstack(segment_factors).mean(axis=0),
+        _stationary_start(start.transition, dynamics),
+        _positive_definite(start.state_cov),
+        np.maximum(start.measurement_var, floor),
+    )
+    likelihood = DNSLikelihood(model)
+    unconstrained = model.untransform_params(start_vector)
+    scale = _parameter_scale(model, unconstrained)
+    n_dates = endog.shape[0]
+
+    def objective(scaled):
+        value, score = likelihood.loglike_and_score(scaled * scale)
+        if not (np.isfinite(value) and np.all(np.isfinite(score))):
+            # Invalid matrices: an infinite value makes the line search step back.
+            return np.inf, np.zeros_like(scaled)
+        return -value / n_dates, -score * scale / n_dates
+
+    point, used = unconstrained / scale, 0
+    for _ in range(_RESTARTS + 1):
+        result = minimize(objective, point, jac=True, method="BFGS",
+                          options={"maxiter": maxiter - used, "gtol": _GTOL})
+        moved = not np.array_equal(result.x, point)
+        point, used = result.x, used + int(result.nit)
+        # status 2: the line search lost precision before the gradient was small.
+        if result.status != 2 or used >= maxiter or not moved:
+            break
+    params = likelihood.constrained(point * scale)
+    # Reported without statsmodels' steady-state shortcut, whose absolute tolerance
+    # would make the value depend (slightly) on the units of the yields.
+    model.ssm.tolerance = 0
+    return model.unpack(params), float(model.loglike(params)), result
+
+
 def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, maxiter, label=""):
     """Maximum-likelihood estimates started from the two-step ones.
+
+    BFGS (scipy) on the unconstrained parameters of :class:`SegmentedDNSModel`, each
+    divided by its start value (see ``_parameter_scale``), with the exact gradient of
+    the mean log-likelihood per date from :class:`DNSLikelihood`. Convergence means
+    scipy's BFGS reported success: every gradient component below 1e-6. When the line
+    search loses precision before that, BFGS starts afresh from the last point (at most
+    three times, within ``maxiter`` iterations in all). The log-likelihood reported is
+    statsmodels' at the estimates (without its steady-state shortcut).
 
     Parameters
     ----------
@@ -305,6 +603,7 @@ def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, max
     dynamics : {"ar", "var"}
     state_cov_type : {"full", "diagonal"}
     maxiter : int
+        Iteration limit of BFGS (all starts together).
     label : str
         Family label for the convergence warning.
 
@@ -312,35 +611,26 @@ def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, max
     -------
     params : DNSParams
     """
-    endog = np.vstack(segments)
-    starts = np.cumsum([len(s) for s in segments])[:-1]
-    model = SegmentedDNSModel(endog, start.loadings, starts, dynamics, state_cov_type)
-    floor = max(1e-10, 1e-6 * float(np.mean(np.var(endog, axis=0))))
-    start_vector = model.pack(
-        np.vstack(segment_factors).mean(axis=0),
-        _stationary_start(start.transition, dynamics),
-        _positive_definite(start.state_cov),
-        np.maximum(start.measurement_var, floor),
-    )
-    with warnings.catch_warnings():
-        # statsmodels' own convergence message is replaced by the one below.
-        warnings.simplefilter("ignore")
-        result = model.fit(start_params=start_vector, method="lbfgs", maxiter=maxiter,
-                           disp=False, cov_type="none")
-    converged = bool(result.mle_retvals.get("converged", False))
+    # Every matrix here is tiny: threads of BLAS, LAPACK and OpenMP cost far more than
+    # they save (a hundredfold on a loaded machine), so the fit runs on one.
+    with threadpool_limits(limits=1):
+        params, llf, result = _maximise(segments, start, segment_factors, dynamics,
+                                        state_cov_type, maxiter)
+    converged = bool(result.success)
     if not converged:
         where = f" for family {label!r}" if label else ""
         warnings.warn(
             f"DynamicNelsonSiegel: the maximum-likelihood optimiser did not converge"
-            f"{where} within maxiter={maxiter} iterations; the estimates are those of "
-            f"the last iteration. Increase maxiter or check the data and the decay.",
+            f"{where} within maxiter={maxiter} iterations ({result.message}); the "
+            f"estimates are those of the last iteration. Increase maxiter or check the "
+            f"data and the decay.",
             ConvergenceWarning, stacklevel=3,
         )
-    mean, transition, state_cov, measurement = model.unpack(result.params)
+    mean, transition, state_cov, measurement = params
     return replace(
         start, intercept=(np.eye(len(mean)) - transition) @ mean, transition=transition,
         mean=mean, state_cov=state_cov, measurement_var=measurement,
-        log_likelihood=float(result.llf), converged=converged,
+        log_likelihood=llf, converged=converged,
     )
 
 

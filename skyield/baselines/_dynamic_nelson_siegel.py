@@ -120,6 +120,20 @@ def _check_steps(steps):
     return values.astype(int)
 
 
+def _standard_deviation(variance):
+    """Square root of forecast variances that are sums of positive semi-definite terms.
+
+    With curves that the factors fit exactly (as many maturities as factors, or noise-free
+    data) the variance is zero and rounding can leave it a few ulps below zero; that is
+    read as zero. A clearly negative variance would be a bug and raises.
+    """
+    variance = np.asarray(variance, dtype=float)
+    scale = max(float(np.max(np.abs(variance), initial=0.0)), 1.0)
+    if np.any(variance < -1e-10 * scale):
+        raise FloatingPointError("negative forecast variance; please report this data set")
+    return np.sqrt(np.clip(variance, 0.0, None))
+
+
 class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
     """Dynamic Nelson-Siegel (DNS) or Svensson (DSV) model, two-step or one-step.
 
@@ -137,10 +151,13 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
     ``Q`` from its residuals (divided by the residual degrees of freedom) and ``h`` per
     maturity from the cross-sectional residuals (corrected for the leverage of each
     maturity in the OLS fit). ``method="kalman"`` (the one-step DNS/DSV of Kauffmann et
-    al., 2022): maximum likelihood of ``mu, A, Q, h`` through statsmodels' Kalman
-    filter, started from the two-step estimates, with ``A`` kept stationary and the
-    decays fixed at their two-step values; a :class:`~sklearn.exceptions.ConvergenceWarning`
-    says when the optimiser stopped before converging.
+    al., 2022): maximum likelihood of ``mu, A, Q, h`` by BFGS with the exact gradient
+    of the Kalman-filter log-likelihood (automatic differentiation), started from the
+    two-step estimates, with ``A`` kept stationary and the decays fixed at their two-step
+    values; ``log_likelihood_`` is statsmodels' Kalman-filter log-likelihood at the
+    estimates, and a :class:`~sklearn.exceptions.ConvergenceWarning` says when the
+    optimiser stopped before converging. On smooth fitted curves the maximum often puts
+    the measurement variance of some maturities at (numerically) zero.
 
     **Windows** (``fit(X, y)``): ``X`` holds windows of curves ``(n_samples, window,
     n_maturities)``; ``y`` the curves (or the ``targets`` maturities) at the horizons.
@@ -198,7 +215,7 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
         Form of ``Q``: "auto" is diagonal for ``dynamics="ar"`` and full for "var".
         The one-step model parameterises a full ``Q`` by its Cholesky factor.
     maxiter : int, default=500
-        Iteration limit of the one-step optimiser (L-BFGS).
+        Iteration limit of the one-step optimiser (BFGS).
 
     Attributes
     ----------
@@ -549,7 +566,7 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
         """
         levels = check_quantile_levels(quantiles)
         mean, var = self._window_moments(X, families)
-        values = mean[..., None] + np.sqrt(var)[..., None] * norm.ppf(levels)
+        values = mean[..., None] + _standard_deviation(var)[..., None] * norm.ppf(levels)
         return restore_target_layout(values, self.target_layout_)
 
     def predict_interval(self, X, coverage=0.95, families=None):
@@ -766,7 +783,7 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
         """
         levels = check_quantile_levels(quantiles)
         mean, var, _ = self._forecast_moments("forecast_quantiles", steps)
-        return mean[..., None] + np.sqrt(var)[..., None] * norm.ppf(levels)
+        return mean[..., None] + _standard_deviation(var)[..., None] * norm.ppf(levels)
 
     def forecast_interval(self, steps=1, coverage=0.95):
         """Central Gaussian predictive interval of the curves.

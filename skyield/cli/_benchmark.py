@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from skyield import __version__
 from skyield.cli._leaderboard import format_leaderboard, leaderboard
@@ -163,6 +164,9 @@ def run_benchmark(args):
                f"{', '.join(f'{m:g}' for m in maturities)}; test from {args.test_start}; "
                f"horizons {horizons}")
     frames, seconds = [], {}
+    # The classical models work on tiny matrices, for which multi-threaded BLAS costs far
+    # more in thread start-up than it saves; parallelism comes from --n-jobs instead.
+    blas_limit = threadpool_limits(limits=1, user_api="blas")
     for number, entry in enumerate(models, start=1):
         estimator = entry.build(args.seed, args.device, maturities)
         started = time.perf_counter()
@@ -175,6 +179,7 @@ def run_benchmark(args):
         frames.append(results.assign(model=entry.name))
         _say(args, f"[{number}/{len(models)}] {entry.name}: {results['origin'].nunique()} "
                    f"origins in {seconds[entry.name]:.1f} s")
+    blas_limit.restore_original_limits()
     results = pd.concat(frames, ignore_index=True)
     table = leaderboard(results, seconds)
     _say(args, "\n" + format_leaderboard(table))

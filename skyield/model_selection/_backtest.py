@@ -675,8 +675,24 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
                      target_cols, differences, quantiles, coverage, multi)
 
 
+def _with_horizons(estimator, horizons):
+    """Tell a window model with a ``horizons`` parameter which steps its targets hold."""
+    params = estimator.get_params(deep=False)
+    if "horizons" not in params:
+        return estimator
+    if params["horizons"] is None:
+        return clone(estimator).set_params(horizons=list(horizons))
+    if list(np.atleast_1d(params["horizons"])) != list(horizons):
+        raise ValueError(
+            f"{type(estimator).__name__}(horizons={params['horizons']!r}) does not match the "
+            f"backtest's horizons {list(horizons)}; leave horizons=None or make them equal"
+        )
+    return estimator
+
+
 def _run_windows(estimator, families, dates, fits, tasks, origins, window, horizons,
                  target_cols, differences, missing, refit, quantiles, coverage, multi, n_jobs):
+    estimator = _with_horizons(estimator, horizons)
     data = _WindowData(families, window, horizons, target_cols, differences, missing)
 
     def train_set(fit):

@@ -10,9 +10,17 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from threadpoolctl import threadpool_limits
 
 from skyield.baselines import DynamicNelsonSiegel, nelson_siegel_loadings
-from skyield.baselines._dns_statespace import SegmentedDNSModel, fit_two_step, kalman_filter
+from skyield.baselines._dns_statespace import (
+    DNSLikelihood,
+    SegmentedDNSModel,
+    _positive_definite,
+    _stationary_start,
+    fit_two_step,
+    kalman_filter,
+)
 from skyield.baselines._dynamic_nelson_siegel import window_segments
 from skyield.datasets import make_nelson_siegel_curves
 from skyield.preprocessing import make_family_windows, make_windows
@@ -74,6 +82,78 @@ def test_segment_likelihood_is_the_sum_over_segments(panel):
         total += part.loglike(vector)
     joint.ssm.tolerance = 0
     assert joint.loglike(vector) == pytest.approx(total, rel=1e-12)
+
+
+@pytest.mark.parametrize("dynamics, state_cov", [
+    ("var", "full"), ("ar", "diagonal"), ("var", "diagonal"), ("ar", "full")])
+def test_fast_likelihood_and_score_match_statsmodels(panel, dynamics, state_cov):
+    values = panel.to_numpy()[:90]
+    params, _ = fit_two_step([values], np.array(TAU), "ns", dynamics, DECAY, state_cov)
+    rng = np.random.default_rng(3)
+    for starts in ([], [30, 31, 70]):
+        model = SegmentedDNSModel(values, params.loadings, starts, dynamics, state_cov)
+        model.ssm.tolerance = 0
+        likelihood = DNSLikelihood(model)
+        u = rng.normal(scale=0.5, size=len(model.param_names))
+        u[:3] += MEAN
+        # Measurement variances of 1e-14 and 9e-16: the maximum of smooth fitted curves
+        # puts as many maturities as factors there.
+        u[-2:] = [1e-7, 3e-8]
+        constrained = model.transform_params(u)
+        for ours, theirs in zip(model.unpack(likelihood.constrained(u)),
+                                model.unpack(constrained)):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+        value, score = likelihood.loglike_and_score(u)
+        assert value == pytest.approx(model.loglike(constrained), rel=1e-11, abs=1e-9)
+        assert likelihood.loglike(u) == value
+        steps = 1e-5 * np.maximum(1.0, np.abs(u))
+        numeric = np.array([
+            (model.loglike(model.transform_params(u + h * e))
+             - model.loglike(model.transform_params(u - h * e))) / (2 * h)
+            for h, e in zip(steps, np.eye(u.size))])
+        np.testing.assert_allclose(score, numeric, rtol=1e-5, atol=1e-6 * np.abs(numeric).max())
+
+
+def test_one_step_reaches_the_statsmodels_maximum():
+    curves = make_nelson_siegel_curves(
+        n_dates=100, maturities=TAU, decay=DECAY, factor_mean=MEAN, noise_std=NOISE,
+        transition=np.array([[0.8, 0.1, 0.0], [0.0, 0.7, 0.1], [0.0, 0.0, 0.5]]),
+        random_state=23).curves
+    model = DynamicNelsonSiegel(method="kalman", dynamics="var", decay=DECAY).fit(curves)
+    assert model.converged_
+    values = curves.to_numpy()
+    two_step, factors = fit_two_step([values], np.array(TAU), "ns", "var", DECAY, "full")
+    reference = SegmentedDNSModel(values, two_step.loadings, [], "var", "full")
+    start = reference.pack(factors[0].mean(axis=0), _stationary_start(two_step.transition, "var"),
+                           _positive_definite(two_step.state_cov), two_step.measurement_var)
+    # statsmodels' own maximisation (numerical gradients, L-BFGS) from the same start.
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = reference.fit(start_params=start, method="lbfgs", maxiter=2000, disp=False,
+                               cov_type="none")
+    assert result.mle_retvals["converged"]
+    assert model.log_likelihood_ >= result.llf - 1e-6
+    # The reported value is statsmodels' log-likelihood at the estimates.
+    estimates = reference.pack(model.mean_, model.transition_, model.state_cov_,
+                               model.measurement_var_)
+    reference.ssm.tolerance = 0
+    assert reference.loglike(estimates) == pytest.approx(model.log_likelihood_, rel=1e-12)
+
+
+def test_one_step_does_not_depend_on_the_units_of_the_yields():
+    curves = _simulate(120, 13).curves
+    percent = DynamicNelsonSiegel(method="kalman", dynamics="var", decay=DECAY).fit(curves)
+    decimal = DynamicNelsonSiegel(method="kalman", dynamics="var", decay=DECAY).fit(curves / 100)
+    assert percent.converged_ and decimal.converged_
+    # Dividing the yields by 100 adds n_values * log(100) to the log-likelihood.
+    shift = curves.size * np.log(100.0)
+    assert decimal.log_likelihood_ == pytest.approx(percent.log_likelihood_ + shift, abs=1e-6)
+    np.testing.assert_allclose(decimal.transition_, percent.transition_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(decimal.mean_ * 100, percent.mean_, rtol=1e-6)
+    np.testing.assert_allclose(decimal.state_cov_ * 1e4, percent.state_cov_, rtol=1e-5,
+                               atol=1e-9)
+    np.testing.assert_allclose(decimal.measurement_var_ * 1e4, percent.measurement_var_,
+                               rtol=1e-5, atol=1e-9)
 
 
 def test_two_step_recovers_the_simulated_dynamics(panel):
@@ -328,3 +408,18 @@ def test_get_test_params():
         for params in DynamicNelsonSiegel.get_test_params():
             model = DynamicNelsonSiegel(**params).fit(rng.normal(size=(30, 4)), rng.normal(size=30))
             assert model.predict(rng.normal(size=(2, 4))).shape == (2,)
+
+
+def test_curves_fitted_exactly_give_finite_zero_width_intervals():
+    # Three maturities and three Nelson-Siegel factors: every curve is fitted exactly, the
+    # measurement variance is zero and the forecast variance is zero up to rounding.
+    import warnings
+
+    rng = np.random.default_rng(3)
+    curves = 2.0 + np.cumsum(rng.normal(scale=0.05, size=(80, 3)), axis=0)
+    model = DynamicNelsonSiegel(maturities=[1.0, 5.0, 10.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model.fit(curves)
+        bands = model.forecast_interval(3)
+    assert np.isfinite(bands).all() and (bands[..., 1] >= bands[..., 0]).all()

@@ -602,3 +602,30 @@ def test_summarize_by_hand():
     assert summarize(results, by=["horizon", "series"]).shape[0] == 4
     with pytest.raises(ValueError, match="no error"):
         summarize(results.assign(error=[1.0, np.nan, 0.0, 0.0]))
+
+
+class _HorizonAware(RegressorMixin, BaseEstimator):
+    """Forecasts origin value + h for each horizon h it was told its targets hold."""
+
+    def __init__(self, horizons=None):
+        self.horizons = horizons
+
+    def fit(self, X, y):
+        self.steps_ = np.arange(1, np.asarray(y).shape[1] + 1) if self.horizons is None \
+            else np.asarray(self.horizons)
+        return self
+
+    def predict(self, X):
+        last = np.asarray(X)[:, -1, :]
+        return last[:, None, :] + self.steps_[None, :, None]
+
+
+def test_window_models_are_told_which_horizons_their_targets_hold():
+    panel = pd.DataFrame({"a": np.zeros(40)}, index=pd.date_range("2000-01-31", periods=40,
+                                                                   freq="ME"))
+    results = backtest(_HorizonAware(), panel, window=3, horizons=[1, 6, 12], test_start=0.5)
+    for horizon, rows in results.groupby("horizon"):
+        assert np.allclose(rows["forecast"], horizon)
+    with pytest.raises(ValueError, match=r"horizons=\[1, 2\]\) does not match"):
+        backtest(_HorizonAware(horizons=[1, 2]), panel, window=3, horizons=[1, 6],
+                 test_start=0.5)
