@@ -123,6 +123,8 @@ def main(argv=None):
     figure.savefig(folder / "img" / "rmse_by_maturity.png", dpi=90)
     span = f"{panel.index[0]:%Y-%m} .. {panel.index[-1]:%Y-%m}"
     lines = [
+        "# Baseline backtest tables",
+        "",
         "<!-- written by examples/baseline_backtest.py; do not edit by hand -->",
         f"Data: GSW zero-coupon yields, month ends {span}, maturities "
         f"{', '.join(map(str, MATURITIES))} years. Test targets from "

@@ -124,6 +124,10 @@ def load_panel(dataset, freq, maturities, start, end):
     return frame
 
 
+def _has_intervals(estimator):
+    return hasattr(estimator, "predict_interval") or hasattr(estimator, "forecast_interval")
+
+
 def _prepare_output(folder, overwrite):
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -172,7 +176,8 @@ def run_benchmark(args):
         started = time.perf_counter()
         results = backtest(
             estimator, panel, window=args.window, horizons=horizons,
-            refit=args.refit if args.refit else False, coverage=args.coverage,
+            refit=False if (entry.fit_once or not args.refit) else args.refit,
+            coverage=args.coverage if _has_intervals(estimator) else None,
             test_start=args.test_start, n_jobs=args.n_jobs, mode=entry.mode,
         )
         seconds[entry.name] = time.perf_counter() - started
