@@ -16,6 +16,24 @@ metrics
     Point, interval and factor metrics, Diebold-Mariano test, scorers.
 model_selection
     Time-series splitters and the rolling-origin backtest.
+nn, models
+    PyTorch modules and the scikit-learn estimators that train them (LSTM with attention,
+    plain LSTM, dynamic-factor Transformer, ...).
+ensemble
+    Seed ensembles of deep models.
+calibration
+    Conformal intervals for time series.
+curves
+    Discount factors, zero/forward/par conversions, Smith-Wilson extrapolation, present
+    values of cash flows under curves and scenario cubes.
+scenarios
+    Joint scenario paths across maturities and horizons.
+sktime
+    Every skyield estimator as an sktime forecaster.
+plotting
+    Attention maps, backtest figures and factor plots.
+cli
+    The ``skyield`` command (``skyield benchmark``, ``skyield datasets``).
 """
 
 __version__ = "0.1.0"
