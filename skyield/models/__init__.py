@@ -2,7 +2,9 @@
 
 Window regressors (each row of ``X`` is one window ``(window, n_series)`` of history and
 ``y`` holds its targets): :class:`LSTMAttentionRegressor`, the LSTM with attention over the
-window; :class:`LSTMRegressor`, the plain stacked LSTM.
+window; :class:`LSTMRegressor`, the plain stacked LSTM; :class:`YieldCurveAttentionRegressor`
+(YC_ATT and its variants) and :class:`TransferredCurveRegressor`, its transfer to a new set
+of curves.
 
 Sequence models (``fit(Y)`` on a panel of consecutive dates): :class:`FactorTransformer`.
 """
@@ -10,9 +12,13 @@ Sequence models (``fit(Y)`` on a panel of consecutive dates): :class:`FactorTran
 from skyield.models._factor_transformer import FactorTransformer
 from skyield.models._lstm import LSTMRegressor
 from skyield.models._lstm_attention import LSTMAttentionRegressor
+from skyield.models._yc_transfer import TransferredCurveRegressor
+from skyield.models._yield_curve_attention import YieldCurveAttentionRegressor
 
 __all__ = [
     "FactorTransformer",
     "LSTMAttentionRegressor",
     "LSTMRegressor",
+    "TransferredCurveRegressor",
+    "YieldCurveAttentionRegressor",
 ]

@@ -5,6 +5,9 @@ textbook gate equations and variational recurrent dropout; :class:`LSTMNet` is t
 LSTM forecaster and :class:`LSTMAttentionNet` the LSTM encoder-decoder with additive
 attention (:class:`AdditiveAttention`) over the input window.
 
+Yield-curve attention: :class:`YieldCurveAttentionNet` with its feature extractors and
+quantile or Gaussian heads and losses.
+
 Factor models: :class:`FactorTransformerNet` with its layers and loss.
 
 The scikit-learn estimators that train them live in :mod:`skyield.models`.
@@ -21,12 +24,26 @@ from skyield.nn._factor_transformer import (
 )
 from skyield.nn._lstm import DropoutLSTM, LSTMCell, LSTMGates, LSTMNet
 from skyield.nn._lstm_attention import AdditiveAttention, LSTMAttentionNet
+from skyield.nn._yield_curve_attention import (
+    CausalConv,
+    GaussianHeads,
+    GaussianNLL,
+    QuantileCenterLoss,
+    QuantileHeads,
+    SelfAttention,
+    TimeLSTM,
+    TransformerBlock,
+    YieldCurveAttentionNet,
+)
 
 __all__ = [
     "AdditiveAttention",
+    "CausalConv",
     "DropoutLSTM",
     "FactorTransformerLoss",
     "FactorTransformerNet",
+    "GaussianHeads",
+    "GaussianNLL",
     "InitialEncoderLayer",
     "LSTMAttentionNet",
     "LSTMCell",
@@ -34,6 +51,12 @@ __all__ = [
     "LSTMNet",
     "MeasurementEncoderLayer",
     "MultiHeadAttention",
+    "QuantileCenterLoss",
+    "QuantileHeads",
+    "SelfAttention",
     "StateEncoderLayer",
+    "TimeLSTM",
     "TokenEmbedding",
+    "TransformerBlock",
+    "YieldCurveAttentionNet",
 ]

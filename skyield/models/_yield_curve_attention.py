@@ -1,0 +1,274 @@
+"""YC_ATT, the multiple-yield-curve quantile forecaster, as a scikit-learn regressor."""
+
+import numbers
+
+import numpy as np
+
+from skyield.models._base import _check_int, _check_real
+from skyield.models._yc_base import (
+    DISTRIBUTIONS,
+    EXTRACTORS,
+    OUTPUT_ACTIVATIONS,
+    SPREAD_ACTIVATIONS,
+    _YieldCurveNetBase,
+    check_quantile_levels,
+)
+from skyield.utils import check_maturities
+
+__all__ = ["YieldCurveAttentionRegressor"]
+
+
+def check_feature_range(feature_range):
+    try:
+        low, high = (float(v) for v in feature_range)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"feature_range must be a pair (low, high) of numbers, got {feature_range!r}"
+        ) from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"feature_range must be finite with low < high, got {feature_range!r}")
+    return low, high
+
+
+class YieldCurveAttentionRegressor(_YieldCurveNetBase):
+    """Joint point and quantile forecasts of several yield-curve families (YC_ATT).
+
+    Each sample is a window of the last ``window`` curves of one family, ``(window,
+    n_series)``, with its family label; the target is the next curve. A feature
+    extractor reads the window (``extractor``), its output sequence is flattened and
+    goes through dropout, a learned embedding of the family is joined to it, and output
+    heads give a central forecast and quantiles for every maturity:
+
+    - ``centre = g(b_c + U_c e + W_c x)``                                   (4.1)
+    - ``lower = centre - phi_plus(b_lb + U_lb e + W_lb x)``                (4.2)
+    - ``upper = centre + phi_plus(b_ub + U_ub e + W_ub x)``                (4.3)
+
+    with ``g`` and ``phi_plus`` sigmoids by default, so quantiles never cross. Beyond
+    the two levels of the seed, any increasing set of ``quantiles`` is built from the
+    centre by cumulative positive increments, so every quantile sequence is
+    non-decreasing by construction. The loss is eq. 4.4: pinball losses at the levels
+    plus ``h_gamma`` of the centre (``gamma=1``: absolute error, the centre is the
+    median; ``gamma=2``: squared error, the mean). ``distribution="gaussian"`` replaces
+    the quantile heads by a mean and a standard deviation trained on the Gaussian
+    negative log-likelihood (YC_ATT_DE of section 6.1; average several seeds with
+    :class:`skyield.ensemble.SeedEnsemble` for the deep ensemble).
+
+    Yields are min-max scaled with one minimum and maximum over the training windows
+    and targets (the training span only) and every output is mapped back. With the
+    default sigmoid ``g`` the central forecast stays inside the training range mapped
+    through ``feature_range``; a narrower ``feature_range`` such as (0.1, 0.9) leaves
+    room outside it, ``output_activation="linear"`` removes the bound.
+
+    Parameters
+    ----------
+    window : int, default=None
+        Window length; needed only to read 2-D ``X`` as flattened windows of several
+        series. 3-D ``X`` carries its own (the seed's ``L + 1``).
+    extractor : {"attention", "conv", "lstm", "transformer"}, default="attention"
+        Feature extractor: self-attention with time-distributed tanh query, key and
+        value (YC_ATT); a kernel-1 causal convolution (YC_CONV); an LSTM returning every
+        date (YC_LSTM); the listing's convolution + attention + residual + feed-forward
+        block (YC_TRANS).
+    units : int, default=8
+        Width of the extractor (the seed's ``q_A``).
+    embedding_size : int, default=5
+        Size of the family embedding (``q_I``); 0 for none.
+    dropout : float, default=0.5
+        Dropout rate on the flattened features (``p_1^(att)``).
+    quantiles : array-like of shape (n_quantiles,), default=(0.025, 0.975)
+        Strictly increasing levels of the quantile heads; the default gives the 95%
+        interval of the seed (``alpha = 0.05``). With ``distribution="gaussian"`` only the
+        default levels of :meth:`predict_quantiles`.
+    gamma : {1, 2}, default=1
+        Loss of the centre: absolute error (median) or squared error (mean).
+    distribution : {"quantile", "gaussian"}, default="quantile"
+        Quantile heads (eq. 4.4) or Gaussian mean and standard deviation (section 6.1).
+    output_activation : {"sigmoid", "linear"}, default="sigmoid"
+        ``g``, the activation of the centre (and of the Gaussian mean).
+    spread_activation : {"sigmoid", "softplus"}, default="sigmoid"
+        ``phi_plus``, the positive activation of the quantile increments (and of the
+        Gaussian standard deviation).
+    feature_range : tuple of (float, float), default=(0.0, 1.0)
+        Range that the training minimum and maximum yields are mapped to.
+    maturities : array-like of shape (n_series,), default=None
+        Maturities of the input series in years. Recorded as ``maturities_``; a
+        :class:`TransferredCurveRegressor` uses them to start its adapter from linear
+        interpolation between grids. Not used in training.
+    epochs : int, default=100
+        Maximum number of passes over the training windows.
+    batch_size : int, default=32
+        Mini-batch size; training batches are shuffled.
+    lr : float, default=1e-3
+        Adam's learning rate.
+    early_stopping : bool, default=False
+        Hold out the most recent ``validation_fraction`` of the windows (after
+        ``validation_gap`` windows) and stop when their loss has not improved for
+        ``patience`` epochs, restoring the best weights.
+    validation_fraction : float, default=0.1
+        Share of windows in the validation tail (with early stopping only).
+    validation_gap : int, default=0
+        Windows dropped between the training rows and the validation tail.
+    patience : int, default=10
+        Epochs without improvement before stopping.
+    device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
+        Device to train on; ``"auto"`` picks CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, dropout masks and batch shuffling. A fixed value gives
+        bit-identical predictions on the CPU.
+    verbose : int, default=0
+        skorch's epoch log when positive.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The fitted net; its module is a
+        :class:`skyield.nn._yield_curve_attention.YieldCurveAttentionNet`.
+    architecture_ : dict
+        The validated architecture (extractor, units, embedding_size, dropout,
+        quantiles, gamma, distribution, output_activation, spread_activation,
+        feature_range).
+    quantiles_ : ndarray of shape (n_quantiles,)
+        Levels of the quantile heads.
+    families_ : ndarray of shape (n_families,) or None
+        Family labels in order of first appearance; None when fitted without families.
+    scaler_ : skyield.preprocessing.SeriesMinMaxScaler
+        Global min-max scaler fitted on the training windows and targets.
+    maturities_ : ndarray of shape (n_series,) or None
+        Maturities of the input series in years, when given.
+    n_features_in_ : int
+        Number of features (second axis of ``X``) seen in ``fit``.
+    n_series_in_ : int
+        Series per window date.
+    window_ : int
+        Window length seen in ``fit``.
+    n_outputs_ : int
+        Outputs per head (``horizon * n_targets`` of ``y``).
+    n_epochs_ : int
+        Epochs run (fewer than ``epochs`` after early stopping).
+
+    See Also
+    --------
+    TransferredCurveRegressor : The fitted extractor moved to new families and grids.
+    skyield.ensemble.SeedEnsemble : Averaging ensembles and deep ensembles of seeds.
+    skyield.baselines.DynamicNelsonSiegel : The NS/NSS AR/VAR benchmarks.
+
+    Notes
+    -----
+    ``families`` is sample metadata: with scikit-learn's metadata routing enabled,
+    ``set_fit_request(families=True)``, ``set_predict_request(families=True)`` and
+    ``set_score_request(families=True)`` route it through ``GridSearchCV``; the skyield
+    scorers pass it on to :meth:`predict_quantiles` and :meth:`predict_interval`.
+
+    References
+    ----------
+    Richman, R. and Scognamiglio, S. (2024). Multiple yield curve modeling and
+    forecasting using deep learning. ASTIN Bulletin 54(3), 463-494: section 4
+    (architecture, eqs. 4.1-4.4), section 5 (min-max scaling, Table 2), section 6.1
+    (deep ensembles), appendix A.3 (the Keras listing).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skyield.models import YieldCurveAttentionRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> curves = 2.0 + 0.1 * rng.normal(size=(80, 3)).cumsum(axis=0)
+    >>> X = np.stack([curves[i:i + 4] for i in range(75)])      # (75, 4, 3)
+    >>> y = curves[4:79]                                         # next curve
+    >>> families = np.where(np.arange(75) % 2, "EUR", "USD")
+    >>> model = YieldCurveAttentionRegressor(units=4, epochs=2, random_state=0)
+    >>> model = model.fit(X, y, families=families)
+    >>> model.predict(X, families=families).shape
+    (75, 3)
+    >>> bounds = model.predict_interval(X, coverage=0.95, families=families)
+    >>> bounds.shape, bool(np.all(bounds[..., 0] <= bounds[..., 1]))
+    ((75, 3, 2), True)
+    >>> model.get_attention(X, families=families).shape
+    (75, 4, 4)
+    """
+
+    def __init__(self, *, window=None, extractor="attention", units=8, embedding_size=5,
+                 dropout=0.5, quantiles=(0.025, 0.975), gamma=1, distribution="quantile",
+                 output_activation="sigmoid", spread_activation="sigmoid",
+                 feature_range=(0.0, 1.0), maturities=None, epochs=100, batch_size=32,
+                 lr=1e-3, early_stopping=False, validation_fraction=0.1, validation_gap=0,
+                 patience=10, device="cpu", random_state=None, verbose=0):
+        self.window = window
+        self.extractor = extractor
+        self.units = units
+        self.embedding_size = embedding_size
+        self.dropout = dropout
+        self.quantiles = quantiles
+        self.gamma = gamma
+        self.distribution = distribution
+        self.output_activation = output_activation
+        self.spread_activation = spread_activation
+        self.feature_range = feature_range
+        self.maturities = maturities
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.validation_gap = validation_gap
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _extractor_name(self):
+        return self.extractor
+
+    def _distribution_name(self):
+        return self.distribution
+
+    def _architecture(self):
+        for name, options in (("extractor", EXTRACTORS), ("distribution", DISTRIBUTIONS),
+                              ("output_activation", OUTPUT_ACTIVATIONS),
+                              ("spread_activation", SPREAD_ACTIVATIONS)):
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in options:
+                raise ValueError(f"{name} must be one of {options}, got {value!r}")
+        if isinstance(self.gamma, bool) or not isinstance(self.gamma, numbers.Integral) \
+                or self.gamma not in (1, 2):
+            raise ValueError(
+                f"gamma must be 1 (absolute error: the centre is the median) or 2 (squared "
+                f"error: the mean), got {self.gamma!r}"
+            )
+        levels = check_quantile_levels(self.quantiles)
+        if np.any(np.diff(levels) <= 0):
+            raise ValueError(f"quantiles must be strictly increasing, got {levels.tolist()}")
+        return dict(
+            extractor=self.extractor,
+            units=_check_int(self, "units", 1),
+            embedding_size=_check_int(self, "embedding_size", 0),
+            dropout=_check_real(self, "dropout", 0.0, 1.0),
+            quantiles=tuple(float(q) for q in levels),
+            gamma=int(self.gamma),
+            distribution=self.distribution,
+            output_activation=self.output_activation,
+            spread_activation=self.spread_activation,
+            feature_range=check_feature_range(self.feature_range),
+        )
+
+    def _training_setup(self, X, y, families):
+        inputs, targets = super()._training_setup(X, y, families)
+        self.maturities_ = None if self.maturities is None else \
+            check_maturities(self.maturities, self.n_series_in_)
+        return inputs, targets
+
+    @classmethod
+    def get_test_params(cls):
+        """Tiny configurations for the common estimator checks.
+
+        Returns
+        -------
+        params : list of dict
+        """
+        return [
+            {"units": 4, "embedding_size": 2, "epochs": 2, "random_state": 0},
+            {"extractor": "transformer", "units": 4, "epochs": 2, "gamma": 2,
+             "quantiles": (0.1, 0.5, 0.9), "early_stopping": True, "patience": 1,
+             "validation_fraction": 0.2, "random_state": 0},
+            {"extractor": "lstm", "units": 4, "epochs": 2, "distribution": "gaussian",
+             "random_state": 0},
+        ]

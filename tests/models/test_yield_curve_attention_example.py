@@ -1,0 +1,72 @@
+"""The multiple-yield-curve study (examples/yield_curve_attention_multi_curve.py), CI size."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("matplotlib")
+
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "yield_curve_attention_multi_curve.py"
+METRICS = {"MSE", "MAE", "PICP", "MPIW"}
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory):
+    spec = importlib.util.spec_from_file_location("yield_curve_attention_multi_curve", SCRIPT)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = tmp_path_factory.mktemp("ycatt")
+    threads = torch.get_num_threads()
+    try:
+        results = example.run(quick=True, output_dir=out, threads=1)
+    finally:
+        torch.set_num_threads(threads)
+    return results, out
+
+
+def check_metrics(metrics):
+    assert set(metrics) == METRICS
+    assert metrics["MSE"] >= 0 and metrics["MAE"] >= 0 and metrics["MPIW"] > 0
+    assert 0.0 <= metrics["PICP"] <= 1.0
+    assert metrics["MAE"] ** 2 <= metrics["MSE"] + 1e-12     # Jensen
+
+
+@pytest.mark.slow
+def test_quick_run_invariants(quick_results):
+    results, out = quick_results
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["settings"]["mode"] == "quick" and saved["settings"]["t0"] == "2012-12-31"
+    source = results["source"]
+    data = source["data"]
+    assert data["n_train"] > 0 and data["n_test"] > 0
+    assert data["test_targets"][0] > "2012-12-31"          # leak-free split
+    assert set(source["table1"]) == {"NS_AR", "NS_VAR", "NSS_AR", "NSS_VAR"}
+    for metrics in source["table1"].values():
+        check_metrics(metrics)
+    expected = {f"{m} gamma={g}" for m in ("YC_ATT", "YC_CONV", "YC_LSTM", "YC_TRANS")
+                for g in (1, 2)}
+    assert set(source["table2"]) == expected
+    for entry in list(source["table2"].values()) + [source["YC_ATT_DE"]]:
+        check_metrics(entry["average"])
+        check_metrics(entry["ensemble"])
+        assert len(entry["runs"]) == saved["settings"]["runs"]
+    for entry in source["table2"].values():
+        # Appendix A.2: average MPIW of the runs equals the ensemble's MPIW.
+        np.testing.assert_allclose(entry["average"]["MPIW"], entry["ensemble"]["MPIW"],
+                                   rtol=1e-10)
+    assert set(source["per_family"]["YC_ATT"]) == {"USD_GSW", "CAD_BOC", "EUR_AAA_ECB",
+                                                   "AUD_RBA"}
+    assert 0.0 < source["pca"]["explained_variance"] <= 1.0 + 1e-9
+    transfer = results["transfer"]
+    assert transfer["extractor_frozen"] is True
+    assert transfer["data"]["test_targets"][0] > "2012-12-31"
+    for entry in transfer["table3_nn"].values():
+        check_metrics(entry["ensemble"])
+    for name in ("ycatt_fan", "ycatt_by_family", "ycatt_picp_by_maturity", "ycatt_attention",
+                 "ycatt_transfer"):
+        assert (out / f"{name}.png").stat().st_size > 0
+    assert "Table 2" in (out / "tables.md").read_text()
