@@ -50,6 +50,15 @@ def _lstm(seed, device, maturities):
                          patience=5, device=device, random_state=seed)
 
 
+def _yc_att(seed, device, maturities):
+    from skyield.models import YieldCurveAttentionRegressor
+
+    return YieldCurveAttentionRegressor(extractor="lstm", units=16, epochs=60, lr=3e-3,
+                                        output_activation="linear",
+                                        spread_activation="softplus", early_stopping=True,
+                                        patience=10, device=device, random_state=seed)
+
+
 MODELS = {
     entry.name: entry
     for entry in [
@@ -66,6 +75,9 @@ MODELS = {
                    "epochs, early stopping), trained once", _lstm_attention, fit_once=True),
         ModelEntry("lstm", "plain LSTM on monthly changes (16 units), trained once", _lstm,
                    default=False, fit_once=True),
+        ModelEntry("yc-att", "multi-curve quantile network (LSTM extractor, linear centre "
+                   "head), trained once; not tuned for a single U.S. panel, where it trails "
+                   "the random walk", _yc_att, default=False, fit_once=True),
     ]
 }
 
