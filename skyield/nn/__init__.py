@@ -8,7 +8,8 @@ attention (:class:`AdditiveAttention`) over the input window.
 Yield-curve attention: :class:`YieldCurveAttentionNet` with its feature extractors and
 quantile or Gaussian heads and losses.
 
-Factor models: :class:`FactorTransformerNet` with its layers and loss.
+Factor models: :class:`NeuralLoadings` (smooth factor loadings of maturity) and
+:class:`FactorTransformerNet` with its layers and loss.
 
 The scikit-learn estimators that train them live in :mod:`skyield.models`.
 """
@@ -24,6 +25,7 @@ from skyield.nn._factor_transformer import (
 )
 from skyield.nn._lstm import DropoutLSTM, LSTMCell, LSTMGates, LSTMNet
 from skyield.nn._lstm_attention import AdditiveAttention, LSTMAttentionNet
+from skyield.nn._neural_loadings import NeuralLoadings
 from skyield.nn._yield_curve_attention import (
     CausalConv,
     GaussianHeads,
@@ -51,6 +53,7 @@ __all__ = [
     "LSTMNet",
     "MeasurementEncoderLayer",
     "MultiHeadAttention",
+    "NeuralLoadings",
     "QuantileCenterLoss",
     "QuantileHeads",
     "SelfAttention",

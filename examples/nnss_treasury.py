@@ -1,0 +1,416 @@
+"""Neural state space model on weekly U.S. Treasury yields: the experiment of seed 004.
+
+The seed fits its models on 15 years of Brazilian curves at 11 maturities (1 month to
+7 years), the first 12 years for estimation and the last 3 for out-of-sample forecasts
+at 1 week, 1 month, 3 months and 6 months (Tables 1-4), and repeats the 4-NNSS
+forecasts over a grid of prior hyper-parameters (Table 5). Here the same design runs on
+the bundled weekly U.S. Treasury constant-maturity yields at the 8 maturities from 1
+month to 7 years (1M, 3M, 6M, 1Y, 2Y, 3Y, 5Y, 7Y), over the seed's own calendar span,
+August 2003 to August 2018: estimation on the first 12 years (to July 2015), forecasts
+from every week of the last 3 (the origins), at 1, 4, 13 and 26 weeks ahead.
+
+Models (the layout of Tables 1-4): the random walk; two-step and one-step dynamic
+Nelson-Siegel (DNS) and Svensson (DSV) with VAR(1) factors and decays from the seed's
+grid search (:class:`skyield.baselines.DynamicNelsonSiegel`); the Gaussian linear state
+space model with free loadings (4-GLSS, :class:`GaussianLinearStateSpace`, which offers at
+most 4 factors, so there is no 5-GLSS row); and the neural state space model with 4 and
+5 factors (4-NNSS, 5-NNSS, :class:`skyield.models.NeuralStateSpaceModel`) at the seed's
+priors. Sequence models are fitted once on the estimation span, then at each origin
+updated with that week's curve (filtering only, no re-estimation) and asked for the
+26 weeks ahead, as section 4.2 of the seed describes; the random walk forecasts the
+origin's curve. RMSEs are in basis points, per maturity, with their average and
+standard deviation over maturities.
+
+Table 5 repeats the 4-NNSS forecasts for gamma in {0.1, 0.5, 0.9} and sigma_NN^2 in
+{5e-3, 1e-2, 5e-2, 1e-1} (a = 0.1, b = 0.001, lambda = 0.5), with fewer optimiser
+iterations than the main fits (``grid_epochs``) so that the whole script fits the
+compute budget of the package's reproductions.
+
+Outputs: ``<output-dir>/results.json`` (settings, timings, every table, the NNSS
+diagnostics), ``<output-dir>/tables.md`` (the tables in Markdown) and the figures
+``nnss_loadings.png`` (loadings over maturity, as the seed's Figure 2),
+``nnss_factors.png`` (filtered factors, Figure 3) and ``nnss_prior_loadings.png`` (the
+4-NNSS loadings over the prior grid, Figure A1).
+
+Run::
+
+    python examples/nnss_treasury.py --output-dir nnss-output            # full settings
+    python examples/nnss_treasury.py --quick --output-dir nnss-quick     # CI size
+"""
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from skyield._nelson_siegel import svensson_loadings
+from skyield.baselines import DynamicNelsonSiegel
+from skyield.datasets import load_treasury_cmt
+from skyield.models._neural_state_space import NeuralStateSpaceModel
+
+try:
+    from skyield.baselines import GaussianLinearStateSpace
+except ImportError:
+    from skyield.baselines._glss import GaussianLinearStateSpace
+
+MATURITIES = ["1M", "3M", "6M", "1Y", "2Y", "3Y", "5Y", "7Y"]
+LABELS = ["1M", "3M", "6M", "1Y", "2Y", "3Y", "5Y", "7Y"]
+HORIZONS = {1: "1 week", 4: "1 month", 13: "3 months", 26: "6 months"}
+GAMMAS = (0.1, 0.5, 0.9)
+WEIGHT_VARS = (5e-3, 1e-2, 5e-2, 1e-1)
+BASIS_POINTS = 100.0  # the yields are in percent
+
+SETTINGS = {
+    "full": dict(start="2003-08-01", end="2018-08-31", train_end="2015-07-31",
+                 hidden_layers=(300, 300), epochs=3000, pretrain_epochs=500,
+                 grid_epochs=600, grid_pretrain_epochs=500, grid_gammas=GAMMAS,
+                 grid_weight_vars=WEIGHT_VARS, dns_maxiter=500, glss_maxiter=500,
+                 filter="parallel"),
+    "quick": dict(start="2016-01-01", end="2018-08-31", train_end="2017-12-31",
+                  hidden_layers=(8, 8), epochs=3, pretrain_epochs=20,
+                  grid_epochs=2, grid_pretrain_epochs=10, grid_gammas=(0.5, 0.9),
+                  grid_weight_vars=(5e-3, 5e-2), dns_maxiter=2, glss_maxiter=2,
+                  filter="parallel"),
+}
+
+
+# --------------------------------------------------------------------------- data
+def load_panel(start, end):
+    """Weekly CMT yields (percent) at the 8 maturities from 1 month to 7 years."""
+    panel = load_treasury_cmt("weekly", start=start, end=end, maturities=MATURITIES)
+    missing = int(panel.isna().sum().sum())
+    if missing:
+        raise ValueError(f"the span {start} .. {end} has {missing} missing values")
+    return panel
+
+
+# --------------------------------------------------------------------------- evaluation
+def rolling_forecasts(model, panel, n_train, horizons):
+    """Forecasts from every test origin by a model fitted on ``panel[:n_train]``.
+
+    At each origin (the dates from ``n_train`` on) the model is first updated with that
+    date's curve, then forecasts ``max(horizons)`` steps; the forecast ``h`` steps ahead
+    is kept when its target lies inside the panel. ``model=None`` is the random walk.
+
+    Returns
+    -------
+    forecasts : dict of {int: ndarray of shape (n_origins, n_maturities)}
+        NaN where the target lies beyond the panel.
+    """
+    values = panel.to_numpy()
+    n_dates, n_series = values.shape
+    longest = max(horizons)
+    out = {h: np.full((n_dates - n_train, n_series), np.nan) for h in horizons}
+    for i, origin in enumerate(range(n_train, n_dates)):
+        if model is None:
+            path = np.repeat(values[origin][None], longest, axis=0)
+        else:
+            model.update(panel.iloc[origin:origin + 1])
+            path = np.asarray(model.forecast(longest), dtype=float)
+        for h in horizons:
+            if origin + h < n_dates:
+                out[h][i] = path[h - 1]
+    return out
+
+
+def rmse_table(forecasts, panel, n_train):
+    """RMSE in basis points per horizon and maturity, with average and std over maturities."""
+    values = panel.to_numpy()
+    tables = {}
+    for h, pred in forecasts.items():
+        actual = np.full_like(pred, np.nan)
+        last = values.shape[0] - h - n_train
+        actual[:last] = values[n_train + h:]
+        rmse = np.sqrt(np.nanmean((pred - actual) ** 2, axis=0)) * BASIS_POINTS
+        tables[h] = {**dict(zip(LABELS, rmse.tolist())), "Avg.": float(rmse.mean()),
+                     "Std.": float(rmse.std())}
+    return tables
+
+
+def markdown_table(rows, columns, digits=2):
+    lines = ["| Model | " + " | ".join(columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    for name, row in rows.items():
+        cells = [f"{row[c]:.{digits}f}" for c in columns]
+        best = {c: min(r[c] for r in rows.values()) for c in columns}
+        cells = [f"**{cell}**" if row[c] == best[c] else cell for cell, c in zip(cells, columns)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- plots
+def plot_loadings(curves, observed=None, ax=None, title=None):
+    """Factor loadings over maturity, one line per factor.
+
+    Parameters
+    ----------
+    curves : tuple of (ndarray of shape (n,), ndarray of shape (n, n_factors))
+        Maturities in years and the loadings there.
+    observed : array-like, default=None
+        Maturities of the training panel, marked on the axis.
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3))
+    maturities, loadings = curves
+    style = "o-" if len(maturities) < 20 else "-"
+    for j in range(loadings.shape[1]):
+        ax.plot(maturities, loadings[:, j], style, ms=3, lw=1.2, label=f"factor {j}")
+    if observed is not None:
+        for m in observed:
+            ax.axvline(m, color="0.85", lw=0.6, zorder=0)
+    ax.set_xlabel("maturity (years)")
+    ax.set_ylabel("loading")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_factors(factors, split=None, ax=None, title=None):
+    """Filtered factors over time, one line per factor.
+
+    Parameters
+    ----------
+    factors : DataFrame of shape (n_dates, n_factors)
+    split : Timestamp, default=None
+        Last estimation date, drawn as a vertical line.
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    for j, column in enumerate(factors.columns):
+        ax.plot(factors.index, factors[column], lw=1.0, label=f"factor {j}")
+    if split is not None:
+        ax.axvline(split, color="k", ls="--", lw=0.8)
+    ax.set_ylabel("filtered factor")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def make_figures(output_dir, fitted, grid_models, panel, train_end):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    observed = np.asarray(panel.columns, dtype=float)
+    fine = np.linspace(0.0, 10.0, 301)
+    panels = {}
+    dsv = fitted["2-step DSV"]
+    panels["DSV (two-step decays)"] = (fine, svensson_loadings(fine, *dsv.decay_))
+    panels["4-GLSS"] = (observed, fitted["4-GLSS"].loadings_)
+    for name in ("4-NNSS", "5-NNSS"):
+        panels[name] = (fine, fitted[name].loadings(fine))
+    # Own y scales: the free GLSS loadings are not bounded like the others.
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), sharex=True)
+    for ax, (name, curves) in zip(np.atleast_1d(axes), panels.items()):
+        plot_loadings(curves, observed=observed, ax=ax, title=name)
+    np.atleast_1d(axes)[-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(output_dir / "nnss_loadings.png", dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    for ax, name in zip(axes, ("4-NNSS", "5-NNSS")):
+        plot_factors(fitted[name].transform(panel), split=pd.Timestamp(train_end), ax=ax,
+                     title=f"{name}: filtered factors")
+    axes[0].legend(fontsize=7, ncol=5)
+    fig.tight_layout()
+    fig.savefig(output_dir / "nnss_factors.png", dpi=110)
+    plt.close(fig)
+
+    gammas = sorted({g for g, _ in grid_models})
+    weight_vars = sorted({w for _, w in grid_models})
+    fig, axes = plt.subplots(len(gammas), len(weight_vars),
+                             figsize=(2.6 * len(weight_vars), 2.2 * len(gammas)),
+                             sharex=True, sharey=True, squeeze=False)
+    for r, gamma in enumerate(gammas):
+        for c, weight_var in enumerate(weight_vars):
+            model = grid_models.get((gamma, weight_var))
+            if model is None:
+                axes[r, c].set_title(f"gamma={gamma}, sigma2={weight_var:g}: failed", fontsize=8)
+                continue
+            plot_loadings((fine, model.loadings(fine)), ax=axes[r, c],
+                          title=f"gamma={gamma}, sigma2={weight_var:g}")
+            axes[r, c].set_xlabel("")
+            axes[r, c].set_ylabel("")
+    fig.tight_layout()
+    fig.savefig(output_dir / "nnss_prior_loadings.png", dpi=100)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- the study
+def _models(settings):
+    dns = dict(dynamics="var", decay="grid", maxiter=settings["dns_maxiter"])
+    nnss = dict(hidden_layers=settings["hidden_layers"], epochs=settings["epochs"],
+                pretrain_epochs=settings["pretrain_epochs"], filter=settings["filter"],
+                random_state=0)
+    return {
+        "RW": None,
+        "2-step DNS": DynamicNelsonSiegel(factors="ns", method="two-step", **dns),
+        "1-step DNS": DynamicNelsonSiegel(factors="ns", method="kalman", **dns),
+        "2-step DSV": DynamicNelsonSiegel(factors="nss", method="two-step", **dns),
+        "1-step DSV": DynamicNelsonSiegel(factors="nss", method="kalman", **dns),
+        "4-GLSS": GaussianLinearStateSpace(n_factors=4, maxiter=settings["glss_maxiter"]),
+        "4-NNSS": NeuralStateSpaceModel(n_factors=4, **nnss),
+        "5-NNSS": NeuralStateSpaceModel(n_factors=5, **nnss),
+    }
+
+
+def _nnss_summary(model, seconds):
+    return {"fit_seconds": seconds, "n_iter": int(model.n_iter_),
+            "n_evaluations": int(len(model.history_)), "converged": bool(model.converged_),
+            "stop_message": model.stop_message_,
+            "log_likelihood": float(model.log_likelihood_),
+            "log_posterior": float(model.log_posterior_),
+            "pretrain_mse": float(model.start_["pretrain_mse"]),
+            "start_decay": [float(d) for d in model.start_["decay"]],
+            "transition_eigenvalues":
+                sorted(np.abs(np.linalg.eigvals(model.transition_)).tolist()),
+            "state_var": np.diag(model.state_cov_).tolist(),
+            "measurement_sd_bp": (np.sqrt(model.measurement_var_) * BASIS_POINTS).tolist()}
+
+
+def _write_partial(output_dir, results):
+    """Results so far, so that an interrupted run still leaves its numbers."""
+    (output_dir / "results.partial.json").write_text(json.dumps(results, indent=2, default=str))
+
+
+def run(quick=False, output_dir="nnss-output", threads=1, log=print):
+    """Run the study; return the results dictionary (also written to ``results.json``)."""
+    torch.set_num_threads(threads)
+    settings = SETTINGS["quick" if quick else "full"]
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    panel = load_panel(settings["start"], settings["end"])
+    n_train = int((panel.index <= pd.Timestamp(settings["train_end"])).sum())
+    horizons = list(HORIZONS)
+    results = {
+        "settings": {"mode": "quick" if quick else "full", "threads": threads,
+                     **{k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}},
+        "data": {"first_date": str(panel.index[0].date()),
+                 "last_date": str(panel.index[-1].date()),
+                 "train_end": str(panel.index[n_train - 1].date()),
+                 "first_origin": str(panel.index[n_train].date()),
+                 "n_train": n_train, "n_origins": len(panel) - n_train,
+                 "maturities": LABELS},
+        "rmse": {}, "fit_seconds": {}, "nnss": {}, "converged": {}, "grid_failures": {},
+    }
+    fitted = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, model in _models(settings).items():
+            t0 = time.perf_counter()
+            if model is not None:
+                model.fit(panel.iloc[:n_train])
+            seconds = time.perf_counter() - t0
+            fitted[name] = model
+            forecasts = rolling_forecasts(model, panel, n_train, horizons)
+            results["rmse"][name] = rmse_table(forecasts, panel, n_train)
+            results["fit_seconds"][name] = seconds
+            if isinstance(model, NeuralStateSpaceModel):
+                results["nnss"][name] = _nnss_summary(model, seconds)
+            elif model is not None:
+                results["converged"][name] = bool(np.all(getattr(model, "converged_", True)))
+            _write_partial(output_dir, results)
+            log(f"{name}: fitted in {seconds:.1f}s; average RMSE (bp) by horizon "
+                + ", ".join(f"{h}w {results['rmse'][name][h]['Avg.']:.2f}" for h in horizons))
+
+        grid, grid_models = {}, {}
+        nnss = _models(settings)["4-NNSS"]
+        for gamma in settings["grid_gammas"]:
+            for weight_var in settings["grid_weight_vars"]:
+                model = NeuralStateSpaceModel(**{
+                    **nnss.get_params(), "epochs": settings["grid_epochs"],
+                    "pretrain_epochs": settings["grid_pretrain_epochs"],
+                    "prior_gamma": gamma, "prior_weight_var": weight_var})
+                t0 = time.perf_counter()
+                try:
+                    model.fit(panel.iloc[:n_train])
+                except (ValueError, FloatingPointError) as error:
+                    # Kept in the results (and the table) rather than ending the run.
+                    log(f"prior grid gamma={gamma}, sigma2={weight_var:g} failed: {error}")
+                    results["grid_failures"][f"{gamma}/{weight_var:g}"] = str(error)
+                    grid[(gamma, weight_var)] = dict.fromkeys(horizons, float("nan"))
+                    continue
+                seconds = time.perf_counter() - t0
+                tables = rmse_table(rolling_forecasts(model, panel, n_train, horizons),
+                                    panel, n_train)
+                grid[(gamma, weight_var)] = {h: tables[h]["Avg."] for h in horizons}
+                grid_models[(gamma, weight_var)] = model
+                results["prior_grid_partial"] = [
+                    {"gamma": g, "weight_var": w, "fit_seconds": seconds,
+                     **{str(h): v for h, v in row.items()}} for (g, w), row in grid.items()]
+                _write_partial(output_dir, results)
+                log(f"prior grid gamma={gamma}, sigma2={weight_var:g}: {seconds:.1f}s, "
+                    + ", ".join(f"{h}w {grid[(gamma, weight_var)][h]:.2f}" for h in horizons))
+        results.pop("prior_grid_partial", None)
+        results["prior_grid"] = [
+            {"gamma": g, "weight_var": w, **{str(h): v for h, v in row.items()}}
+            for (g, w), row in grid.items()
+        ]
+    make_figures(output_dir, fitted, grid_models, panel, results["data"]["train_end"])
+    results["total_seconds"] = time.perf_counter() - started
+    results["rmse"] = {name: {str(h): row for h, row in tables.items()}
+                       for name, tables in results["rmse"].items()}
+    (output_dir / "results.json").write_text(json.dumps(results, indent=2))
+    (output_dir / "results.partial.json").unlink(missing_ok=True)
+    (output_dir / "tables.md").write_text(render_tables(results))
+    log(f"total {results['total_seconds']:.0f}s; results in {output_dir}")
+    return results
+
+
+def render_tables(results):
+    """The RMSE tables (Tables 1-4) and the prior grid (Table 5) in Markdown."""
+    columns = LABELS + ["Avg.", "Std."]
+    parts = []
+    for h, label in HORIZONS.items():
+        rows = {name: tables[str(h)] for name, tables in results["rmse"].items()}
+        weeks = f"{h} week" + ("s" if h > 1 else "")
+        parts.append(f"**{label} ahead ({weeks}): out-of-sample RMSE in basis points**\n\n"
+                     + markdown_table(rows, columns))
+    grid = results["prior_grid"]
+    weight_vars = sorted({row["weight_var"] for row in grid})
+    lines = ["| Horizon | gamma | " + " | ".join(f"sigma2 = {w:g}" for w in weight_vars) + " |",
+             "|---|---:|" + "---:|" * len(weight_vars)]
+    for h, label in HORIZONS.items():
+        for gamma in sorted({row["gamma"] for row in grid}):
+            cells = [next(row[str(h)] for row in grid
+                          if row["gamma"] == gamma and row["weight_var"] == w)
+                     for w in weight_vars]
+            lines.append(f"| {label} | {gamma} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    parts.append("**4-NNSS average RMSE (bp) over the prior grid**\n\n" + "\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="CI-size settings")
+    parser.add_argument("--output-dir", default="nnss-output")
+    parser.add_argument("--threads", type=int, default=1)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    run(quick=args.quick, output_dir=args.output_dir, threads=args.threads)
