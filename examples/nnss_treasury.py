@@ -407,10 +407,15 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI-size settings")
     parser.add_argument("--output-dir", default="nnss-output")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch and BLAS threads (default 1)")
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
+    from threadpoolctl import threadpool_limits
+
     args = parse_args()
-    run(quick=args.quick, output_dir=args.output_dir, threads=args.threads)
+    # The same thread budget for numpy's and scipy's BLAS as for torch.
+    with threadpool_limits(limits=args.threads):
+        run(quick=args.quick, output_dir=args.output_dir, threads=args.threads)
