@@ -25,15 +25,15 @@ from skyield.baselines._dns_statespace import (
     kalman_filter,
 )
 from skyield.baselines._random_walk import (
-    check_quantile_levels,
     flattened_r2_score,
-    validate_window_data,
     interval_levels,
+    validate_window_data,
     resolve_horizons,
     resolve_targets,
 )
 from skyield.utils.validation import (
     check_family_panel,
+    check_increasing_levels,
     check_panel,
     resolve_maturities,
     restore_target_layout,
@@ -564,7 +564,7 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
         y_quantiles : ndarray
             The layout of ``predict`` with a last axis of length n_quantiles.
         """
-        levels = check_quantile_levels(quantiles)
+        levels = check_increasing_levels(quantiles)
         mean, var = self._window_moments(X, families)
         values = mean[..., None] + _standard_deviation(var)[..., None] * norm.ppf(levels)
         return restore_target_layout(values, self.target_layout_)
@@ -781,7 +781,7 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
             Rows in the order of :meth:`forecast` (``n_families * n_steps`` rows for
             several families).
         """
-        levels = check_quantile_levels(quantiles)
+        levels = check_increasing_levels(quantiles)
         mean, var, _ = self._forecast_moments("forecast_quantiles", steps)
         return mean[..., None] + _standard_deviation(var)[..., None] * norm.ppf(levels)
 

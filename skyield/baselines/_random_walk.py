@@ -4,7 +4,7 @@ The helpers live here because the random walk is the simplest window regressor; 
 window baselines of this package import them.
 """
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from scipy.stats import norm
@@ -12,7 +12,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted
 
-from skyield.utils.validation import check_targets, restore_target_layout, validate_windows
+from skyield.utils.validation import (
+    check_coverage,
+    check_increasing_levels,
+    check_targets,
+    restore_target_layout,
+    validate_windows,
+)
 
 __all__ = ["RandomWalk"]
 
@@ -114,22 +120,9 @@ def resolve_horizons(horizons, n_horizons):
     return values.astype(int)
 
 
-def check_quantile_levels(quantiles):
-    """Validate quantile levels: strictly increasing, inside (0, 1)."""
-    levels = np.atleast_1d(np.asarray(quantiles, dtype=float))
-    if levels.ndim != 1 or levels.size == 0 or not np.all((levels > 0) & (levels < 1)):
-        raise ValueError(f"quantiles must be levels strictly between 0 and 1, got {quantiles!r}")
-    if np.any(np.diff(levels) <= 0):
-        raise ValueError(
-            f"quantiles must be sorted in strictly increasing order, got {quantiles!r}"
-        )
-    return levels
-
-
 def interval_levels(coverage):
     """Lower and upper quantile levels of a central interval of ``coverage``."""
-    if not isinstance(coverage, Real) or isinstance(coverage, bool) or not 0 < coverage < 1:
-        raise ValueError(f"coverage must be a number strictly between 0 and 1, got {coverage!r}")
+    coverage = check_coverage(coverage)
     return np.array([(1 - coverage) / 2, (1 + coverage) / 2])
 
 
@@ -267,7 +260,7 @@ class RandomWalk(RegressorMixin, BaseEstimator):
         y_quantiles : ndarray
             The layout of ``predict`` with a last axis of length n_quantiles.
         """
-        levels = check_quantile_levels(quantiles)
+        levels = check_increasing_levels(quantiles)
         point = self._validated_point(X)
         if self.distribution == "gaussian":
             offsets = self.scale_[..., None] * norm.ppf(levels)

@@ -27,7 +27,7 @@ from scipy.stats import norm
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skyield.utils.validation import check_panel
+from skyield.utils.validation import check_coverage, check_increasing_levels, check_panel
 
 __all__ = ["SequenceModelMixin", "StateSpaceSequenceMixin"]
 
@@ -64,31 +64,6 @@ def check_positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def check_quantiles(quantiles):
-    """Validate quantile levels: a non-empty, strictly increasing sequence inside (0, 1).
-
-    Returns
-    -------
-    quantiles : ndarray of shape (n_quantiles,)
-    """
-    levels = np.atleast_1d(np.asarray(quantiles, dtype=float))
-    if levels.ndim != 1 or levels.size == 0:
-        raise ValueError(f"quantiles must be a non-empty 1-D sequence, got {quantiles!r}")
-    if not np.all((levels > 0) & (levels < 1)):
-        raise ValueError(f"quantiles must lie strictly between 0 and 1, got {levels.tolist()}")
-    if np.any(np.diff(levels) <= 0):
-        raise ValueError(f"quantiles must be strictly increasing, got {levels.tolist()}")
-    return levels
-
-
-def check_coverage(coverage):
-    """Validate an interval coverage strictly between 0 and 1 and return it as a float."""
-    if isinstance(coverage, bool) or not isinstance(coverage, numbers.Real) \
-            or not 0 < coverage < 1:
-        raise ValueError(f"coverage must be a number strictly between 0 and 1, got {coverage!r}")
-    return float(coverage)
 
 
 class SequenceModelMixin:
@@ -289,7 +264,7 @@ class SequenceModelMixin:
         """
         check_is_fitted(self)
         steps = check_positive_int(steps, "steps")
-        levels = check_quantiles(quantiles)
+        levels = check_increasing_levels(quantiles)
         mean, std = self._forecast_moments(steps)
         return mean[..., None] + std[..., None] * norm.ppf(levels)
 

@@ -44,7 +44,9 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._multi_quantile import check_coverage, check_levels, numeric_targets
+from skyield.utils.validation import check_coverage, check_increasing_levels
+
+from ._multi_quantile import numeric_targets
 from ._scores import (
     calibrate_band,
     conformal_quantile,
@@ -524,7 +526,7 @@ class ConformalIntervalRegressor(RegressorMixin, BaseEstimator):
                 "method='aci' adapts one coverage level; use predict_interval, or "
                 "method='cqr' / 'split' for calibrated quantiles"
             )
-        levels = check_levels(quantiles)
+        levels = check_increasing_levels(quantiles)
         self._validate_X(X, reset=False)
         families = self._families(families, len(X))
         widths = np.round(np.abs(1 - 2 * levels), _LEVEL_DECIMALS)

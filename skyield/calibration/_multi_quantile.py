@@ -9,30 +9,19 @@ conformalized by :class:`~skyield.calibration.ConformalIntervalRegressor` or com
 skyield's own quantile models.
 """
 
-import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skyield.utils.validation import check_coverage, check_increasing_levels
+
 from skyield.utils import check_targets, restore_target_layout
 
-__all__ = ["MultiQuantileRegressor", "check_coverage", "check_levels", "numeric_targets"]
+__all__ = ["MultiQuantileRegressor", "numeric_targets"]
 
 _LEVEL_ATOL = 1e-9
-
-
-def check_levels(quantiles, name="quantiles"):
-    """Quantile levels as a strictly increasing float array inside (0, 1)."""
-    levels = np.atleast_1d(np.asarray(quantiles, dtype=float))
-    if levels.ndim != 1 or levels.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of levels, got {quantiles!r}")
-    if not np.all((levels > 0) & (levels < 1)):
-        raise ValueError(f"{name} must lie strictly between 0 and 1, got {levels.tolist()}")
-    if np.any(np.diff(levels) <= 0):
-        raise ValueError(f"{name} must be strictly increasing, got {levels.tolist()}")
-    return levels
 
 
 def numeric_targets(y, name="y"):
@@ -49,13 +38,6 @@ def numeric_targets(y, name="y"):
         f"{name} must be numeric targets, got an array of dtype {values.dtype} "
         f"(Unknown label type for a regressor)"
     )
-
-
-def check_coverage(coverage, name="coverage"):
-    if isinstance(coverage, bool) or not isinstance(coverage, numbers.Real) \
-            or not 0 < coverage < 1:
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {coverage!r}")
-    return float(coverage)
 
 
 class MultiQuantileRegressor(RegressorMixin, BaseEstimator):
@@ -182,7 +164,7 @@ class MultiQuantileRegressor(RegressorMixin, BaseEstimator):
         -------
         self : MultiQuantileRegressor
         """
-        levels = check_levels(self.quantiles)
+        levels = check_increasing_levels(self.quantiles)
         if not np.any(np.isclose(levels, 0.5, rtol=0, atol=_LEVEL_ATOL)):
             raise ValueError(
                 f"quantiles must include 0.5, the median that predict returns; got "
@@ -260,7 +242,7 @@ class MultiQuantileRegressor(RegressorMixin, BaseEstimator):
             ``y.shape`` being the target layout ``fit`` received.
         """
         check_is_fitted(self)
-        levels = self.quantiles_ if quantiles is None else check_levels(quantiles)
+        levels = self.quantiles_ if quantiles is None else check_increasing_levels(quantiles)
         values = self._all_quantiles(X)[..., self._positions(levels)]
         return restore_target_layout(values, self.target_layout_)
 

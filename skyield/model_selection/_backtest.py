@@ -39,6 +39,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone, is_regressor
 
 from skyield.model_selection._split import SktimeSplit, _is_sktime_splitter
+from skyield.utils.validation import check_coverage, check_increasing_levels
 from skyield.preprocessing._windows import (
     _check_horizons,
     _check_window,
@@ -136,22 +137,11 @@ def _resolve_mode(estimator, mode):
 def _check_quantiles(quantiles):
     if quantiles is None:
         return None
-    values = np.atleast_1d(np.asarray(quantiles, dtype=float))
-    if values.ndim != 1 or values.size == 0 or np.any((values <= 0) | (values >= 1)) \
-            or np.any(np.diff(values) <= 0):
-        raise ValueError(
-            f"quantiles must be strictly increasing levels in (0, 1), got {quantiles!r}"
-        )
-    return tuple(float(q) for q in values)
+    return tuple(float(q) for q in check_increasing_levels(quantiles))
 
 
 def _check_coverage(coverage):
-    if coverage is None:
-        return None
-    if not isinstance(coverage, numbers.Real) or isinstance(coverage, bool) \
-            or not 0 < coverage < 1:
-        raise ValueError(f"coverage must be one number in (0, 1), got {coverage!r}")
-    return float(coverage)
+    return None if coverage is None else check_coverage(coverage)
 
 
 def _check_refit(refit):

@@ -34,7 +34,7 @@ from skyield.baselines._sequence import (
     SequenceModelMixin,
     check_coverage,
     check_positive_int,
-    check_quantiles,
+    check_increasing_levels,
 )
 from skyield.models._nnss_objective import FILTERS, Priors, log_posterior
 from skyield.models._nnss_start import resolve_start_decay, start_loadings, two_step_start
@@ -839,7 +839,7 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         """
         check_is_fitted(self)
         steps = check_positive_int(steps, "steps")
-        levels = check_quantiles(quantiles)
+        levels = check_increasing_levels(quantiles)
         mean, sd = self._forecast_moments(steps, maturities)
         return mean[..., None] + sd[..., None] * norm.ppf(levels)
 

@@ -21,7 +21,6 @@ members as one batched model and hand each its fitted net.
 """
 
 import copy
-import numbers
 import threading
 
 import numpy as np
@@ -49,6 +48,7 @@ from skyield.nn._yield_curve_attention import (
 )
 from skyield.preprocessing import SeriesMinMaxScaler
 from skyield.utils import (
+    check_coverage,
     check_targets,
     resolve_device,
     restore_target_layout,
@@ -85,13 +85,6 @@ def check_quantile_levels(quantiles, name="quantiles"):
     if np.unique(levels).size != levels.size:
         raise ValueError(f"{name} contains a repeated level: {levels.tolist()}")
     return levels
-
-
-def check_coverage(coverage):
-    if isinstance(coverage, bool) or not isinstance(coverage, numbers.Real) \
-            or not 0 < coverage < 1:
-        raise ValueError(f"coverage must be a number strictly between 0 and 1, got {coverage!r}")
-    return float(coverage)
 
 
 def _has_attention(estimator):

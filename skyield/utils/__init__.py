@@ -3,7 +3,9 @@
 from skyield.utils._torch import resolve_device, seed_from_random_state, torch_seed
 from skyield.utils.validation import (
     Panel,
+    check_coverage,
     check_family_panel,
+    check_increasing_levels,
     check_maturities,
     check_panel,
     check_targets,
@@ -14,7 +16,9 @@ from skyield.utils.validation import (
 
 __all__ = [
     "Panel",
+    "check_coverage",
     "check_family_panel",
+    "check_increasing_levels",
     "check_maturities",
     "check_panel",
     "check_targets",

@@ -6,6 +6,7 @@ that handles them explicitly (``missing="allow"``).
 """
 
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from skyield.utils._maturities import parse_maturities
 
 __all__ = [
     "Panel",
+    "check_coverage",
+    "check_increasing_levels",
     "check_panel",
     "check_family_panel",
     "resolve_maturities",
@@ -119,6 +122,36 @@ def _check_finite(values, name, missing, row_label, columns):
                 f"{row_label(row)}, column {columns[col]!r}. Select a span and maturities "
                 f"without gaps, or use a model that accepts missing values with missing='allow'"
             )
+
+
+def check_increasing_levels(quantiles, name="quantiles"):
+    """Quantile levels as a non-empty, strictly increasing float array inside (0, 1).
+
+    Parameters
+    ----------
+    quantiles : float or array-like of shape (n_levels,)
+    name : str, default="quantiles"
+        Name used in error messages.
+
+    Returns
+    -------
+    levels : ndarray of shape (n_levels,)
+    """
+    levels = np.atleast_1d(np.asarray(quantiles, dtype=float))
+    if levels.ndim != 1 or levels.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of levels, got {quantiles!r}")
+    if not np.all((levels > 0) & (levels < 1)):
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {levels.tolist()}")
+    if np.any(np.diff(levels) <= 0):
+        raise ValueError(f"{name} must be strictly increasing, got {levels.tolist()}")
+    return levels
+
+
+def check_coverage(coverage, name="coverage"):
+    """An interval coverage: one real number strictly between 0 and 1, as a float."""
+    if isinstance(coverage, bool) or not isinstance(coverage, Real) or not 0 < coverage < 1:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {coverage!r}")
+    return float(coverage)
 
 
 def check_maturities(maturities, n_series=None, name="maturities"):

@@ -178,3 +178,19 @@ def test_torch_seed_is_reproducible_and_leaves_global_state_alone():
         assert torch.equal(first, torch.rand(3))
         assert torch.equal(shuffled, torch.randperm(10, generator=generator))
     assert torch.equal(torch.rand(3), expected_next)
+
+
+def test_shared_level_and_coverage_checks():
+    from skyield.utils import check_coverage, check_increasing_levels
+
+    np.testing.assert_array_equal(check_increasing_levels([0.1, 0.5]), [0.1, 0.5])
+    with pytest.raises(ValueError, match="quantiles must be strictly increasing"):
+        check_increasing_levels([0.5, 0.1])
+    with pytest.raises(ValueError, match="levels must lie strictly between 0 and 1"):
+        check_increasing_levels([0.0, 0.5], name="levels")
+    with pytest.raises(ValueError, match="non-empty 1-D sequence"):
+        check_increasing_levels([])
+    assert check_coverage(0.9) == 0.9
+    for bad in (1.0, 0, True, "0.9"):
+        with pytest.raises(ValueError, match="coverage must be a number strictly between 0 and 1"):
+            check_coverage(bad)
