@@ -1,9 +1,14 @@
 """``skyield benchmark``: rolling-origin comparison of models on bundled or user data."""
 
+import argparse
 import json
 import os
 import sys
+import textwrap
 import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +17,9 @@ from threadpoolctl import threadpool_limits
 
 from skyield import __version__
 from skyield.cli._leaderboard import format_leaderboard, leaderboard
+from skyield.cli._diagnostics import DIAGNOSTICS
 from skyield.cli._models import MODELS, resolve_models
+from skyield.cli._progress import ModelProgress, progress_mode
 from skyield.cli._report import results_to_frames, write_report
 
 DEFAULTS = {
@@ -30,6 +37,16 @@ DEFAULTS = {
 _FREQ_DATASETS = ("treasury_cmt", "gsw_zero")
 
 
+def _models_epilog():
+    width = max(len(entry.name) for entry in MODELS.values())
+    lines = ["models (* = run by default):"]
+    for entry in MODELS.values():
+        wrapped = textwrap.wrap(entry.description, 76 - width - 6)
+        lines.append(f"  {'*' if entry.default else ' '} {entry.name:<{width}}  {wrapped[0]}")
+        lines += [" " * (width + 6) + line for line in wrapped[1:]]
+    return "\n".join(lines)
+
+
 def add_benchmark_parser(commands):
     parser = commands.add_parser(
         "benchmark",
@@ -40,7 +57,8 @@ def add_benchmark_parser(commands):
             "test date at every horizon. Prints a leaderboard and writes a self-contained "
             "HTML report, the leaderboard and every forecast to an output folder."
         ),
-        epilog="models: " + "; ".join(f"{e.name} ({e.description})" for e in MODELS.values()),
+        epilog=_models_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dataset", default=DEFAULTS["dataset"],
                         help="bundled dataset (treasury_cmt, gsw_zero) or a CSV file with a "
@@ -79,7 +97,8 @@ def add_benchmark_parser(commands):
                              "non-empty folder is an error unless --overwrite is given")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the files of an existing output folder")
-    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print nothing but errors (no progress bars, no leaderboard)")
     parser.set_defaults(run=run_benchmark)
 
 
@@ -140,15 +159,91 @@ def _prepare_output(folder, overwrite):
     return folder
 
 
+@contextmanager
+def _torch_threads(count):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _first_test_date(panel, test_start):
+    try:
+        start = pd.Timestamp(test_start)
+    except (TypeError, ValueError):
+        raise ValueError(f"--test-start must be a date, got {test_start!r}") from None
+    if start > panel.index[-1]:
+        raise ValueError(f"--test-start {test_start} is after the last date of the panel "
+                         f"({panel.index[-1]:%Y-%m-%d})")
+    return start
+
+
 def _say(args, message):
     if not args.quiet:
         print(message, flush=True)
 
 
-def run_benchmark(args):
-    """Run the benchmark described by parsed command-line ``args``."""
+@dataclass(frozen=True)
+class RunContext:
+    """What the diagnostics of a model need to know about the run."""
+
+    panel: pd.DataFrame
+    test_start: pd.Timestamp
+    window: int
+    horizons: list
+
+
+def _warning_notes(name, caught):
+    """One line per distinct warning a model raised, with how often it came."""
+    counts = {}
+    for item in caught:
+        text = f"{item.category.__name__}: {str(item.message).splitlines()[0]}"
+        counts[text] = counts.get(text, 0) + 1
+    return [f"{name} warned {count} time{'s' if count > 1 else ''}: {text}"
+            for text, count in counts.items()]
+
+
+def _run_model(entry, args, panel, maturities, horizons, label, mode):
+    """Backtest one model; return its results, seconds and warning notes."""
     from skyield.model_selection import backtest
 
+    estimator = entry.build(args.seed, args.device, maturities)
+    progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = backtest(
+            estimator, panel, window=args.window, horizons=horizons,
+            refit=False if (entry.fit_once or not args.refit) else args.refit,
+            coverage=args.coverage if _has_intervals(estimator) else None,
+            test_start=args.test_start, n_jobs=args.n_jobs, mode=entry.mode,
+            progress=progress,
+        )
+    seconds = time.perf_counter() - started
+    notes = _warning_notes(entry.name, caught)
+    progress.close(f"{results['origin'].nunique()} origins in {seconds:.1f} s"
+                   + (f", {len(caught)} warning{'s' if len(caught) > 1 else ''} (see the report)" if caught else ""))
+    return results.assign(model=entry.name), seconds, notes
+
+
+def _diagnostic_figures(entry, args, context, maturities):
+    """The report figures of one model, or a note saying why there are none."""
+    if entry.diagnostics is None:
+        return [], []
+    estimator = entry.build(args.seed, args.device, maturities)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figures = DIAGNOSTICS[entry.diagnostics](estimator, context)
+    notes = _warning_notes(f"{entry.name} (fit for the figures)", caught)
+    return [(entry.name, caption, figure) for caption, figure in figures], notes
+
+
+def run_benchmark(args):
+    """Run the benchmark described by parsed command-line ``args``."""
     horizons = _split_list(args.horizons, "horizons", int)
     if not 0 < args.coverage < 1:
         raise ValueError(f"--coverage must lie in (0, 1), got {args.coverage}")
@@ -167,27 +262,27 @@ def run_benchmark(args):
                f"{panel.index[0]:%Y-%m-%d} .. {panel.index[-1]:%Y-%m-%d}, maturities "
                f"{', '.join(f'{m:g}' for m in maturities)}; test from {args.test_start}; "
                f"horizons {horizons}")
-    frames, seconds = [], {}
-    # The classical models work on tiny matrices, for which multi-threaded BLAS costs far
-    # more in thread start-up than it saves; parallelism comes from --n-jobs instead.
-    blas_limit = threadpool_limits(limits=1, user_api="blas")
-    for number, entry in enumerate(models, start=1):
-        estimator = entry.build(args.seed, args.device, maturities)
-        started = time.perf_counter()
-        results = backtest(
-            estimator, panel, window=args.window, horizons=horizons,
-            refit=False if (entry.fit_once or not args.refit) else args.refit,
-            coverage=args.coverage if _has_intervals(estimator) else None,
-            test_start=args.test_start, n_jobs=args.n_jobs, mode=entry.mode,
-        )
-        seconds[entry.name] = time.perf_counter() - started
-        frames.append(results.assign(model=entry.name))
-        _say(args, f"[{number}/{len(models)}] {entry.name}: {results['origin'].nunique()} "
-                   f"origins in {seconds[entry.name]:.1f} s")
-    blas_limit.restore_original_limits()
+    frames, seconds, warning_notes, diagnostics = [], {}, [], []
+    mode = progress_mode(args.quiet)
+    context = RunContext(panel=panel, test_start=_first_test_date(panel, args.test_start),
+                         window=args.window, horizons=horizons)
+    # The models work on small matrices, for which multi-threaded BLAS and torch cost more
+    # in thread start-up and contention than they save; parallelism comes from --n-jobs.
+    with threadpool_limits(limits=1, user_api="blas"), _torch_threads(1):
+        for number, entry in enumerate(models, start=1):
+            label = f"[{number}/{len(models)}] {entry.name}"
+            results, seconds[entry.name], notes = _run_model(
+                entry, args, panel, maturities, horizons, label, mode)
+            frames.append(results)
+            warning_notes += notes
+            figures, notes = _diagnostic_figures(entry, args, context, maturities)
+            diagnostics += figures
+            warning_notes += notes
     results = pd.concat(frames, ignore_index=True)
     table = leaderboard(results, seconds)
     _say(args, "\n" + format_leaderboard(table))
+    for line in warning_notes:
+        _say(args, f"warning: {line}")
     settings = {
         "dataset": args.dataset, "frequency": args.freq,
         "maturities": ", ".join(f"{m:g}" for m in maturities),
@@ -207,11 +302,13 @@ def run_benchmark(args):
         pass
     write_report(folder / "report.html", title=f"skyield benchmark: {args.dataset}",
                  settings=settings, table=table, results=results, horizons=horizons,
-                 notes=[f"{e.name}: {e.description}" for e in models])
+                 notes=[f"{e.name}: {e.description}" for e in models],
+                 diagnostics=diagnostics, warnings=warning_notes)
     written.append("report.html")
     with open(folder / "run.json", "w", encoding="utf-8") as handle:
         json.dump({"settings": settings, "command": sys.argv, "seconds": seconds,
-                   "cwd": os.getcwd()}, handle, indent=2, default=str)
+                   "warnings": warning_notes, "cwd": os.getcwd()}, handle, indent=2,
+                  default=str)
     written.append("run.json")
     _say(args, f"\nwrote {', '.join(written)} to {folder}")
     return 0

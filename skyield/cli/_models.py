@@ -4,6 +4,8 @@ A model entry builds an estimator from the run's seed and device; ``window`` is 
 history each window regressor sees. Models marked ``default`` run without ``--models``.
 Deep models marked ``fit_once`` are trained once on the span before the test start and
 then only predict (``refit=False`` in the backtest), which keeps the default run short.
+``diagnostics`` names the figures of :mod:`skyield.cli._diagnostics` the report shows for
+the model (attention, loadings, factors).
 """
 
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ class ModelEntry:
     default: bool = True
     mode: str = "window"
     fit_once: bool = False
+    diagnostics: str = None
 
 
 def _random_walk(seed, device, maturities):
@@ -59,6 +62,22 @@ def _yc_att(seed, device, maturities):
                                         patience=10, device=device, random_state=seed)
 
 
+def _nnss(seed, device, maturities):
+    from skyield.models import NeuralStateSpaceModel
+
+    return NeuralStateSpaceModel(n_factors=4, epochs=500, maturities=maturities, device=device,
+                                 random_state=seed)
+
+
+def _factor_transformer(seed, device, maturities):
+    from skyield.cli._adapters import ProjectedFactorTransformer
+    from skyield.models import FactorTransformer
+
+    transformer = FactorTransformer(window=12, epochs=100, cycle_epochs=50, lr=1e-3,
+                                    device=device, random_state=seed)
+    return ProjectedFactorTransformer(transformer, differences=True)
+
+
 MODELS = {
     entry.name: entry
     for entry in [
@@ -70,9 +89,19 @@ MODELS = {
                    "AR(1) fits handle badly)", _dns("nss", "ar")),
         ModelEntry("nss-var", "two-step dynamic Svensson, VAR(1) factors", _dns("nss", "var")),
         ModelEntry("dns-kalman", "one-step dynamic Nelson-Siegel (Kalman filter, ML)",
-                   _dns("ns", "var", "kalman")),
+                   _dns("ns", "var", "kalman"), diagnostics="dns-factors"),
         ModelEntry("lstm-attention", "LSTM with attention on monthly changes (16 units, 40 "
-                   "epochs, early stopping), trained once", _lstm_attention, fit_once=True),
+                   "epochs, early stopping), trained once", _lstm_attention, fit_once=True,
+                   diagnostics="attention"),
+        ModelEntry("nnss", "neural state space model: 4 factors with neural loadings, MAP "
+                   "through the Kalman filter (seed priors, at most 500 L-BFGS iterations), "
+                   "estimated once, then filtered forward", _nnss, mode="sequence",
+                   fit_once=True, diagnostics="nnss"),
+        ModelEntry("factor-transformer", "one nonlinear dynamic factor of the monthly "
+                   "changes (Encoder-Encoder Transformer, 12 lags, 100 epochs), trained once; "
+                   "forecasts roll the window forward on its own predictions",
+                   _factor_transformer, mode="sequence", fit_once=True,
+                   diagnostics="transformer-factor"),
         ModelEntry("lstm", "plain LSTM on monthly changes (16 units), trained once", _lstm,
                    default=False, fit_once=True),
         ModelEntry("yc-att", "multi-curve quantile network (LSTM extractor, linear centre "

@@ -47,8 +47,25 @@ def _figures(results, horizons):
     return parts
 
 
-def write_report(path, *, title, settings, table, results, horizons, notes=()):
-    """Write the benchmark report to ``path`` (one HTML file, no external resources)."""
+def _diagnostics_html(diagnostics):
+    if not diagnostics:
+        return ""
+    parts = ["<h2>Inside the models</h2>",
+             "<p>Each model below was fitted once more on the training span (the dates "
+             "before the test start) to draw what it estimated.</p>"]
+    for model, caption, figure in diagnostics:
+        parts.append(f"<h3>{html.escape(model)}</h3><p>{html.escape(caption)}</p>")
+        parts.append(_image(figure, f"{model}: {caption}"))
+    return "".join(parts)
+
+
+def write_report(path, *, title, settings, table, results, horizons, notes=(),
+                 diagnostics=(), warnings=()):
+    """Write the benchmark report to ``path`` (one HTML file, no external resources).
+
+    ``diagnostics`` holds ``(model, caption, figure)`` triples drawn after the backtest
+    figures; ``warnings`` lines are listed so that no warning of a run goes unseen.
+    """
     settings_rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in settings.items())
@@ -58,6 +75,8 @@ def write_report(path, *, title, settings, table, results, horizons, notes=()):
         tables.append(f"<h3>Horizon {horizon}</h3>" + shown.to_html(
             float_format=lambda value: f"{value:.4f}", na_rep="-", border=0))
     notes_html = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
+    warnings_html = ("<h2>Warnings</h2><ul>" + "".join(
+        f"<li>{html.escape(line)}</li>" for line in warnings) + "</ul>") if warnings else ""
     document = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -76,7 +95,9 @@ wall-clock time of the model's whole backtest (excluded from the determinism pro
 {''.join(tables)}
 <h2>Figures</h2>
 {''.join(_figures(results, horizons))}
+{_diagnostics_html(diagnostics)}
 <h2>Notes</h2><ul>{notes_html}</ul>
+{warnings_html}
 </body></html>
 """
     with open(path, "w", encoding="utf-8") as handle:

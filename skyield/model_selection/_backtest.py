@@ -464,7 +464,8 @@ def _sequence_task(estimator, fitted, frame, n_train, origins, horizons, target_
 
 def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=True,
              quantiles=None, coverage=None, targets=None, differences=False, n_jobs=None,
-             mode="auto", test_start=None, evaluate_on="origin", missing="raise"):
+             mode="auto", test_start=None, evaluate_on="origin", missing="raise",
+             progress=None):
     """Rolling-origin evaluation of a window regressor or a sequence model on a panel.
 
     The splitter splits the panel's dates into training and test dates. For each split
@@ -547,6 +548,11 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     missing : {"raise", "allow"}, default="raise"
         "allow" keeps NaN in the panel for models that handle it; the actual (and the
         error) of a missing target is then NaN.
+    progress : callable, default=None
+        Called as ``progress(done, total)``, where ``done`` counts the forecast origins
+        (over all families) whose forecasts are made and ``total`` all of them: once with
+        ``done=0`` before the first fit, then each time a fit-and-forecast task ends, in
+        task order. For progress bars; it does not change the results.
 
     Returns
     -------
@@ -654,15 +660,43 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     requests = [requests[i] for i in busy]
     origins = [[np.unique(o) for o, _ in per_task] for per_task in requests]
 
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
+    tracker = _Progress(progress, sum(o.size for per_task in origins for o in per_task))
     if mode == "window":
         outputs = _run_windows(estimator, families, dates, fits, tasks, origins, window,
                                horizons, target_cols, differences, missing, refit, quantiles,
-                               coverage, multi, n_jobs)
+                               coverage, multi, n_jobs, tracker)
     else:
         outputs = _run_sequences(estimator, families, fits, tasks, origins, horizons,
-                                 target_cols, refit, quantiles, coverage, n_jobs)
+                                 target_cols, refit, quantiles, coverage, n_jobs, tracker)
     return _assemble(families, dates, fits, tasks, requests, origins, outputs, horizons,
                      target_cols, differences, quantiles, coverage, multi)
+
+
+class _Progress:
+    """Counts finished forecast origins for the ``progress`` callback of ``backtest``."""
+
+    def __init__(self, callback, total):
+        self.callback = callback
+        self.total = int(total)
+        self.done = 0
+        self._report()
+
+    def _report(self):
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+    def collect(self, jobs, sizes, n_jobs):
+        """Run joblib ``jobs``, advancing by ``sizes[i]`` origins as job ``i`` ends."""
+        if self.callback is None:
+            return Parallel(n_jobs=n_jobs)(jobs)
+        results = []
+        for result, size in zip(Parallel(n_jobs=n_jobs, return_as="generator")(jobs), sizes):
+            results.append(result)
+            self.done += int(size)
+            self._report()
+        return results
 
 
 def _with_horizons(estimator, horizons):
@@ -681,7 +715,8 @@ def _with_horizons(estimator, horizons):
 
 
 def _run_windows(estimator, families, dates, fits, tasks, origins, window, horizons,
-                 target_cols, differences, missing, refit, quantiles, coverage, multi, n_jobs):
+                 target_cols, differences, missing, refit, quantiles, coverage, multi, n_jobs,
+                 tracker):
     estimator = _with_horizons(estimator, horizons)
     data = _WindowData(families, window, horizons, target_cols, differences, missing)
 
@@ -704,7 +739,8 @@ def _run_windows(estimator, families, dates, fits, tasks, origins, window, horiz
             estimator, fitted, None if fitted is not None else train_set(fit), X, labels,
             shape, quantiles, coverage,
         ))
-    results = Parallel(n_jobs=n_jobs)(jobs)
+    sizes = [sum(len(o) for o in task_origins) for task_origins in origins]
+    results = tracker.collect(jobs, sizes, n_jobs)
     outputs = []
     for task_origins, (point, q, interval, fit_time) in zip(origins, results):
         per_family, start = [], 0
@@ -720,14 +756,14 @@ def _run_windows(estimator, families, dates, fits, tasks, origins, window, horiz
 
 
 def _run_sequences(estimator, families, fits, tasks, origins, horizons, target_cols, refit,
-                   quantiles, coverage, n_jobs):
+                   quantiles, coverage, n_jobs, tracker):
     fitted = {}
     if refit is False:
         for family in families:
             rows = _training_rows(family, fits[0], 0)
             fitted[family.rank] = (*_fit_sequence(estimator, family.frame.iloc[rows]),
                                    rows)
-    jobs, slots = [], []
+    jobs, slots, sizes = [], [], []
     for task_number, ((number, fit, test), task_origins) in enumerate(zip(tasks, origins)):
         for family, family_origins in zip(families, task_origins):
             if family_origins.size == 0:
@@ -745,7 +781,8 @@ def _run_sequences(estimator, families, fits, tasks, origins, horizons, target_c
                 target_cols, quantiles, coverage,
             ))
             slots.append((task_number, family.rank))
-    results = dict(zip(slots, Parallel(n_jobs=n_jobs)(jobs)))
+            sizes.append(family_origins.size)
+    results = dict(zip(slots, tracker.collect(jobs, sizes, n_jobs)))
     return [[results.get((task_number, family.rank)) for family in families]
             for task_number in range(len(tasks))]
 

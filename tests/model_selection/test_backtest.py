@@ -629,3 +629,29 @@ def test_window_models_are_told_which_horizons_their_targets_hold():
     with pytest.raises(ValueError, match=r"horizons=\[1, 2\]\) does not match"):
         backtest(_HorizonAware(horizons=[1, 2]), panel, window=3, horizons=[1, 6],
                  test_start=0.5)
+
+
+@pytest.mark.parametrize("model, refit, calls", [
+    (LastValue(), 5, 1 + 4),       # 20 test dates in refit blocks of 5
+    (LastValue(), False, 1 + 1),   # one fit, one prediction task
+    (MeanModel(), 5, 1 + 4),
+    (MeanModel(), False, 1 + 1),
+])
+def test_progress_counts_origins_task_by_task_without_changing_results(panel, model, refit,
+                                                                        calls):
+    seen = []
+    kwargs = dict(window=3, horizons=[1, 2], refit=refit, test_start=panel.index[-21])
+    with_progress = backtest(model, panel, **kwargs,
+                             progress=lambda done, total: seen.append((done, total)))
+    n_origins = with_progress["origin"].nunique()
+    assert len(seen) == calls
+    assert seen[0] == (0, n_origins)
+    assert seen[-1] == (n_origins, n_origins)
+    assert all(a[0] < b[0] for a, b in zip(seen, seen[1:]))
+    pd.testing.assert_frame_equal(with_progress.drop(columns="fit_time"),
+                                  backtest(model, panel, **kwargs).drop(columns="fit_time"))
+
+
+def test_progress_must_be_callable(panel):
+    with pytest.raises(TypeError, match="progress must be callable"):
+        backtest(LastValue(), panel, window=3, test_start=0.8, progress="bar")
