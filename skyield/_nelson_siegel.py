@@ -100,6 +100,58 @@ def svensson_loadings(maturities, decay1, decay2):
     return np.column_stack([np.ones_like(tau), slope, curvature1, curvature2])
 
 
+def extended_svensson_loadings(maturities, n_factors, decays):
+    """Svensson loadings extended to any number of factors.
+
+    The columns are, in order, ``1``, ``slope(decay1)``, ``curvature(decay1)``,
+    ``curvature(decay2)`` and ``slope(decay2)``, where ``slope`` and ``curvature`` are the
+    second and third Nelson-Siegel loadings; from the sixth on, pairs of curvature and
+    slope loadings follow at decays halved each time (``decay2 / 2``, ``decay2 / 4``, ...).
+    The slope at ``decay2`` keeps five columns linearly independent (its curvature is
+    already there), and the smaller decays add shapes that move further out on the curve.
+
+    Parameters
+    ----------
+    maturities : array-like of shape (n_maturities,)
+        Maturities in years (non-negative).
+    n_factors : int
+        Number of columns, at least 1. The first 3 are the Nelson-Siegel loadings at
+        ``decay1`` and the first 4 the Svensson loadings.
+    decays : pair of float
+        ``(decay1, decay2)`` in 1/years.
+
+    Returns
+    -------
+    loadings : ndarray of shape (n_maturities, n_factors)
+
+    See Also
+    --------
+    svensson_loadings : The first four columns.
+
+    Examples
+    --------
+    >>> from skyield.baselines import extended_svensson_loadings
+    >>> extended_svensson_loadings([0.0, 1.0, 10.0], 5, (0.7, 0.2)).round(3)
+    array([[1.   , 1.   , 0.   , 0.   , 1.   ],
+           [1.   , 0.719, 0.223, 0.088, 0.906],
+           [1.   , 0.143, 0.142, 0.297, 0.432]])
+    """
+    if isinstance(n_factors, bool) or not isinstance(n_factors, (int, np.integer)) \
+            or n_factors < 1:
+        raise ValueError(f"n_factors must be a positive integer, got {n_factors!r}")
+    if np.ndim(decays) != 1 or len(decays) != 2:
+        raise ValueError(f"decays must be a pair (decay1, decay2), got {decays!r}")
+    first, second = decays
+    columns = list(svensson_loadings(maturities, first, second).T)
+    columns.append(nelson_siegel_loadings(maturities, second)[:, 1])
+    decay = second
+    while len(columns) < n_factors:
+        decay = decay / 2.0
+        extra = nelson_siegel_loadings(maturities, decay)
+        columns += [extra[:, 2], extra[:, 1]]
+    return np.column_stack(columns[:n_factors])
+
+
 def decay_for_peak_curvature(maturity):
     """Decay at which the Nelson-Siegel curvature loading peaks at ``maturity`` (years).
 

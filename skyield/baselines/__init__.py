@@ -12,6 +12,7 @@ Sequence models (``fit(Y)`` on a panel of consecutive dates, then ``transform``,
 
 from skyield._nelson_siegel import (
     decay_for_peak_curvature,
+    extended_svensson_loadings,
     nelson_siegel_loadings,
     svensson_loadings,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "RandomWalk",
     "WeightedRollingRegression",
     "decay_for_peak_curvature",
+    "extended_svensson_loadings",
     "fit_nelson_siegel",
     "fit_svensson",
     "nelson_siegel_loadings",

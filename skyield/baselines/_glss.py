@@ -3,11 +3,12 @@
 Filtering, smoothing, forecasting and simulation are statsmodels' (an ``MLEModel``
 subclass holds the specification). The estimation is written here because none of
 statsmodels' models has this specification and start: free loadings started at the
-Svensson loadings, a full VAR(1) transition without stationarity constraint, diagonal state
-and measurement covariances, and an approximately diffuse initial state. The likelihood is
-raised by EM iterations (closed-form updates) and then maximised by BFGS with the exact
-score, which Fisher's identity gives from one smoothing pass (a numerical gradient would
-need one filter pass per parameter: 75 for 11 maturities and 4 factors).
+Svensson loadings (extended beyond four factors), a full VAR(1) transition without
+stationarity constraint, diagonal state and measurement covariances, and an approximately
+diffuse initial state. The likelihood is raised by EM iterations (closed-form updates) and
+then maximised by BFGS with the exact score, which Fisher's identity gives from one
+smoothing pass (a numerical gradient would need one filter pass per parameter: 75 for 11
+maturities and 4 factors).
 """
 
 import warnings
@@ -25,13 +26,16 @@ from statsmodels.tsa.statespace.kalman_smoother import (
 )
 from statsmodels.tsa.statespace.mlemodel import MLEModel
 
-from skyield._nelson_siegel import decay_for_peak_curvature, svensson_loadings
+from skyield._nelson_siegel import (
+    decay_for_peak_curvature,
+    extended_svensson_loadings,
+    svensson_loadings,
+)
 from skyield.baselines._sequence import StateSpaceSequenceMixin, check_positive_int
 
 __all__ = ["GaussianLinearStateSpace"]
 
 _TRANSITIONS = ("full", "diagonal")
-_MAX_FACTORS = 4
 _N_GRID = 25
 # Decay pairs whose loading matrix is this ill-conditioned are left out of the grid.
 _MAX_CONDITION = 1e6
@@ -114,9 +118,16 @@ class _GLSSModel(MLEModel):
         return _GLSSModel(endog, self.k_factors, self.transition, self.initial_variance)
 
 
+def _n_decays(n_factors):
+    """Number of decays the start loadings of ``n_factors`` factors depend on."""
+    if n_factors == 1:
+        return 0
+    return 1 if n_factors <= 3 else 2
+
+
 def _start_loadings(maturities, n_factors, decays):
-    if n_factors == 4:
-        return svensson_loadings(maturities, decays[0], decays[1])
+    if n_factors >= 4:
+        return extended_svensson_loadings(maturities, n_factors, decays)
     # Svensson's first columns are the Nelson-Siegel loadings; decay2 does not enter.
     return svensson_loadings(maturities, decays[0] if decays else 1.0, 1.0)[:, :n_factors]
 
@@ -125,20 +136,31 @@ def grid_search_decays(values, maturities, n_factors):
     """Decays minimising the total squared error of cross-sectional OLS fits.
 
     The grid is geometric between the decays whose curvature loading peaks at the longest
-    and at the shortest positive maturity; for four factors, pairs with
-    ``decay1 > decay2`` are searched.
+    and at the shortest positive maturity; for four or more factors, pairs with
+    ``decay1 > decay2`` are searched, each scored with the start loadings of
+    ``n_factors`` factors (:func:`~skyield.baselines.extended_svensson_loadings`).
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_dates, n_maturities)
+        Training yields.
+    maturities : ndarray of shape (n_maturities,)
+        Maturities in years.
+    n_factors : int
+        Number of factors of the start loadings.
 
     Returns
     -------
     decays : tuple of float
-        ``()`` for one factor, ``(decay1,)`` for two or three, ``(decay1, decay2)`` for four.
+        ``()`` for one factor, ``(decay1,)`` for two or three, ``(decay1, decay2)`` for
+        four or more.
     """
     if n_factors == 1:
         return ()
     positive = maturities[maturities > 0]
     grid = np.geomspace(decay_for_peak_curvature(positive.max()),
                         decay_for_peak_curvature(positive.min()), _N_GRID)
-    if n_factors == 4:
+    if _n_decays(n_factors) == 2:
         candidates = [(a, b) for a in grid for b in grid if a > b]
     else:
         candidates = [(a,) for a in grid]
@@ -154,8 +176,8 @@ def grid_search_decays(values, maturities, n_factors):
             best, best_sse = decays, sse
     if best is None:
         raise ValueError(
-            "the maturities do not separate the Svensson loadings on the decay grid; "
-            "pass decays=... explicitly"
+            f"the maturities do not separate the {n_factors} start loadings on the decay "
+            "grid; pass decays=... explicitly"
         )
     return tuple(float(d) for d in best)
 
@@ -163,7 +185,7 @@ def grid_search_decays(values, maturities, n_factors):
 def _check_decays(decays, n_factors):
     if decays is None:
         return None
-    needed = {1: 0, 2: 1, 3: 1, 4: 2}[n_factors]
+    needed = _n_decays(n_factors)
     try:
         values = np.atleast_1d(np.asarray(decays, dtype=float))
     except (TypeError, ValueError):
@@ -303,19 +325,26 @@ class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEs
     with ``k`` factors ``b_t``, an ``M x k`` loadings matrix ``H`` estimated entry by
     entry, a full (or diagonal) transition ``F``, and diagonal ``P`` and ``Q``. As in the
     paper, ``H`` starts at the Svensson loadings (decays chosen by the paper's grid search
-    on the training span unless given) and the other parameters at the two-step
-    estimates: cross-sectional OLS factors and a VAR(1) on them.
+    on the training span unless given), extended by further Nelson-Siegel-type columns
+    beyond four factors, and the other parameters at the two-step estimates:
+    cross-sectional OLS factors and a VAR(1) on them.
 
     Parameters
     ----------
     n_factors : int, default=4
-        Number of factors ``k``, 1 to 4: the start loadings are the first ``k`` Svensson
-        loadings (level, slope, curvature, second curvature); the paper uses 4 (and 5).
+        Number of factors ``k`` (the paper uses 4 and 5), at most the number of
+        maturities. The start loadings are the first ``k`` columns of
+        :func:`~skyield.baselines.extended_svensson_loadings`: level, slope, curvature
+        and second curvature (the Svensson loadings) for ``k <= 4``; the fifth is the slope
+        loading at ``decay2``, and beyond five come curvature and slope pairs at ``decay2``
+        halved each time. This is the start of the 5-factor
+        :class:`~skyield.models.NeuralStateSpaceModel` too (the paper does not say how
+        its 5-factor models were started).
     transition : {"full", "diagonal"}, default="full"
         Structure of ``F``. The paper's prior covers a full matrix.
     decays : float, sequence of float or None, default=None
         Svensson decays (1/years) of the start loadings: ``decay1`` for 2-3 factors,
-        ``(decay1, decay2)`` for 4. None chooses them by the paper's grid search:
+        ``(decay1, decay2)`` for 4 or more. None chooses them by the paper's grid search:
         the pair minimising the total squared error of cross-sectional OLS fits over the
         training span (a geometric grid of 25 decays whose curvature peaks span the
         maturities, ``decay1 > decay2``).
@@ -336,7 +365,7 @@ class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEs
     decays_ : tuple of float
         Decays of the start loadings.
     initial_loadings_ : ndarray of shape (n_series, n_factors)
-        Start loadings: the Svensson loadings at ``decays_``.
+        Start loadings: the (extended) Svensson loadings at ``decays_``.
     loadings_ : ndarray of shape (n_series, n_factors)
         Estimated ``H``.
     initial_state_var_ : float
@@ -384,11 +413,12 @@ class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEs
     **Identification.** With ``H`` free and ``P`` diagonal, the factors can be rescaled and
     (with a full ``F``) rotated without changing the likelihood. The paper's priors pin
     them; for maximum likelihood, ``k (k + 1) / 2`` loadings (``k`` for a diagonal ``F``)
-    are held at their Svensson start values: at ``k`` anchor maturities (the most
+    are held at their start values: at ``k`` anchor maturities (the most
     independent rows of the start loadings, by pivoted QR, sorted by maturity), the
     ``i``-th anchor's loadings on factors ``i, ..., k - 1`` (only on factor ``i`` for a
     diagonal ``F``). This just identifies the model, so the fitted curves and forecasts
-    are those of the unrestricted GLSS, and keeps the factors in Svensson units.
+    are those of the unrestricted GLSS, and keeps the factors in the units of the start
+    loadings.
 
     **Estimation.** The initial state is approximately diffuse, ``N(0, v I)`` with ``v``
     ten times the mean square of the training panel, and ``F`` is not constrained to be
@@ -448,11 +478,6 @@ class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEs
 
     def _check_options(self):
         n_factors = check_positive_int(self.n_factors, "n_factors")
-        if n_factors > _MAX_FACTORS:
-            raise ValueError(
-                f"n_factors must be at most {_MAX_FACTORS} (the Svensson start loadings), "
-                f"got {n_factors}"
-            )
         if self.transition not in _TRANSITIONS:
             raise ValueError(
                 f"transition must be one of {_TRANSITIONS}, got {self.transition!r}"

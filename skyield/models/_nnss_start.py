@@ -10,7 +10,9 @@ The seed starts the network from a fit of the dynamic Svensson (DSV) loadings an
   slope(l2)]`` (Svensson for ``k = 4``, Nelson-Siegel for ``k = 3``); for ``k = 5`` the
   extra column is the slope loading at the second decay, which keeps the five columns
   linearly independent. For ``k > 5`` further curvature and slope pairs follow at
-  decays halved each time. The seed does not say how its 5-factor network was started.
+  decays halved each time (:func:`skyield._nelson_siegel.extended_svensson_loadings`,
+  the start of ``GaussianLinearStateSpace`` too). The seed does not say how its 5-factor
+  network was started.
 * **Two-step estimates**: OLS factors of every date with at least ``k`` observed
   maturities (missing ones left out, never filled), then a VAR(1) *without intercept*
   (the model's state equation has none) on the transitions between consecutive such
@@ -26,7 +28,7 @@ The seed starts the network from a fit of the dynamic Svensson (DSV) loadings an
 
 import numpy as np
 
-from skyield._nelson_siegel import nelson_siegel_loadings, svensson_loadings
+from skyield._nelson_siegel import extended_svensson_loadings
 
 __all__ = ["start_loadings", "two_step_start", "resolve_start_decay"]
 
@@ -48,16 +50,9 @@ def start_loadings(maturities, n_factors, decays):
     Returns
     -------
     loadings : ndarray of shape (n, n_factors)
+        :func:`skyield.baselines.extended_svensson_loadings` at ``decays``.
     """
-    first, second = decays
-    columns = list(svensson_loadings(maturities, first, second).T)
-    columns.append(nelson_siegel_loadings(maturities, second)[:, 1])
-    decay = second
-    while len(columns) < n_factors:
-        decay = decay / 2.0
-        extra = nelson_siegel_loadings(maturities, decay)
-        columns += [extra[:, 2], extra[:, 1]]
-    return np.column_stack(columns[:n_factors])
+    return extended_svensson_loadings(maturities, n_factors, decays)
 
 
 def resolve_start_decay(start_decay, values, maturities):

@@ -6,7 +6,11 @@ import pytest
 from scipy.stats import norm
 from sklearn.exceptions import ConvergenceWarning
 
-from skyield._nelson_siegel import decay_for_peak_curvature, svensson_loadings
+from skyield._nelson_siegel import (
+    decay_for_peak_curvature,
+    extended_svensson_loadings,
+    svensson_loadings,
+)
 from skyield.baselines._glss import GaussianLinearStateSpace, _Estimation, grid_search_decays
 
 MATURITIES = [0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0]
@@ -14,15 +18,18 @@ N_TRAIN = 100
 
 
 def simulate_curves(n_dates, decays=(0.7, 0.2), n_factors=4, seed=0):
-    """Svensson curves with persistent factors around (4, -1, 0.5, 0.3) plus noise."""
+    """Svensson curves (extended beyond 4 factors) with persistent factors plus noise.
+
+    The factors revert around (4, -1, 0.5, 0.3, -0.4).
+    """
     rng = np.random.default_rng(seed)
-    centre = np.array([4.0, -1.0, 0.5, 0.3])[:n_factors]
+    centre = np.array([4.0, -1.0, 0.5, 0.3, -0.4])[:n_factors]
     factors = np.empty((n_dates, n_factors))
     factors[0] = centre
     for t in range(1, n_dates):
         factors[t] = centre + 0.95 * (factors[t - 1] - centre) + rng.normal(scale=0.1,
                                                                            size=n_factors)
-    loadings = svensson_loadings(MATURITIES, *decays)[:, :n_factors]
+    loadings = extended_svensson_loadings(MATURITIES, n_factors, decays)
     curves = factors @ loadings.T + rng.normal(scale=0.03, size=(n_dates, len(MATURITIES)))
     dates = pd.date_range("2010-01-01", periods=n_dates, freq="W-FRI")
     return pd.DataFrame(curves, index=dates, columns=MATURITIES)
@@ -164,8 +171,8 @@ def test_array_input_needs_maturities(curves):
 
 
 def test_input_errors(curves, fitted):
-    with pytest.raises(ValueError, match="n_factors must be at most 4"):
-        GaussianLinearStateSpace(n_factors=5).fit(curves)
+    with pytest.raises(ValueError, match=r"8 maturities \(n_features = 8\) but n_factors=9"):
+        GaussianLinearStateSpace(n_factors=9).fit(curves)
     with pytest.raises(ValueError, match="takes two decays"):
         GaussianLinearStateSpace(n_factors=4, decays=0.7).fit(curves)
     with pytest.raises(ValueError, match="transition must be one of"):
@@ -182,3 +189,76 @@ def test_input_errors(curves, fitted):
     with pytest.raises(ValueError, match="not sorted"):
         fitted.transform(curves[MATURITIES[::-1]])
 
+
+
+def test_extended_svensson_loadings_extend_svensson():
+    tau = np.asarray(MATURITIES)
+    np.testing.assert_array_equal(extended_svensson_loadings(tau, 4, (0.7, 0.2)),
+                                  svensson_loadings(tau, 0.7, 0.2))
+    np.testing.assert_array_equal(extended_svensson_loadings(tau, 3, (0.7, 0.2)),
+                                  svensson_loadings(tau, 0.7, 0.2)[:, :3])
+    five = extended_svensson_loadings(tau, 5, (0.7, 0.2))
+    assert five.shape == (len(MATURITIES), 5)
+    assert np.linalg.matrix_rank(five) == 5
+    # The fifth column is the Nelson-Siegel slope at decay2, which is 1 at maturity 0.
+    assert extended_svensson_loadings([0.0], 5, (0.7, 0.2))[0, 4] == 1.0
+    assert np.linalg.matrix_rank(extended_svensson_loadings(tau, 7, (0.7, 0.2))) == 7
+    with pytest.raises(ValueError, match="decays must be a pair"):
+        extended_svensson_loadings(tau, 5, (0.7,))
+    with pytest.raises(ValueError, match="n_factors must be a positive integer"):
+        extended_svensson_loadings(tau, 0, (0.7, 0.2))
+
+
+@pytest.fixture(scope="module")
+def five_factor_curves():
+    return simulate_curves(130, n_factors=5)
+
+
+@pytest.fixture(scope="module")
+def five_factor_fits(five_factor_curves):
+    train = five_factor_curves.iloc[:N_TRAIN]
+    return {k: GaussianLinearStateSpace(n_factors=k, decays=(0.7, 0.2)).fit(train)
+            for k in (4, 5)}
+
+
+def test_five_factors_start_extended_svensson_and_fit(five_factor_curves, five_factor_fits):
+    model = five_factor_fits[5]
+    start = extended_svensson_loadings(MATURITIES, 5, (0.7, 0.2))
+    np.testing.assert_array_equal(model.initial_loadings_, start)
+    assert model.loadings_.shape == (len(MATURITIES), 5)
+    assert model.transition_.shape == (5, 5)
+    assert np.isfinite(model.loglikelihood_)
+    assert model.loglikelihood_ >= model.initial_loglikelihood_
+    # Identification: 5 * 6 / 2 loadings held at their start values, on 5 distinct rows.
+    assert model.fixed_loadings_.sum() == 15
+    assert np.count_nonzero(model.fixed_loadings_.any(axis=1)) == 5
+    np.testing.assert_array_equal(model.loadings_[model.fixed_loadings_],
+                                  start[model.fixed_loadings_])
+    forecast = model.forecast(4)
+    assert forecast.shape == (4, len(MATURITIES))
+    assert (forecast.index == five_factor_curves.index[N_TRAIN:N_TRAIN + 4]).all()
+    assert np.isfinite(forecast.to_numpy()).all()
+    assert model.transform(five_factor_curves).shape == (130, 5)
+
+
+def test_five_factors_fit_a_five_factor_panel_better_than_four(five_factor_fits):
+    # The 4-factor model is nested in the 5-factor one (up to the diffuse prior of the
+    # extra factor and the variance floor), and the panel has a fifth factor.
+    four, five = five_factor_fits[4], five_factor_fits[5]
+    assert np.isfinite(four.loglikelihood_) and np.isfinite(five.loglikelihood_)
+    assert five.loglikelihood_ > four.loglikelihood_
+
+
+def test_five_factor_grid_search_finds_the_generating_pair():
+    tau = np.asarray(MATURITIES)
+    grid = np.geomspace(decay_for_peak_curvature(10.0), decay_for_peak_curvature(0.25), 25)
+    factors = np.random.default_rng(2).normal(size=(40, 5)) + [4.0, -1.0, 0.5, 0.3, -0.4]
+    exact = factors @ extended_svensson_loadings(tau, 5, (grid[15], grid[4])).T
+    assert grid_search_decays(exact, tau, 5) == (grid[15], grid[4])
+
+
+@pytest.mark.parametrize("decays", [0.7, (0.7, 0.2, 0.1)])
+def test_five_factors_take_two_decays(five_factor_curves, decays):
+    message = r"n_factors=5 takes two decays \(decay1, decay2\), got decays="
+    with pytest.raises(ValueError, match=message):
+        GaussianLinearStateSpace(n_factors=5, decays=decays).fit(five_factor_curves)
