@@ -65,7 +65,7 @@ def _yc_att(seed, device, maturities):
 def _nnss(seed, device, maturities):
     from skyield.models import NeuralStateSpaceModel
 
-    return NeuralStateSpaceModel(n_factors=4, epochs=500, maturities=maturities, device=device,
+    return NeuralStateSpaceModel(n_factors=4, epochs=1500, maturities=maturities, device=device,
                                  random_state=seed)
 
 
@@ -86,7 +86,8 @@ MODELS = {
         ModelEntry("ns-var", "two-step dynamic Nelson-Siegel, VAR(1) factors", _dns("ns", "var")),
         ModelEntry("nss-ar", "two-step dynamic Svensson, AR(1) factors (on short grids the "
                    "level and second-curvature loadings are nearly collinear, which per-factor "
-                   "AR(1) fits handle badly)", _dns("nss", "ar")),
+                   "AR(1) fits handle badly; not run by default)", _dns("nss", "ar"),
+                   default=False),
         ModelEntry("nss-var", "two-step dynamic Svensson, VAR(1) factors", _dns("nss", "var")),
         ModelEntry("dns-kalman", "one-step dynamic Nelson-Siegel (Kalman filter, ML)",
                    _dns("ns", "var", "kalman"), diagnostics="dns-factors"),
@@ -94,7 +95,7 @@ MODELS = {
                    "epochs, early stopping), trained once", _lstm_attention, fit_once=True,
                    diagnostics="attention"),
         ModelEntry("nnss", "neural state space model: 4 factors with neural loadings, MAP "
-                   "through the Kalman filter (seed priors, at most 500 L-BFGS iterations), "
+                   "through the Kalman filter (seed priors, at most 1500 L-BFGS iterations), "
                    "estimated once, then filtered forward", _nnss, mode="sequence",
                    fit_once=True, diagnostics="nnss"),
         ModelEntry("factor-transformer", "one nonlinear dynamic factor of the monthly "
