@@ -299,7 +299,7 @@ def run_benchmark(args):
         results_to_frames(results).to_parquet(folder / "forecasts.parquet", index=False)
         written.append("forecasts.parquet")
     except ImportError:
-        pass
+        _say(args, "forecasts.parquet not written: pandas found no Parquet engine (pyarrow)")
     write_report(folder / "report.html", title=f"skyield benchmark: {args.dataset}",
                  settings=settings, table=table, results=results, horizons=horizons,
                  notes=[f"{e.name}: {e.description}" for e in models],

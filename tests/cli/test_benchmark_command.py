@@ -26,6 +26,8 @@ def test_writes_leaderboard_forecasts_and_a_self_contained_report(first_run):
     assert {"model", "origin", "horizon", "target_date", "series", "forecast", "actual",
             "lower", "upper"} <= set(forecasts.columns)
     assert (forecasts["origin"] >= "2019-01-01").all()
+    parquet = pd.read_parquet(first_run / "forecasts.parquet")
+    pd.testing.assert_frame_equal(parquet, forecasts, check_dtype=False)
     html = (first_run / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3
     assert "src=\"http" not in html
