@@ -31,7 +31,7 @@ class ProjectedFactorTransformer(BaseEstimator):
         """Train the transformer on the panel ``Y`` (a DataFrame of consecutive dates)."""
         if not isinstance(Y, pd.DataFrame):
             raise TypeError(f"Y must be a DataFrame of dates, got {type(Y).__name__}")
-        self.model_ = clone(self.transformer).fit(self._series(Y))
+        self.model_ = clone(self.transformer).fit(self.model_input(Y))
         self.levels_ = Y.iloc[-(self.model_.window + 1):]
         return self
 
@@ -47,12 +47,13 @@ class ProjectedFactorTransformer(BaseEstimator):
 
     def forecast(self, steps=1):
         """Projected values of the ``steps`` dates after the last date seen."""
-        history = self._series(self.levels_).iloc[-self.model_.window:]
+        history = self.model_input(self.levels_).iloc[-self.model_.window:]
         projected = self.model_.project(history, steps=steps,
                                         origins=[len(history) - 1]).observables[0]
         if self.differences:
             return self.levels_.to_numpy()[-1] + np.cumsum(projected, axis=0)
         return np.asarray(projected)
 
-    def _series(self, Y):
+    def model_input(self, Y):
+        """The series the transformer sees for the panel ``Y``: its changes or itself."""
         return Y.diff().iloc[1:] if self.differences else Y

@@ -89,7 +89,7 @@ def transformer_factor_figures(estimator, context):
     """The factor a projected factor transformer estimates from each window."""
     train = context.panel.loc[context.panel.index < context.test_start]
     adapter = clone(estimator).fit(train)
-    series = adapter._series(context.panel)
+    series = adapter.model_input(context.panel)
     factor = adapter.model_.transform(series)
     factors = _as_frame(factor, series.index).dropna()
     figure, ax = _subplots(figsize=(9, 3.2))
