@@ -74,7 +74,7 @@ BASIS_POINTS = 100.0  # the yields are in percent
 
 SETTINGS = {
     "full": dict(start="2003-08-01", end="2018-08-31", train_end="2015-07-31",
-                 hidden_layers=(300, 300), epochs=3000, pretrain_epochs=500,
+                 hidden_layers=(300, 300), epochs=10000, pretrain_epochs=500,
                  grid_epochs=600, grid_pretrain_epochs=500, grid_gammas=GAMMAS,
                  grid_weight_vars=WEIGHT_VARS, dns_maxiter=500, glss_maxiter=500,
                  filter="parallel"),
