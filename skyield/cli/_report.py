@@ -33,17 +33,20 @@ def _figures(results, horizons):
     figure, ax = plt.subplots(figsize=(9, 4))
     plot_rmse_over_time(results, horizons[0], ax=ax)
     parts.append(_image(figure, "rolling RMSE over time"))
-    with_intervals = [m for m, rows in results.groupby("model", sort=False)
-                      if "lower" in rows and rows["lower"].notna().all()]
-    if with_intervals:
-        maturities = sorted(results["series"].unique())
-        shown = min(maturities, key=lambda m: abs(float(m) - 10.0))
-        figure, axes = plt.subplots(len(with_intervals), 1, sharex=True,
-                                    figsize=(9, 2.6 * len(with_intervals)), squeeze=False)
-        for ax, model in zip(axes[:, 0], with_intervals):
-            plot_fan_chart(results[results["model"] == model], shown, horizons[0], ax=ax,
-                           label=f"{model}: {shown:g}-year yield, horizon {horizons[0]}")
-        parts.append(_image(figure, "forecast fan charts"))
+    models = list(results["model"].unique())
+    maturities = sorted(results["series"].unique())
+    shown = min(maturities, key=lambda m: abs(float(m) - 10.0))
+    longest = max(horizons)
+    figure, axes = plt.subplots(len(models), 1, sharex=True, sharey=True,
+                                figsize=(9, 2.4 * len(models)), squeeze=False)
+    for ax, model in zip(axes[:, 0], models):
+        rows = results[results["model"] == model]
+        has_band = "lower" in rows and rows["lower"].notna().all()
+        plot_fan_chart(rows, shown, longest, ax=ax,
+                       label=f"{model}: {shown:g}-year yield, {longest} steps ahead"
+                             + ("" if has_band else " (point forecasts only)"))
+    figure.tight_layout()
+    parts.append(_image(figure, "forecast fan charts"))
     return parts
 
 

@@ -70,7 +70,7 @@ def plot_fan_chart(results, series, horizon, *, lower="lower", upper="upper", ax
         The horizon to show.
     lower, upper : str, default="lower", "upper"
         Interval columns (e.g. ``"q0.025"`` and ``"q0.975"``); the band is omitted when
-        they are absent.
+        they are absent or hold missing values (a model without intervals).
     ax : matplotlib Axes, default=None
     label : str, default=None
         Title of the panel.
@@ -86,7 +86,8 @@ def plot_fan_chart(results, series, horizon, *, lower="lower", upper="upper", ax
     chosen = chosen.sort_values("target_date")
     dates = pd.to_datetime(chosen["target_date"])
     ax = _axes(ax)
-    if lower in chosen.columns and upper in chosen.columns:
+    if lower in chosen.columns and upper in chosen.columns \
+            and chosen[[lower, upper]].notna().all().all():
         ax.fill_between(dates, chosen[lower], chosen[upper], alpha=0.25, color="C0",
                         label="interval")
     ax.plot(dates, chosen["forecast"], color="C0", lw=1, label="forecast")
