@@ -5,7 +5,6 @@ which is checked. Checks an estimator cannot pass are listed in ``EXCLUSIONS``, 
 place where exclusions live, each with its reason.
 """
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skyield.utils.discovery import all_estimators

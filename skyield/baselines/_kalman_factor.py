@@ -40,7 +40,7 @@ def _fallback_start_params(model, values):
     """Start values when statsmodels' own (PCA + VAR) start is not stationary."""
     params = np.zeros(model.k_params)
     names = model.param_names
-    k, n = model.k_factors, model.k_endog
+    k = model.k_factors
     _, singular, vt = np.linalg.svd(values - values.mean(axis=0), full_matrices=False)
     loadings = (vt[:k].T * singular[:k] / np.sqrt(values.shape[0]))
     params[model._params_loadings] = loadings.ravel()

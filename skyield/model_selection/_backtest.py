@@ -29,29 +29,30 @@ Conventions
 """
 
 import copy
-import inspect
 import numbers
 import time
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.base import clone, is_regressor
+from sklearn.base import clone
 
+from skyield.model_selection._modes import accepts_families, resolve_mode
 from skyield.model_selection._split import SktimeSplit, _is_sktime_splitter
-from skyield.utils.validation import check_coverage, check_increasing_levels
-from skyield.preprocessing._windows import (
-    _check_horizons,
-    _check_window,
-    _target_positions,
-    make_windows,
+from skyield.preprocessing._windows import make_windows
+from skyield.utils.validation import (
+    check_coverage,
+    check_family_panel,
+    check_horizons,
+    check_increasing_levels,
+    check_panel,
+    check_window,
+    target_positions,
 )
-from skyield.utils.validation import check_family_panel, check_panel
 
 __all__ = ["backtest", "summarize"]
 
 EVALUATE_ON = ("origin", "target")
-MODES = ("auto", "window", "sequence")
 
 
 class _Family:
@@ -101,37 +102,6 @@ def _prepare_data(data, missing):
     families = [_Family(label, rank, frame, dates)
                 for rank, (label, frame) in enumerate(zip(labels, frames))]
     return dates, families, multi
-
-
-def _resolve_mode(estimator, mode):
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    try:
-        window_like = is_regressor(estimator)
-    except (AttributeError, TypeError):
-        window_like = False
-    sequence_like = callable(getattr(estimator, "forecast", None)) and \
-        callable(getattr(estimator, "update", None))
-    name = type(estimator).__name__
-    if mode == "auto":
-        if window_like and sequence_like:
-            raise ValueError(
-                f"{name} is a regressor and has forecast/update: pass mode='window' or "
-                f"mode='sequence' to say how to backtest it"
-            )
-        if window_like:
-            return "window"
-        if sequence_like:
-            return "sequence"
-        raise TypeError(
-            f"cannot backtest {name}: it is neither a regressor (window model) nor has "
-            f"forecast and update methods (sequence model)"
-        )
-    if mode == "window" and not callable(getattr(estimator, "predict", None)):
-        raise TypeError(f"mode='window' needs a predict method, which {name} lacks")
-    if mode == "sequence" and not sequence_like:
-        raise TypeError(f"mode='sequence' needs forecast and update methods, which {name} lacks")
-    return mode
 
 
 def _check_quantiles(quantiles):
@@ -283,13 +253,6 @@ def _show(value):
     return str(value)
 
 
-def _accepts_families(method):
-    try:
-        return "families" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _as_shape(values, expected, name, owner, optional_axes):
     """``values`` as an array of shape ``expected``; singleton axes in ``optional_axes``
     may be missing."""
@@ -374,7 +337,7 @@ def _target_layout(y):
 def _fit_window(estimator, X, y, families):
     model = clone(estimator)
     kwargs = {"families": families} if families is not None and \
-        _accepts_families(model.fit) else {}
+        accepts_families(model.fit) else {}
     start = time.perf_counter()
     model.fit(X, _target_layout(y), **kwargs)
     return model, time.perf_counter() - start
@@ -388,7 +351,7 @@ def _window_task(estimator, fitted, train_set, X, families, shape, quantiles, co
     owner = type(model).__name__
 
     def call(method, name, extra, optional, **params):
-        if families is not None and _accepts_families(method):
+        if families is not None and accepts_families(method):
             params["families"] = families
         return _as_shape(method(X, **params), shape + extra, name, owner, optional)
 
@@ -610,10 +573,10 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     >>> summarize(results).columns.tolist()
     ['n', 'rmse', 'mae', 'mean_error']
     """
-    mode = _resolve_mode(estimator, mode)
+    mode = resolve_mode(estimator, mode)
     if evaluate_on not in EVALUATE_ON:
         raise ValueError(f"evaluate_on must be one of {EVALUATE_ON}, got {evaluate_on!r}")
-    horizons = _check_horizons(horizons)
+    horizons = check_horizons(horizons)
     if not horizons:
         raise ValueError("horizons must hold at least one horizon")
     refit = _check_refit(refit)
@@ -627,13 +590,13 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     if mode == "window":
         if window is None:
             raise ValueError("window regressors need window=, the number of dates per window")
-        window = _check_window(window)
+        window = check_window(window)
     elif differences:
         raise ValueError("differences=True applies to window regressors only; a sequence "
                          "model is fitted on the panel's levels")
 
     dates, families, multi = _prepare_data(data, missing)
-    target_cols = _target_positions(list(families[0].frame.columns), targets)
+    target_cols = target_positions(list(families[0].frame.columns), targets)
     gap = max(horizons) - 1 if evaluate_on == "target" else 0
     splits = _resolve_splits(splitter, dates, test_start, gap)
     fits, tasks = _plan(splits, refit)

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from skyield.utils.validation import check_family_panel, check_panel
+from skyield.utils.validation import (
+    check_family_panel,
+    check_horizons,
+    check_panel,
+    check_window,
+    target_positions,
+)
 
 
 @dataclass(frozen=True)
@@ -58,35 +64,6 @@ class Windows:
         return self.X.shape[0]
 
 
-def _check_horizons(horizons):
-    if horizons is None:
-        return ()
-    if isinstance(horizons, (int, np.integer)):
-        if horizons < 1:
-            raise ValueError(f"horizons must be a positive integer, got {horizons}")
-        return tuple(range(1, int(horizons) + 1))
-    values = tuple(int(h) for h in horizons)
-    if not values or any(h < 1 for h in values) or list(values) != sorted(set(values)):
-        raise ValueError(
-            f"horizons must be positive, strictly increasing integers, got {list(horizons)}"
-        )
-    return values
-
-
-def _target_positions(columns, targets):
-    if targets is None:
-        return list(range(len(columns)))
-    if isinstance(targets, (str, int, float, np.integer, np.floating)):
-        targets = [targets]
-    positions = []
-    for target in targets:
-        matches = [i for i, column in enumerate(columns) if column == target]
-        if not matches:
-            raise ValueError(f"target {target!r} is not a column; available: {list(columns)}")
-        positions.append(matches[0])
-    return positions
-
-
 def make_windows(panel, window, horizons=1, *, targets=None, differences=False,
                  missing="raise", maturities=None):
     """Turn a panel into windows of history and targets at horizons ``h``.
@@ -131,8 +108,8 @@ def make_windows(panel, window, horizons=1, *, targets=None, differences=False,
     >>> w.X[0, :, 0], w.y[0, :, 0]
     (array([0., 1., 2.]), array([3., 4.]))
     """
-    window = _check_window(window)
-    horizon_tuple = _check_horizons(horizons)
+    window = check_window(window)
+    horizon_tuple = check_horizons(horizons)
     checked = check_panel(panel, name="panel", missing=missing, maturities=maturities)
     values = checked.values
     n_dates = values.shape[0]
@@ -152,7 +129,7 @@ def make_windows(panel, window, horizons=1, *, targets=None, differences=False,
     # Window i ends at the origin; in the differenced array row r holds values[r+1] - values[r].
     steps = origins[:, None] - offset - np.arange(window - 1, -1, -1)[None, :]
     X = source[steps]
-    target_cols = _target_positions(checked.columns, targets)
+    target_cols = target_positions(checked.columns, targets)
     last_level = values[origins][:, target_cols]
     y = target_dates = None
     if horizon_tuple:
@@ -166,12 +143,6 @@ def make_windows(panel, window, horizons=1, *, targets=None, differences=False,
         last_level=last_level, horizons=horizon_tuple, series=list(checked.columns),
         targets=[checked.columns[i] for i in target_cols], maturities=checked.maturities,
     )
-
-
-def _check_window(window):
-    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
-        raise ValueError(f"window must be a positive integer, got {window!r}")
-    return int(window)
 
 
 def _labels(index, positions):
@@ -205,7 +176,7 @@ def make_family_windows(panel, window, horizons=1, *, targets=None, differences=
     windows : Windows
         With ``families`` set to each window's family label.
     """
-    window = _check_window(window)
+    window = check_window(window)
     panels = check_family_panel(panel, name="panel", missing=missing, maturities=maturities)
     parts = []
     for family in panels:

@@ -19,7 +19,7 @@ from sklearn.base import clone
 from sklearn.utils import get_tags
 from sktime.forecasting.base import BaseForecaster
 
-from skyield.model_selection._backtest import _accepts_families, _resolve_mode
+from skyield.model_selection._modes import accepts_families, resolve_mode
 from skyield.sktime._panel import FamilyPanel
 from skyield.utils.validation import resolve_maturities
 
@@ -38,7 +38,7 @@ METHODS = {
 def _infer_kind(estimator, mode):
     """Window or sequence, without raising (for the tags set at construction)."""
     try:
-        return _resolve_mode(estimator, mode)
+        return resolve_mode(estimator, mode)
     except (TypeError, ValueError):
         return None
 
@@ -229,7 +229,7 @@ class SkyieldForecaster(BaseForecaster):
     # -- checks -------------------------------------------------------------------------
 
     def _check_params(self):
-        mode = _resolve_mode(self.estimator, self.mode)
+        mode = resolve_mode(self.estimator, self.mode)
         if mode == "window":
             if self.strategy not in STRATEGIES:
                 raise ValueError(
@@ -304,7 +304,7 @@ class SkyieldForecaster(BaseForecaster):
         model = self._prepared_estimator(steps, panel.columns)
         self._flat = not get_tags(model).input_tags.three_d_array
         kwargs = {}
-        if families is not None and _accepts_families(model.fit):
+        if families is not None and accepts_families(model.fit):
             kwargs["families"] = families
         model.fit(self._inputs(X), self._targets(targets), **kwargs)
         self.estimator_ = model
@@ -417,7 +417,7 @@ class SkyieldForecaster(BaseForecaster):
                 f"{type(model).__name__} has no {method}; SkyieldForecaster cannot give "
                 f"this prediction with it"
             )
-        if self._panel.multi and _accepts_families(function):
+        if self._panel.multi and accepts_families(function):
             params["families"] = np.asarray(self._panel.labels, dtype=object)
         values = np.asarray(function(self._inputs(inputs), **params), dtype=np.float64)
         # The regressor answers in the layout of its targets: steps and series may be

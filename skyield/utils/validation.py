@@ -17,6 +17,7 @@ from skyield.utils._maturities import parse_maturities
 __all__ = [
     "Panel",
     "check_coverage",
+    "check_horizons",
     "check_increasing_levels",
     "check_panel",
     "check_family_panel",
@@ -24,7 +25,9 @@ __all__ = [
     "check_maturities",
     "validate_windows",
     "check_targets",
+    "check_window",
     "restore_target_layout",
+    "target_positions",
     "MISSING_POLICIES",
 ]
 
@@ -152,6 +155,67 @@ def check_coverage(coverage, name="coverage"):
     if isinstance(coverage, bool) or not isinstance(coverage, Real) or not 0 < coverage < 1:
         raise ValueError(f"{name} must be a number strictly between 0 and 1, got {coverage!r}")
     return float(coverage)
+
+
+def check_horizons(horizons):
+    """Forecast horizons as a tuple of positive, strictly increasing integers.
+
+    Parameters
+    ----------
+    horizons : int, sequence of int or None
+        ``h`` means ``1 .. h``; a sequence lists them (e.g. ``[1, 6, 12]``); None means no
+        horizon (the empty tuple).
+
+    Returns
+    -------
+    horizons : tuple of int
+    """
+    if horizons is None:
+        return ()
+    if isinstance(horizons, bool):
+        raise ValueError(f"horizons must be a positive integer or a sequence, got {horizons}")
+    if isinstance(horizons, (int, np.integer)):
+        if horizons < 1:
+            raise ValueError(f"horizons must be a positive integer, got {horizons}")
+        return tuple(range(1, int(horizons) + 1))
+    values = tuple(int(h) for h in horizons)
+    if not values or any(h < 1 for h in values) or list(values) != sorted(set(values)):
+        raise ValueError(
+            f"horizons must be positive, strictly increasing integers, got {list(horizons)}"
+        )
+    return values
+
+
+def check_window(window):
+    """A window length (number of dates): a positive integer."""
+    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
+        raise ValueError(f"window must be a positive integer, got {window!r}")
+    return int(window)
+
+
+def target_positions(columns, targets):
+    """Positions in ``columns`` of the target labels (all columns when ``targets`` is None).
+
+    Parameters
+    ----------
+    columns : sequence of labels
+    targets : label, sequence of labels or None
+
+    Returns
+    -------
+    positions : list of int
+    """
+    if targets is None:
+        return list(range(len(columns)))
+    if isinstance(targets, (str, int, float, np.integer, np.floating)):
+        targets = [targets]
+    positions = []
+    for target in targets:
+        matches = [i for i, column in enumerate(columns) if column == target]
+        if not matches:
+            raise ValueError(f"target {target!r} is not a column; available: {list(columns)}")
+        positions.append(matches[0])
+    return positions
 
 
 def check_maturities(maturities, n_series=None, name="maturities"):

@@ -194,3 +194,34 @@ def test_shared_level_and_coverage_checks():
     for bad in (1.0, 0, True, "0.9"):
         with pytest.raises(ValueError, match="coverage must be a number strictly between 0 and 1"):
             check_coverage(bad)
+
+
+@pytest.mark.parametrize("horizons, expected", [
+    (None, ()), (3, (1, 2, 3)), ([1, 6, 12], (1, 6, 12)), (np.int64(2), (1, 2)),
+])
+def test_check_horizons_expands_and_keeps_horizons(horizons, expected):
+    from skyield.utils import check_horizons
+
+    assert check_horizons(horizons) == expected
+
+
+@pytest.mark.parametrize("horizons", [0, [3, 1], [1, 1], [], [0, 2], True])
+def test_check_horizons_rejects_bad_horizons(horizons):
+    from skyield.utils import check_horizons
+
+    with pytest.raises(ValueError, match="horizons must be"):
+        check_horizons(horizons)
+
+
+def test_check_window_and_target_positions():
+    from skyield.utils import check_window, target_positions
+
+    assert check_window(np.int32(4)) == 4
+    for bad in (0, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="window must be a positive integer"):
+            check_window(bad)
+    assert target_positions(["3M", "2Y", "10Y"], None) == [0, 1, 2]
+    assert target_positions(["3M", "2Y", "10Y"], ["10Y", "3M"]) == [2, 0]
+    assert target_positions([0.25, 2.0], 2.0) == [1]
+    with pytest.raises(ValueError, match="target '5Y' is not a column"):
+        target_positions(["3M", "2Y"], "5Y")
