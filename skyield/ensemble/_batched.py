@@ -28,7 +28,7 @@ import torch
 from skorch.callbacks import EarlyStopping
 from torch.func import functional_call, vmap
 
-from skyield.models._yc_base import TRAINING_LOCK
+from skyield.utils._torch import TORCH_RNG_LOCK
 from skyield.utils import resolve_device, torch_seed
 
 __all__ = ["fit_batched", "supports_batched_fit"]
@@ -137,7 +137,7 @@ def fit_batched(members, X, y, families=None, random_state=None):
         weights.
     """
     _check_members(members)
-    with TRAINING_LOCK:
+    with TORCH_RNG_LOCK:
         return _fit_batched(members, X, y, families, random_state)
 
 

@@ -21,7 +21,6 @@ members as one batched model and hand each its fitted net.
 """
 
 import copy
-import threading
 
 import numpy as np
 import pandas as pd
@@ -63,10 +62,6 @@ DISTRIBUTIONS = ("quantile", "gaussian")
 OUTPUT_ACTIVATIONS = ("sigmoid", "linear")
 SPREAD_ACTIVATIONS = ("sigmoid", "softplus")
 _PREDICT_BATCH = 1024
-# torch_seed seeds torch's process-wide generator, which threads share: fits running in
-# threads (joblib's threading backend, Dask thread workers) take turns so that each
-# stays reproducible. Process-based backends (loky, Dask processes, Ray) run in parallel.
-TRAINING_LOCK = threading.RLock()
 
 
 def check_quantile_levels(quantiles, name="quantiles"):
@@ -305,7 +300,7 @@ class _YieldCurveNetBase(RegressorMixin, BaseEstimator):
         """
         inputs, targets = self._training_setup(X, y, families)
         device = resolve_device(self.device)
-        with TRAINING_LOCK, torch_seed(self.random_state, device) as generator:
+        with torch_seed(self.random_state, device) as generator:
             net = self._initialize_net(self._new_net(device, generator))
             net.partial_fit(inputs, targets)
         return self._finish_fit(net, len(net.history))

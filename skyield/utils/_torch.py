@@ -1,6 +1,7 @@
 """Device resolution and seeding for the torch-based estimators (one place for both)."""
 
 import contextlib
+import threading
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -37,6 +38,12 @@ def resolve_device(device):
     return resolved
 
 
+# torch's default generators are process-wide, so threads share them: seeded blocks running
+# in threads (joblib's threading backend, Dask thread workers) take turns, and each stays
+# reproducible. Process-based backends (loky, Dask processes, Ray) still run in parallel.
+TORCH_RNG_LOCK = threading.RLock()
+
+
 def seed_from_random_state(random_state):
     """Draw a 31-bit integer seed from ``random_state`` (None, int or RandomState)."""
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
@@ -45,6 +52,9 @@ def seed_from_random_state(random_state):
 @contextlib.contextmanager
 def torch_seed(random_state, device=None):
     """Seed torch for the duration of a block, leaving the caller's generators untouched.
+
+    Blocks in different threads of one process run one at a time (the default generators
+    are shared by all threads); a block may nest inside another in the same thread.
 
     Parameters
     ----------
@@ -65,7 +75,7 @@ def torch_seed(random_state, device=None):
     if device is not None and torch.device(device).type == "cuda":
         index = torch.device(device).index
         cuda_devices = [index if index is not None else torch.cuda.current_device()]
-    with torch.random.fork_rng(devices=cuda_devices):
+    with TORCH_RNG_LOCK, torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
         generator = torch.Generator()
         generator.manual_seed(seed)

@@ -225,3 +225,29 @@ def test_check_window_and_target_positions():
     assert target_positions([0.25, 2.0], 2.0) == [1]
     with pytest.raises(ValueError, match="target '5Y' is not a column"):
         target_positions(["3M", "2Y"], "5Y")
+
+
+def test_torch_seed_blocks_in_threads_take_turns_and_stay_reproducible():
+    import threading
+    import time
+
+    import torch
+
+    from skyield.utils import torch_seed
+
+    draws = {}
+
+    def draw(name):
+        with torch_seed(7):
+            values = []
+            for _ in range(5):
+                values.append(float(torch.rand(())))
+                time.sleep(0.01)  # invites the other thread to draw in between
+            draws[name] = values
+
+    threads = [threading.Thread(target=draw, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert draws["a"] == draws["b"]
