@@ -66,7 +66,9 @@ def as_tensor(value, name, device):
             f"{name} must hold real numbers; got {type(value).__name__} with numpy dtype "
             f"{array.dtype}."
         )
-    return torch.as_tensor(array.astype(np.float64, copy=False), device=device)
+    # A read-only array (e.g. a pandas view) is copied: torch cannot share it safely.
+    return torch.as_tensor(array.astype(np.float64, copy=not array.flags.writeable),
+                           device=device)
 
 
 def _is_integer(tensor):
