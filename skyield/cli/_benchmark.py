@@ -187,6 +187,30 @@ def _say(args, message):
         print(message, flush=True)
 
 
+def _check_arguments(args):
+    """Check the numeric options before any work; return the horizons."""
+    from skyield.utils import check_horizons, resolve_device
+
+    try:
+        horizons = list(check_horizons(_split_list(args.horizons, "horizons", int)))
+    except ValueError as error:
+        raise ValueError(f"--{error}") from None
+    if not 0 < args.coverage < 1:
+        raise ValueError(f"--coverage must lie in (0, 1), got {args.coverage}")
+    if args.refit < 0:
+        raise ValueError(f"--refit must be 0 (fit once) or positive, got {args.refit}")
+    if args.window < 1:
+        raise ValueError(f"--window must be a positive number of dates, got {args.window}")
+    if args.n_jobs == 0:
+        raise ValueError("--n-jobs must be a positive number of jobs or negative "
+                         "(-1: all cores), not 0")
+    try:
+        resolve_device(args.device)
+    except ValueError as error:
+        raise ValueError(f"--device: {error}") from None
+    return horizons
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What the diagnostics of a model need to know about the run."""
@@ -244,19 +268,16 @@ def _diagnostic_figures(entry, args, context, maturities):
 
 def run_benchmark(args):
     """Run the benchmark described by parsed command-line ``args``."""
-    horizons = _split_list(args.horizons, "horizons", int)
-    if not 0 < args.coverage < 1:
-        raise ValueError(f"--coverage must lie in (0, 1), got {args.coverage}")
-    if args.refit < 0:
-        raise ValueError(f"--refit must be 0 (fit once) or positive, got {args.refit}")
+    horizons = _check_arguments(args)
     models = resolve_models(args.models)
-    folder = _prepare_output(args.output, args.overwrite)
     panel = load_panel(args.dataset, args.freq, args.maturities, args.start, args.end)
     if panel.isna().any().any():
         gaps = panel.columns[panel.isna().any()].tolist()
         raise ValueError(
             f"the panel has missing values in maturities {gaps} between {args.start} and "
             f"{args.end or 'the end'}; choose --maturities or --start without gaps")
+    test_start = _first_test_date(panel, args.test_start)
+    folder = _prepare_output(args.output, args.overwrite)
     maturities = np.asarray(panel.columns, dtype=float)
     _say(args, f"skyield benchmark: {args.dataset} ({args.freq}), {len(panel)} dates "
                f"{panel.index[0]:%Y-%m-%d} .. {panel.index[-1]:%Y-%m-%d}, maturities "
@@ -264,7 +285,7 @@ def run_benchmark(args):
                f"horizons {horizons}")
     frames, seconds, warning_notes, diagnostics = [], {}, [], []
     mode = progress_mode(args.quiet)
-    context = RunContext(panel=panel, test_start=_first_test_date(panel, args.test_start),
+    context = RunContext(panel=panel, test_start=test_start,
                          window=args.window, horizons=horizons)
     # The models work on small matrices, for which multi-threaded BLAS and torch cost more
     # in thread start-up and contention than they save; parallelism comes from --n-jobs.

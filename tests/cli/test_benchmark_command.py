@@ -84,7 +84,12 @@ def test_user_csv_runs(tmp_path):
     (["--horizons", "one"], "--horizons must be a comma-separated list"),
     (["--coverage", "1.5"], "--coverage must lie in"),
     (["--dataset", "nowhere.csv"], "neither a bundled curve dataset"),
+    (["--horizons", "6,1"], "--horizons must be positive, strictly increasing"),
+    (["--window", "0"], "--window must be a positive number of dates"),
+    (["--n-jobs", "0"], "--n-jobs must be a positive number"),
+    (["--device", "tpu"], "--device: device must be 'cpu', 'cuda'"),
 ])
 def test_bad_arguments_are_named(arguments, message, tmp_path, capsys):
     assert main(["benchmark", *arguments, "--output", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing is created for a run that fails early

@@ -141,6 +141,7 @@ def test_test_start_after_the_data_is_named(tmp_path, capsys):
     assert main(["benchmark", "--models", "random-walk", "--test-start", "2099-01-01",
                  "--output", str(tmp_path / "out")]) == 2
     assert "after the last date of the panel" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------- the report in a browser
