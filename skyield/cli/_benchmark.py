@@ -16,7 +16,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from skyield import __version__
-from skyield.cli._leaderboard import format_leaderboard, leaderboard
+from skyield.cli._leaderboard import format_leaderboard, leaderboard, summary_lines
 from skyield.cli._diagnostics import DIAGNOSTICS
 from skyield.cli._models import MODELS, resolve_models
 from skyield.cli._progress import ModelProgress, progress_mode
@@ -301,7 +301,8 @@ def run_benchmark(args):
             warning_notes += notes
     results = pd.concat(frames, ignore_index=True)
     table = leaderboard(results, seconds)
-    _say(args, "\n" + format_leaderboard(table))
+    summary = summary_lines(table)
+    _say(args, "\n" + format_leaderboard(table) + "\n\n" + "\n".join(summary))
     for line in warning_notes:
         _say(args, f"warning: {line}")
     settings = {
@@ -324,7 +325,7 @@ def run_benchmark(args):
     write_report(folder / "report.html", title=f"skyield benchmark: {args.dataset}",
                  settings=settings, table=table, results=results, horizons=horizons,
                  notes=[f"{e.name}: {e.description}" for e in models],
-                 diagnostics=diagnostics, warnings=warning_notes)
+                 diagnostics=diagnostics, warnings=warning_notes, summary=summary)
     written.append("report.html")
     with open(folder / "run.json", "w", encoding="utf-8") as handle:
         json.dump({"settings": settings, "command": sys.argv, "seconds": seconds,

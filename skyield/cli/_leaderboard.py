@@ -67,3 +67,28 @@ def format_leaderboard(table):
         blocks.append(f"horizon {horizon}\n" + shown.to_string(
             float_format=lambda value: f"{value:.4f}", na_rep="-"))
     return "\n\n".join(blocks)
+
+
+def summary_lines(table, level=0.05):
+    """One sentence per horizon: the lowest RMSE and which models beat the random walk.
+
+    A model beats (trails) the random walk when the Diebold-Mariano test rejects equal
+    loss at ``level`` and its statistic is negative (positive).
+    """
+    lines = []
+    for horizon, group in table.groupby("horizon", sort=True):
+        best = group.loc[group["rmse"].idxmin()]
+        reference = group[group["model"] == BASELINE]
+        text = f"horizon {horizon}: lowest RMSE {best['model']} ({best['rmse']:.4f}"
+        if best["model"] != BASELINE and not reference.empty:
+            text += (f", random walk {reference['rmse'].iloc[0]:.4f}, "
+                     f"Diebold-Mariano p = {best['dm_pvalue']:.3f}")
+        text += ")."
+        if not reference.empty:
+            significant = group[group["dm_pvalue"] < level]
+            better = significant.loc[significant["dm_stat"] < 0, "model"].tolist()
+            worse = significant.loc[significant["dm_stat"] > 0, "model"].tolist()
+            text += (f" Better than the random walk at the {level:.0%} level: "
+                     f"{', '.join(better) or 'none'}; worse: {', '.join(worse) or 'none'}.")
+        lines.append(text)
+    return lines

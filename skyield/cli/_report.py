@@ -63,7 +63,7 @@ def _diagnostics_html(diagnostics):
 
 
 def write_report(path, *, title, settings, table, results, horizons, notes=(),
-                 diagnostics=(), warnings=()):
+                 diagnostics=(), warnings=(), summary=()):
     """Write the benchmark report to ``path`` (one HTML file, no external resources).
 
     ``diagnostics`` holds ``(model, caption, figure)`` triples drawn after the backtest
@@ -77,6 +77,8 @@ def write_report(path, *, title, settings, table, results, horizons, notes=(),
         shown = group.drop(columns="horizon").set_index("model").sort_values("rmse")
         tables.append(f"<h3>Horizon {horizon}</h3>" + shown.to_html(
             float_format=lambda value: f"{value:.4f}", na_rep="-", border=0))
+    summary_html = ("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in summary)
+                    + "</ul>") if summary else ""
     notes_html = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
     warnings_html = ("<h2>Warnings</h2><ul>" + "".join(
         f"<li>{html.escape(line)}</li>" for line in warnings) + "</ul>") if warnings else ""
@@ -91,6 +93,7 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 <h1>{html.escape(title)}</h1>
 <h2>Settings</h2><table>{settings_rows}</table>
 <h2>Leaderboard</h2>
+{summary_html}
 <p>RMSE and MAE in percentage points over every origin and maturity of the test span;
 PICP and MPIW of the central intervals; Diebold-Mariano test of equal squared error against
 the random walk (negative statistic: smaller loss than the random walk); seconds is the

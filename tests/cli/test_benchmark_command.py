@@ -93,3 +93,26 @@ def test_bad_arguments_are_named(arguments, message, tmp_path, capsys):
     assert main(["benchmark", *arguments, "--output", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing is created for a run that fails early
+
+
+def test_summary_names_the_best_model_and_the_significant_ones():
+    from skyield.cli._leaderboard import summary_lines
+
+    table = pd.DataFrame({
+        "model": ["random-walk", "good", "bad", "random-walk", "good", "bad"],
+        "horizon": [1, 1, 1, 6, 6, 6],
+        "rmse": [0.30, 0.25, 0.40, 0.70, 0.72, 0.80],
+        "dm_stat": [float("nan"), -2.5, 3.0, float("nan"), 0.5, 1.0],
+        "dm_pvalue": [float("nan"), 0.01, 0.003, float("nan"), 0.6, 0.3],
+    })
+    first, second = summary_lines(table)
+    assert first == ("horizon 1: lowest RMSE good (0.2500, random walk 0.3000, "
+                     "Diebold-Mariano p = 0.010). Better than the random walk at the 5% "
+                     "level: good; worse: bad.")
+    assert second == ("horizon 6: lowest RMSE random-walk (0.7000). Better than the random "
+                      "walk at the 5% level: none; worse: none.")
+
+
+def test_report_and_output_open_with_the_summary(first_run):
+    html = (first_run / "report.html").read_text()
+    assert "horizon 1: lowest RMSE" in html and "horizon 3: lowest RMSE" in html
