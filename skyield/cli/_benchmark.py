@@ -220,15 +220,31 @@ class RunContext:
     window: int
     horizons: list
 
+    @property
+    def train(self):
+        """The dates before the test start: the span every first fit sees."""
+        return self.panel.loc[self.panel.index < self.test_start]
 
-def _warning_notes(name, caught):
-    """One line per distinct warning a model raised, with how often it came."""
+
+def _plural(count, word):
+    return f"{count} {word}{'s' if count > 1 else ''}"
+
+
+def _recorded(name, call):
+    """Run ``call()`` recording every warning; return its value and one note per warning.
+
+    A note gives one distinct warning (category and first line) with how often it came.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = call()
     counts = {}
     for item in caught:
         text = f"{item.category.__name__}: {str(item.message).splitlines()[0]}"
         counts[text] = counts.get(text, 0) + 1
-    return [f"{name} warned {count} time{'s' if count > 1 else ''}: {text}"
-            for text, count in counts.items()]
+    notes = [f"{name} warned {_plural(count, 'time')}: {text}"
+             for text, count in counts.items()]
+    return value, notes, len(caught)
 
 
 def _run_model(entry, args, panel, maturities, horizons, label, mode):
@@ -238,31 +254,28 @@ def _run_model(entry, args, panel, maturities, horizons, label, mode):
     estimator = entry.build(args.seed, args.device, maturities)
     progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
     started = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        results = backtest(
-            estimator, panel, window=args.window, horizons=horizons,
-            refit=False if (entry.fit_once or not args.refit) else args.refit,
-            coverage=args.coverage if _has_intervals(estimator) else None,
-            test_start=args.test_start, n_jobs=args.n_jobs, mode=entry.mode,
-            progress=progress,
-        )
+    results, notes, n_warnings = _recorded(entry.name, lambda: backtest(
+        estimator, panel, window=args.window, horizons=horizons,
+        refit=False if (entry.fit_once or not args.refit) else args.refit,
+        coverage=args.coverage if _has_intervals(estimator) else None,
+        test_start=args.test_start, n_jobs=args.n_jobs, mode=entry.mode,
+        progress=progress,
+    ))
     seconds = time.perf_counter() - started
-    notes = _warning_notes(entry.name, caught)
-    progress.close(f"{results['origin'].nunique()} origins in {seconds:.1f} s"
-                   + (f", {len(caught)} warning{'s' if len(caught) > 1 else ''} (see the report)" if caught else ""))
+    summary = f"{results['origin'].nunique()} origins in {seconds:.1f} s"
+    if n_warnings:
+        summary += f", {_plural(n_warnings, 'warning')} (see the report)"
+    progress.close(summary)
     return results.assign(model=entry.name), seconds, notes
 
 
 def _diagnostic_figures(entry, args, context, maturities):
-    """The report figures of one model, or a note saying why there are none."""
+    """The report figures of one model (none without diagnostics) and warning notes."""
     if entry.diagnostics is None:
         return [], []
     estimator = entry.build(args.seed, args.device, maturities)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        figures = DIAGNOSTICS[entry.diagnostics](estimator, context)
-    notes = _warning_notes(f"{entry.name} (fit for the figures)", caught)
+    figures, notes, _ = _recorded(f"{entry.name} (fit for the figures)",
+                                  lambda: DIAGNOSTICS[entry.diagnostics](estimator, context))
     return [(entry.name, caption, figure) for caption, figure in figures], notes
 
 

@@ -27,7 +27,7 @@ def _subplots(*args, **kwargs):
 
 def attention_figures(estimator, context):
     """Mean attention over the test origins and the attention at the last origin."""
-    train = context.panel.loc[context.panel.index < context.test_start]
+    train = context.train
     windows = make_windows(train, context.window, context.horizons)
     model = clone(estimator).fit(windows.X, windows.y)
     every = make_windows(context.panel, context.window, horizons=None)
@@ -56,7 +56,7 @@ def _label_horizons(ax, n_outputs, horizons):
 
 def nnss_figures(estimator, context):
     """Neural loadings over a fine maturity grid and the filtered factors."""
-    train = context.panel.loc[context.panel.index < context.test_start]
+    train = context.train
     model = clone(estimator).fit(train)
     observed = np.asarray(context.panel.columns, dtype=float)
     fine = np.linspace(0.0, _LOADING_SPAN * observed.max(), 241)
@@ -73,7 +73,7 @@ def nnss_figures(estimator, context):
 
 def dns_factor_figures(estimator, context):
     """Filtered (or OLS) dynamic Nelson-Siegel factors over the whole panel."""
-    train = context.panel.loc[context.panel.index < context.test_start]
+    train = context.train
     model = clone(estimator).fit(train)
     factors = _as_frame(model.transform(context.panel), context.panel.index)
     names = _DNS_FACTOR_NAMES.get(factors.shape[1])
@@ -87,7 +87,7 @@ def dns_factor_figures(estimator, context):
 
 def transformer_factor_figures(estimator, context):
     """The factor a projected factor transformer estimates from each window."""
-    train = context.panel.loc[context.panel.index < context.test_start]
+    train = context.train
     adapter = clone(estimator).fit(train)
     series = adapter.model_input(context.panel)
     factor = adapter.model_.transform(series)

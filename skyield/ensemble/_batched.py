@@ -28,8 +28,8 @@ import torch
 from skorch.callbacks import EarlyStopping
 from torch.func import functional_call, vmap
 
-from skyield.utils._torch import TORCH_RNG_LOCK
 from skyield.utils import resolve_device, torch_seed
+from skyield.utils._torch import TORCH_RNG_LOCK
 
 __all__ = ["fit_batched", "supports_batched_fit"]
 

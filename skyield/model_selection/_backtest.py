@@ -443,10 +443,11 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
       (n_windows, n_horizons, n_targets) for several; they predict from the window
       ending at each origin, in the layout ``y`` had. A plain scikit-learn regressor
       needs a step that flattens the windows first, e.g.
-      ``make_pipeline(FunctionTransformer(lambda X: X.reshape(len(X), -1)), Ridge())``. On a multi-family panel the windows of all
-      families are stacked in date order and ``families=`` (one label per window) is
-      passed to ``fit``, ``predict``, ``predict_quantiles`` and ``predict_interval`` when
-      their signature has that parameter.
+      ``make_pipeline(FunctionTransformer(lambda X: X.reshape(len(X), -1)), Ridge())``.
+      On a multi-family panel the windows of all families are stacked in date order and
+      ``families=`` (one label per window) is passed to ``fit``, ``predict``,
+      ``predict_quantiles`` and ``predict_interval`` when their signature has that
+      parameter.
     * Sequence models (``mode="sequence"``, with ``fit(Y)``, ``update(Y)`` and
       ``forecast(steps)``): fitted on the DataFrame of the training dates, then at each
       origin (in increasing order) updated with the observations after the last date

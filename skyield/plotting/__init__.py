@@ -5,8 +5,8 @@ Attention of :class:`skyield.models.LSTMAttentionRegressor`:
 Factor transformer: :func:`plot_attention_matrix`, :func:`plot_attention_contributions`,
 :func:`plot_factor_runs`, :func:`plot_residual_stream`, :func:`plot_tentacles`,
 :func:`shade_periods`. Factor models (NNSS, GLSS, dynamic Nelson-Siegel):
-:func:`plot_loadings`, :func:`plot_factors`. Backtests: :func:`plot_rmse_by_maturity`, :func:`plot_fan_chart`,
-:func:`plot_rmse_over_time`.
+:func:`plot_loadings`, :func:`plot_factors`. Backtests: :func:`plot_rmse_by_maturity`,
+:func:`plot_fan_chart`, :func:`plot_rmse_over_time`.
 
 Every function takes ``ax=None`` (a new figure when None) and returns the Axes;
 matplotlib is imported only when a function is called.
