@@ -1,0 +1,188 @@
+"""Prefix scans of the affine recursion ``x_j = Phi_j x_{j-1} + b_j`` over time.
+
+Once the gains of the Kalman filter are known, its state means follow the affine
+recursion ``a_{t+1} = Phi_t a_t + b_t``: a linear recursion that does not need to run
+date by date. Both scans below are the Hillis-Steele doubling: ``ceil(log2(n))`` rounds,
+each a single batched tensor operation over the time axis, so the cost per date stays
+flat from a few hundred to tens of thousands of dates. The time axis is axis 1 and the
+batch axis 0 (the filters' flattened layout).
+
+The reverse pass of a linear recursion is the same recursion run backwards with the
+transposed matrices (``lam_j = g_j + Phi_{j+1}' lam_{j+1}``), so each scan is an
+autograd function whose backward is one more scan and one batched product; autograd
+would otherwise record and reverse every round.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from ._observations import matvec
+
+# Ranges of at least this many dates with one steady covariance are scanned with the
+# powers of one matrix; shorter ones join the date-by-date scan of their neighbours.
+_STEADY_SEGMENT = 8
+# Ranges of at most this many dates without a steady state are stepped date by date.
+_SEQUENTIAL_DATES = 16
+
+
+def affine_scan(Phi, b):
+    """All ``x_j = Phi_j x_{j-1} + b_j`` (``x_{-1} = 0``) for matrices varying with ``j``.
+
+    Parameters
+    ----------
+    Phi : Tensor of shape (N, n, k, k)
+    b : Tensor of shape (N, n, k)
+
+    Returns
+    -------
+    Tensor of shape (N, n, k)
+    """
+    return _Scan.apply(Phi, b)
+
+
+def affine_scan_constant(Phi, b):
+    """All ``x_j = Phi x_{j-1} + b_j`` (``x_{-1} = 0``) for one matrix ``Phi``.
+
+    Parameters
+    ----------
+    Phi : Tensor of shape (N, k, k)
+    b : Tensor of shape (N, n, k)
+
+    Returns
+    -------
+    Tensor of shape (N, n, k)
+
+    Notes
+    -----
+    Round ``i`` adds ``Phi^(2^i) x_{j - 2^i}``: only the powers of one matrix are formed,
+    never a matrix per date.
+    """
+    return _ConstantScan.apply(Phi, b)
+
+
+def _shift(x, s):
+    """``x`` moved ``s`` places later along axis 1, zeros in front (same shape)."""
+    pad = [0, 0] * (x.ndim - 2) + [s, 0]
+    return F.pad(x[:, :-s], pad)
+
+
+def _scan(Phi, b):
+    n = b.shape[1]
+    s = 1
+    while s < n:
+        # After this round, x_j sums the terms of b_{j-2s+1} .. b_j; Phi_j is the product
+        # of the 2s matrices that carry b_{j-2s+1} forward to j.
+        b = b + (Phi @ _shift(b, s)[..., None])[..., 0]
+        if 2 * s < n:
+            Phi = torch.cat([Phi[:, :s], Phi[:, s:] @ Phi[:, :-s]], dim=1)
+        s *= 2
+    return b
+
+
+def _scan_constant(Phi, b):
+    n = b.shape[1]
+    s = 1
+    power = Phi.mT
+    while s < n:
+        b = torch.baddbmm(b, _shift(b, s), power)
+        s *= 2
+        if s < n:
+            power = power @ power
+    return b
+
+
+class _Scan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, Phi, b):
+        x = _scan(Phi, b)
+        ctx.save_for_backward(Phi, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        Phi, x = ctx.saved_tensors
+        # lam_j = g_j + Phi_{j+1}' lam_{j+1}: the scan of the reversed dates.
+        reverse = torch.flip(Phi.mT, dims=[1])
+        lam = torch.flip(affine_scan(_shift(reverse, 1), torch.flip(grad, dims=[1])), dims=[1])
+        grad_phi = lam[..., :, None] * _shift(x, 1)[..., None, :]
+        return grad_phi, lam
+
+
+class _ConstantScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, Phi, b):
+        x = _scan_constant(Phi, b)
+        ctx.save_for_backward(Phi, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        Phi, x = ctx.saved_tensors
+        lam = torch.flip(affine_scan_constant(Phi.mT, torch.flip(grad, dims=[1])), dims=[1])
+        grad_phi = lam[:, 1:].mT @ x[:, :-1]
+        return grad_phi, lam
+
+
+def segments_of(steady, state_index):
+    """Split the dates into ``(first, stop, state)``.
+
+    ``steady`` lists the ``(first, stop)`` date ranges that share one state;
+    ``state_index`` (n,) gives the state of each date. ``state`` is that of a long
+    steady range, or None for ranges whose states vary.
+    """
+    segments, start = [], 0
+    for first, stop in steady:
+        if stop - first >= _STEADY_SEGMENT:
+            if first > start:
+                segments.append((start, first, None))
+            segments.append((first, stop, int(state_index[first])))
+            start = stop
+    n = state_index.numel()
+    if start < n:
+        segments.append((start, n, None))
+    return segments
+
+
+def per_date(matrices, x, segments, index):
+    """``matrices[state of t] @ x_t`` for every date: (N, D, k, k), (N, n, k) -> (N, n, k).
+
+    A steady stretch is one matrix product rather than one small product per date.
+    """
+    out = []
+    for first, stop, state in segments:
+        if state is None:
+            out.append(matvec(matrices.index_select(1, index[first:stop]), x[:, first:stop]))
+        else:
+            out.append(x[:, first:stop] @ matrices[:, state].mT)
+    return torch.cat(out, dim=1) if len(out) > 1 else out[0]
+
+
+def state_means(Phi, b, a0, segments, index):
+    """``a_2 .. a_{n+1}`` from ``a_{t+1} = Phi_t a_t + b_t``, ``a_1 = a0``.
+
+    ``Phi`` of shape (N, D, k, k) is given per distinct state, ``b`` of shape (N, n, k)
+    per date. Steady stretches use the scan with the powers of one matrix; the dates
+    between them go one by one when few, else by the scan with a matrix per date.
+    """
+    means, state = [], a0
+    for first, stop, steady in segments:
+        if steady is not None:
+            matrix = Phi[:, steady]
+            out = affine_scan_constant(matrix, _fold_start(b[:, first:stop], matrix, state))
+        elif stop - first <= _SEQUENTIAL_DATES:
+            out = []
+            for t, i in enumerate(index[first:stop].tolist(), start=first):
+                state = torch.baddbmm(b[:, t, :, None], Phi[:, i], state[..., None])[..., 0]
+                out.append(state)
+            out = torch.stack(out, dim=1)
+        else:
+            matrices = Phi.index_select(1, index[first:stop])
+            out = affine_scan(matrices, _fold_start(b[:, first:stop], matrices[:, 0], state))
+        means.append(out)
+        state = out[:, -1]
+    return torch.cat(means, dim=1) if len(means) > 1 else means[0]
+
+
+def _fold_start(b, matrix, state):
+    """``b`` with ``matrix @ state`` added to its first date (the scans start from zero)."""
+    return torch.cat([torch.baddbmm(b[:, :1].mT, matrix, state[..., None]).mT, b[:, 1:]], dim=1)
