@@ -80,6 +80,7 @@ def attention_model(settings, horizon, differences, target, study=False):
         n_outputs=horizon, differences=differences, target=target,
         units=settings["units"], attn_dense_nodes=settings["attn_dense_nodes"],
         shared_attention=False, regularization=1e-5, recurrent_dropout=0.1,
+        recurrent_dropout_mode="sequence",  # Keras' masks: the run reported in the docs
         epochs=settings["study_epochs" if study else "epochs"],
         batch_size=settings["batch_size"], lr=settings["lr"], early_stopping=not study,
         validation_fraction=0.1, validation_gap=horizon - 1, patience=settings["patience"],
@@ -91,6 +92,7 @@ def lstm_model(settings, horizon, differences, target):
     return LSTMRegressor(
         n_outputs=horizon, differences=differences, target=target,
         units=settings["lstm_units"], regularization=1e-5, recurrent_dropout=0.1,
+        recurrent_dropout_mode="sequence",
         epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
         early_stopping=True, validation_fraction=0.1, validation_gap=horizon - 1,
         patience=settings["patience"], random_state=0,

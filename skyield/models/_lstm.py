@@ -2,6 +2,7 @@
 
 from skyield.models._base import _check_int, _WindowNetRegressor
 from skyield.nn import LSTMNet
+from skyield.nn._lstm import check_recurrent_dropout_mode
 
 __all__ = ["LSTMRegressor"]
 
@@ -44,6 +45,10 @@ class LSTMRegressor(_WindowNetRegressor):
         ``l2``), applied as Adam's coupled weight decay of ``2 * regularization``.
     recurrent_dropout : float, default=0.1
         Variational recurrent dropout of every layer (Keras' ``recurrent_dropout``).
+    recurrent_dropout_mode : {"batch", "sequence"}, default="batch"
+        ``"batch"``: one dropout mask per mini-batch, so that the fused LSTM kernel runs;
+        ``"sequence"``: one mask per window (Keras), step by step. See
+        :class:`skyield.nn.DropoutLSTM`.
     loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
         Training loss.
     epochs : int, default=100
@@ -119,9 +124,10 @@ class LSTMRegressor(_WindowNetRegressor):
 
     def __init__(self, *, window=None, n_outputs=None, target=None, differences=False,
                  standardize=True, units=32, num_layers=1, regularization=1e-5,
-                 recurrent_dropout=0.1, loss="squared_error", epochs=100, batch_size=32,
-                 lr=1e-3, early_stopping=False, validation_fraction=0.1, validation_gap=0,
-                 patience=10, device="cpu", random_state=None, verbose=0):
+                 recurrent_dropout=0.1, recurrent_dropout_mode="batch", loss="squared_error",
+                 epochs=100, batch_size=32, lr=1e-3, early_stopping=False,
+                 validation_fraction=0.1, validation_gap=0, patience=10, device="cpu",
+                 random_state=None, verbose=0):
         self.window = window
         self.n_outputs = n_outputs
         self.target = target
@@ -131,6 +137,7 @@ class LSTMRegressor(_WindowNetRegressor):
         self.num_layers = num_layers
         self.regularization = regularization
         self.recurrent_dropout = recurrent_dropout
+        self.recurrent_dropout_mode = recurrent_dropout_mode
         self.loss = loss
         self.epochs = epochs
         self.batch_size = batch_size
@@ -145,10 +152,12 @@ class LSTMRegressor(_WindowNetRegressor):
 
     def _check_model_params(self):
         _check_int(self, "num_layers", 1)
+        check_recurrent_dropout_mode(self.recurrent_dropout_mode)
 
     def _module_params(self):
         return dict(units=self.units, num_layers=self.num_layers,
-                    recurrent_dropout=self.recurrent_dropout)
+                    recurrent_dropout=self.recurrent_dropout,
+                    recurrent_dropout_mode=self.recurrent_dropout_mode)
 
     @classmethod
     def get_test_params(cls):

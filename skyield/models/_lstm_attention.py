@@ -2,6 +2,7 @@
 
 from skyield.models._base import _check_bool, _check_int, _WindowNetRegressor
 from skyield.nn import LSTMAttentionNet
+from skyield.nn._lstm import check_recurrent_dropout_mode
 
 __all__ = ["LSTMAttentionRegressor"]
 
@@ -51,6 +52,12 @@ class LSTMAttentionRegressor(_WindowNetRegressor):
     recurrent_dropout : float, default=0.1
         Variational recurrent dropout of the encoder and the decoder (Keras'
         ``recurrent_dropout``); the seed uses 0.1 whenever ``regularization > 0``.
+    recurrent_dropout_mode : {"batch", "sequence"}, default="batch"
+        ``"batch"``: one dropout mask per mini-batch, shared by its windows, so that the
+        encoder runs the fused LSTM kernel (training costs about as much as without
+        dropout); ``"sequence"``: one mask per window, as Keras draws them, in a
+        step-by-step encoder (several times slower). Both train the same expected loss;
+        see :class:`skyield.nn.DropoutLSTM`.
     loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
         Training loss.
     epochs : int, default=100
@@ -136,10 +143,10 @@ class LSTMAttentionRegressor(_WindowNetRegressor):
 
     def __init__(self, *, window=None, n_outputs=None, target=None, differences=False,
                  standardize=True, units=32, attn_dense_nodes=0, shared_attention=True,
-                 regularization=1e-5, recurrent_dropout=0.1, loss="squared_error",
-                 epochs=100, batch_size=32, lr=1e-3, early_stopping=False,
-                 validation_fraction=0.1, validation_gap=0, patience=10, device="cpu",
-                 random_state=None, verbose=0):
+                 regularization=1e-5, recurrent_dropout=0.1, recurrent_dropout_mode="batch",
+                 loss="squared_error", epochs=100, batch_size=32, lr=1e-3,
+                 early_stopping=False, validation_fraction=0.1, validation_gap=0,
+                 patience=10, device="cpu", random_state=None, verbose=0):
         self.window = window
         self.n_outputs = n_outputs
         self.target = target
@@ -150,6 +157,7 @@ class LSTMAttentionRegressor(_WindowNetRegressor):
         self.shared_attention = shared_attention
         self.regularization = regularization
         self.recurrent_dropout = recurrent_dropout
+        self.recurrent_dropout_mode = recurrent_dropout_mode
         self.loss = loss
         self.epochs = epochs
         self.batch_size = batch_size
@@ -165,11 +173,13 @@ class LSTMAttentionRegressor(_WindowNetRegressor):
     def _check_model_params(self):
         _check_int(self, "attn_dense_nodes", 0)
         _check_bool(self, "shared_attention")
+        check_recurrent_dropout_mode(self.recurrent_dropout_mode)
 
     def _module_params(self):
         return dict(units=self.units, attn_dense_nodes=self.attn_dense_nodes,
                     shared_attention=self.shared_attention,
-                    recurrent_dropout=self.recurrent_dropout)
+                    recurrent_dropout=self.recurrent_dropout,
+                    recurrent_dropout_mode=self.recurrent_dropout_mode)
 
     def get_attention(self, X):
         """Attention weights of every forecast step over the window positions.

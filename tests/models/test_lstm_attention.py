@@ -82,6 +82,17 @@ def test_reproducible_with_random_state(windows):
     assert not np.array_equal(first.predict(X), other.predict(X))
 
 
+@pytest.mark.parametrize("mode", ["batch", "sequence"])
+def test_recurrent_dropout_modes_reproducible(windows, mode):
+    X, y = windows.X, windows.y
+    params = {**TINY, "recurrent_dropout": 0.3, "recurrent_dropout_mode": mode}
+    first = LSTMAttentionRegressor(**params).fit(X, y)
+    second = LSTMAttentionRegressor(**params).fit(X, y)
+    np.testing.assert_array_equal(first.predict(X), second.predict(X))
+    without = LSTMAttentionRegressor(**{**params, "recurrent_dropout": 0.0}).fit(X, y)
+    assert not np.array_equal(first.predict(X), without.predict(X))
+
+
 def test_differences_round_trip():
     panel = random_walk_panel(n_dates=80)
     levels = make_windows(panel, window=9, horizons=2, targets=[2])
@@ -123,6 +134,7 @@ def test_differences_need_the_target_position(windows):
     ({"attn_dense_nodes": -1}, "attn_dense_nodes"),
     ({"shared_attention": "yes"}, "shared_attention must be True or False"),
     ({"recurrent_dropout": 1.0}, "recurrent_dropout"),
+    ({"recurrent_dropout_mode": "keras"}, "recurrent_dropout_mode must be one of"),
     ({"lr": 0}, "lr must be"),
     ({"loss": "mse"}, "loss must be one of"),
     ({"early_stopping": True, "validation_fraction": 0.0}, "validation_fraction"),
