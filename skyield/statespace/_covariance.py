@@ -37,16 +37,17 @@ covariance part is doubled here).
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from ._model import solve_discrete_lyapunov
+from ._model import lyapunov_ex
 
 #: Covariances closer than this to the steady state, or to the covariance of the date
 #: before, (largest absolute difference over the largest absolute entry, worst batch
 #: member) are taken as the steady state of a run.
 STEADY_TOLERANCE = 1e-12
 # Dates computed one by one before the steady state is solved for.
-_SEQUENTIAL_STEPS = 8
+_SEQUENTIAL_STEPS = 10
 # Most dates computed by one closed-form block, and most doublings towards the steady state.
 _LARGEST_BLOCK = 1024
 _DOUBLINGS = 64
@@ -339,60 +340,65 @@ def _steady_state(T, Q, lam, tolerance):
     there is no steady state. ``Abar = T (I + P Lam)^{-1}`` is the closed-loop transition
     and ``Lbar = Lam (I + P Lam)^{-1}`` (``P`` the steady predicted covariance).
 
-    The fixed point is found without autograd by doubling: the one-date map
+    The fixed point is found without autograd by doubling (:func:`_doubling`): the one-date map
     ``P_{t|t} -> P_{t+1|t+1}`` is ``P' = A (I + P J)^{-1} P A' + C`` with
     ``A = (I + Q Lam)^{-1} T``, ``C = (I + Q Lam)^{-1} Q`` and
     ``J = T' (I + Lam Q)^{-1} Lam T`` (the covariance part of the elements of Särkkä and
     García-Fernández 2021); composed with itself it gives the map over twice the dates,
     and ``C`` tends to the steady covariance as ``A`` vanishes, quadratically in the
-    number of doublings. Two Newton steps from that fixed point,
+    number of doublings. When a gradient is needed, two Newton steps from that fixed point,
     ``P <- P + X`` with ``X = Abar X Abar' + (f(P) - P)`` (``f`` the one-date map of the
     predicted covariance), are recorded by autograd: they leave the value unchanged and
     give the derivatives of the fixed point with respect to ``T``, ``Q`` and ``Lam``
     (first and second order) by the implicit function theorem, instead of
     differentiating the doublings.
     """
-    k = T.shape[-1]
-    eye = torch.eye(k, dtype=T.dtype, device=T.device)
-    with torch.no_grad():
-        lu, pivots, _ = torch.linalg.lu_factor_ex(eye + Q @ lam)
-        sol = torch.linalg.lu_solve(lu, pivots, torch.cat([T, Q], dim=-1))
-        # (I + Lam Q) is the transpose of (I + Q Lam): reuse the factorisation.
-        J = T.mT @ torch.linalg.lu_solve(lu, pivots, lam @ T, adjoint=True)
-        maps = (sol[..., :k], sol[..., k:], J)
-        for _ in range(_DOUBLINGS):
-            maps = _compose(maps, maps)
-            size = float(maps[0].abs().max())
-            if not math.isfinite(size) or not bool(torch.isfinite(maps[1]).all()):
-                return None
-            # C changes by O(|A|^2) at the next doubling: one more makes it exact.
-            if size * size <= tolerance:
-                maps = _compose(maps, maps)
-                P_pred = _predict(maps[1], T, Q)
-                break
-        else:
-            return None
-    for _ in range(2):
-        inverse = torch.linalg.solve(eye + P_pred @ lam, eye)
-        Abar = T @ inverse
-        residual = _predict(inverse @ P_pred, T, Q) - P_pred
-        P_pred = P_pred + solve_discrete_lyapunov(Abar, 0.5 * (residual + residual.mT))
+    fixed_point = _doubling(*(x.detach().cpu().numpy() for x in (T, Q, lam)), tolerance)
+    if fixed_point is None:
+        return None
+    eye = torch.eye(T.shape[-1], dtype=T.dtype, device=T.device)
+    P_pred = torch.as_tensor(fixed_point, dtype=T.dtype, device=T.device)
+    if torch.is_grad_enabled() and any(x.requires_grad for x in (T, Q, lam)):
+        for _ in range(2):
+            inverse = torch.linalg.solve(eye + P_pred @ lam, eye)
+            residual = _predict(inverse @ P_pred, T, Q) - P_pred
+            P_pred = P_pred + lyapunov_ex(T @ inverse, 0.5 * (residual + residual.mT))[0]
     inverse = torch.linalg.solve(eye + P_pred @ lam, eye)
     return inverse @ P_pred, T @ inverse, lam @ inverse, P_pred
+
+
+def _doubling(T, Q, lam, tolerance):
+    """Steady predicted covariance by doubling (numpy, arrays of shape (N, k, k)), or None.
+
+    The maps are a few k x k matrices whatever the device of the filter, so they are
+    composed on the host, where each small operation costs a fraction of a tensor one.
+    """
+    eye = np.eye(T.shape[-1])
+    gain = eye + Q @ lam
+    A, C = np.split(np.linalg.solve(gain, np.concatenate([T, Q], axis=-1)), 2, axis=-1)
+    # (I + Lam Q) is the transpose of (I + Q Lam).
+    J = T.swapaxes(-1, -2) @ np.linalg.solve(gain.swapaxes(-1, -2), lam @ T)
+    for _ in range(_DOUBLINGS):
+        A, C, J = _compose((A, C, J), (A, C, J))
+        size = float(np.abs(A).max())
+        if not (math.isfinite(size) and np.isfinite(C).all()):
+            return None
+        # C changes by O(|A|^2) at the next doubling: one more makes it exact.
+        if size * size <= tolerance:
+            C = _compose((A, C, J), (A, C, J))[1]
+            return T @ C @ T.swapaxes(-1, -2) + Q
+    return None
 
 
 def _compose(earlier, later):
     """The map of ``earlier`` followed by ``later``, each ``(A, C, J)`` of shape (N, k, k)."""
     A_i, C_i, J_i = earlier
     A_j, C_j, J_j = later
-    k = A_i.shape[-1]
-    eye = torch.eye(k, dtype=A_i.dtype, device=A_i.device)
-    lu, pivots, _ = torch.linalg.lu_factor_ex(eye + C_i @ J_j)
-    sol = A_j @ torch.linalg.lu_solve(lu, pivots, torch.cat([A_i, C_i], dim=-1))
-    A = sol[..., :k]
-    C = sol[..., k:] @ A_j.mT + C_j
-    J = A_i.mT @ torch.linalg.lu_solve(lu, pivots, J_j, adjoint=True) @ A_i + J_i
-    return A, 0.5 * (C + C.mT), 0.5 * (J + J.mT)
+    system = np.eye(A_i.shape[-1]) + C_i @ J_j
+    A, C = np.split(A_j @ np.linalg.solve(system, np.concatenate([A_i, C_i], axis=-1)), 2, axis=-1)
+    C = C @ A_j.swapaxes(-1, -2) + C_j
+    J = A_i.swapaxes(-1, -2) @ np.linalg.solve(system.swapaxes(-1, -2), J_j) @ A_i + J_i
+    return A, 0.5 * (C + C.swapaxes(-1, -2)), 0.5 * (J + J.swapaxes(-1, -2))
 
 
 def _closed_form_dates(steady, P_filt, T, Q, tolerance):
@@ -407,7 +413,7 @@ def _closed_form_dates(steady, P_filt, T, Q, tolerance):
     if not 0.0 < rho < 1.0 or gap <= tolerance:
         return _LARGEST_BLOCK
     dates = math.log(tolerance / gap) / (2.0 * math.log(rho))
-    return int(min(_LARGEST_BLOCK, math.ceil(1.25 * dates) + 4))
+    return int(min(_LARGEST_BLOCK, math.ceil(1.1 * dates) + 4))
 
 
 def _closed_form(P, steady, lam, size):

@@ -133,10 +133,11 @@ def filter_moments(model, y, tolerance=STEADY_TOLERANCE):
     ``tolerance`` is the steady-state tolerance of :func:`._covariance.covariance_pass`
     (0 computes the covariances of every date).
     """
-    if bool((torch.linalg.cholesky_ex(model.H)[1] > 0).any()):
+    chol, info = torch.linalg.cholesky_ex(model.H)
+    if bool(info.any()):
         check_psd(model.H, "H")
         return finish(model, y, *covariance_form_moments(model, y))
-    w = whiten(model, y)
+    w = whiten(model, y, chol)
     bs = model.batch_shape
     N = bs.numel()
     k = model.k_states

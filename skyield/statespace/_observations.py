@@ -75,14 +75,20 @@ def flatten_batch(x, batch_shape, core_ndim):
     return x.expand(*batch_shape, *core).reshape(batch_shape.numel(), *core)
 
 
-def whiten(model, y):
-    """Build the :class:`Whitened` quantities of ``model`` for observations ``y``."""
-    chol, info = torch.linalg.cholesky_ex(model.H)
-    if bool((info > 0).any()):
-        raise ValueError(
-            f"H must be positive definite{batch_index_note(info > 0)}; the filters whiten the "
-            "observations with its Cholesky factor (give exact observations a tiny variance)."
-        )
+def whiten(model, y, chol=None):
+    """Build the :class:`Whitened` quantities of ``model`` for observations ``y``.
+
+    ``chol``, the Cholesky factor of ``model.H`` when the caller has it, saves a
+    factorisation.
+    """
+    if chol is None:
+        chol, info = torch.linalg.cholesky_ex(model.H)
+        if bool((info > 0).any()):
+            raise ValueError(
+                f"H must be positive definite{batch_index_note(info > 0)}; the filters whiten "
+                "the observations with its Cholesky factor (give exact observations a tiny "
+                "variance)."
+            )
     bs = model.batch_shape
     L = flatten_batch(chol, bs, 2)
     Z = flatten_batch(model.Z, bs, 2)

@@ -21,7 +21,8 @@ from ._observations import matvec
 # Ranges of at least this many dates with one steady covariance are scanned with the
 # powers of one matrix; shorter ones join the date-by-date scan of their neighbours.
 _STEADY_SEGMENT = 8
-# Ranges of at most this many dates without a steady state are stepped date by date.
+# Ranges of at most this many dates without a steady state are solved as one
+# block-triangular system rather than scanned.
 _SEQUENTIAL_DATES = 16
 
 
@@ -170,11 +171,8 @@ def state_means(Phi, b, a0, segments, index):
             matrix = Phi[:, steady]
             out = affine_scan_constant(matrix, _fold_start(b[:, first:stop], matrix, state))
         elif stop - first <= _SEQUENTIAL_DATES:
-            out = []
-            for t, i in enumerate(index[first:stop].tolist(), start=first):
-                state = torch.baddbmm(b[:, t, :, None], Phi[:, i], state[..., None])[..., 0]
-                out.append(state)
-            out = torch.stack(out, dim=1)
+            matrices = Phi.index_select(1, index[first:stop])
+            out = _short_recursion(matrices, _fold_start(b[:, first:stop], matrices[:, 0], state))
         else:
             matrices = Phi.index_select(1, index[first:stop])
             out = affine_scan(matrices, _fold_start(b[:, first:stop], matrices[:, 0], state))
@@ -186,3 +184,22 @@ def state_means(Phi, b, a0, segments, index):
 def _fold_start(b, matrix, state):
     """``b`` with ``matrix @ state`` added to its first date (the scans start from zero)."""
     return torch.cat([torch.baddbmm(b[:, :1].mT, matrix, state[..., None]).mT, b[:, 1:]], dim=1)
+
+
+def _short_recursion(Phi, b):
+    """``x_j = Phi_j x_{j-1} + b_j`` (``x_{-1} = 0``) as one block-triangular solve.
+
+    For a few dates: ``(I - S) x = b`` with ``Phi_1 .. Phi_{m-1}`` on the block
+    subdiagonal of ``S`` is solved by forward substitution, which is the recursion
+    itself, in a handful of operations.
+    """
+    N, m, k = b.shape
+    if m == 1:
+        return b
+    blocks = torch.zeros(N, m, m, k, k, dtype=b.dtype, device=b.device)
+    batch = torch.arange(N, device=b.device)[:, None]
+    rows = torch.arange(1, m, device=b.device)[None]
+    blocks = blocks.index_put((batch, rows, rows - 1), Phi[:, 1:])
+    system = torch.eye(m * k, dtype=b.dtype, device=b.device) - blocks.transpose(2, 3).reshape(N, m * k, m * k)
+    x = torch.linalg.solve_triangular(system, b.reshape(N, m * k, 1), upper=False, unitriangular=True)
+    return x.reshape(N, m, k)
