@@ -13,11 +13,14 @@ import time
 from pathlib import Path
 
 
-def interleaved(cases, rounds, sync=None):
+def interleaved(cases, rounds, sync=None, repeat=1):
     """Time ``cases`` (a dict name -> callable) in ``rounds`` interleaved rounds.
 
-    Every case runs once untimed first. Returns a dict name -> list of
-    ``(cpu_seconds, wall_seconds)``, one entry per round.
+    Every case runs once untimed first. Within a round each case runs ``repeat`` times in
+    a row and the mean is recorded (the first run after another case finds caches and
+    allocator filled by that case; repeating measures a case as it runs in a loop of its
+    own, e.g. an optimiser's). Returns a dict name -> list of ``(cpu_seconds,
+    wall_seconds)``, one entry per round.
     """
     for run in cases.values():
         run()
@@ -27,10 +30,12 @@ def interleaved(cases, rounds, sync=None):
     for _ in range(rounds):
         for name, run in cases.items():
             wall, cpu = time.perf_counter(), time.process_time()
-            run()
+            for _ in range(repeat):
+                run()
             if sync:
                 sync()
-            times[name].append((time.process_time() - cpu, time.perf_counter() - wall))
+            times[name].append(((time.process_time() - cpu) / repeat,
+                                (time.perf_counter() - wall) / repeat))
     return times
 
 

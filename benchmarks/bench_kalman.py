@@ -14,8 +14,11 @@ interleaved rounds (see ``_timing.py``):
   runs);
 * long samples (4,000 to 32,000 dates), for the cost per date.
 
-Ratios are medians over the rounds of the ratio of CPU times within a round. One thread
-for torch and for numpy's BLAS (threadpoolctl). Run from the repository root::
+Ratios are medians over the rounds of the ratio of CPU times within a round. Each group
+of cases of one size (one parameter set; 64 sets; each long sample) is timed in rounds of
+its own, each case repeated back to back within a round (10 times for one set, twice for
+64 sets), so that a large case does not leave its memory and caches to a small one. One
+thread for torch and for numpy's BLAS (threadpoolctl). Run from the repository root::
 
     .venv/bin/python benchmarks/bench_kalman.py
 
@@ -149,28 +152,31 @@ def skyield_cases(params, y, sets, device):
 
 
 def run_benchmarks(rounds, long_rounds):
+    """Three groups, each timed in interleaved rounds of its own: cases of one size only."""
     params, y = make_model(500)
     sets = parameter_sets(params, 64, seed=1)
     set_list = [{**params, "T": sets["T"][i], "H": sets["H"][i]} for i in range(64)]
-    cases = {
-        "statsmodels": statsmodels_loglike(y, [params]),
-        "statsmodels 64": statsmodels_loglike(y, set_list),
-        "statsmodels gradient": statsmodels_forward_differences(y, params),
-    }
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for device in devices:
-        for name, run in skyield_cases(params, y, sets, device).items():
-            cases[f"{name} ({device})"] = run
     sync = torch.cuda.synchronize if torch.cuda.is_available() else None
-    times = interleaved(cases, rounds, sync)
+    skyield = {device: skyield_cases(params, y, sets, device) for device in devices}
 
-    long_cases = {}
+    one = {"statsmodels": statsmodels_loglike(y, [params]),
+           "statsmodels gradient": statsmodels_forward_differences(y, params)}
+    batched = {"statsmodels 64": statsmodels_loglike(y, set_list)}
+    for device, cases in skyield.items():
+        for name in ("sequential", "parallel", "gradient"):
+            one[f"{name} ({device})"] = cases[name]
+        for name in ("sequential 64", "parallel 64"):
+            batched[f"{name} ({device})"] = cases[name]
+    times = interleaved(one, rounds, sync, repeat=10)
+    times.update(interleaved(batched, rounds, sync, repeat=2))
+
     for n in LONG_SAMPLES:
         p_n, y_n = make_model(n, seed=2)
-        long_cases[f"statsmodels n={n}"] = statsmodels_loglike(y_n, [p_n])
+        long_cases = {f"statsmodels n={n}": statsmodels_loglike(y_n, [p_n])}
         for device in devices:
             long_cases[f"sequential n={n} ({device})"] = skyield_cases(p_n, y_n, sets, device)["sequential"]
-    times.update(interleaved(long_cases, long_rounds, sync))
+        times.update(interleaved(long_cases, long_rounds, sync))
     return times, devices
 
 
@@ -226,9 +232,11 @@ Command: `{command}`
 
 Machine: {cpus} CPU cores ({processor}), Python {python}, torch {torch}, one thread
 (`torch.set_num_threads(1)` and a BLAS limit of one thread for numpy and statsmodels through
-threadpoolctl), GPU: {gpu}. {rounds} interleaved rounds (long samples: {long_rounds}); CPU
-time of the process (`time.process_time`) and wall time, medians over the rounds; a ratio is
-the median over the rounds of the ratio of CPU times within a round. 1-minute load average
+threadpoolctl), GPU: {gpu}. {rounds} interleaved rounds per group of cases of one size
+(long samples: {long_rounds}), each case repeated back to back within a round (10 times for
+one parameter set, twice for 64); CPU time of the process (`time.process_time`) and wall
+time, medians over the rounds; a ratio is the median over the rounds of the ratio of CPU
+times within a round. 1-minute load average
 {load_before} before and {load_after} after the run, on {cpus} cores: other processes were
 running, which stretches the wall times far more than the CPU times.
 

@@ -154,16 +154,19 @@ def filter_moments(model, y, tolerance=STEADY_TOLERANCE):
     segments = segments_of(cov.steady, cov.state_index)
     P_filt = symmetrize(cov.filtered)
     # a_{t+1} = c + T a_{t|t} with a_{t|t} = (I - P_{t|t} Lam_t) a_t + P_{t|t} r_t.
-    Phi = T[:, None] - T[:, None] @ P_filt @ cov.lam
-    b = c[:, None] + per_date(P_filt, w.r.expand(N, -1, k), segments, index) @ T.mT
+    TP = T[:, None] @ P_filt
+    Phi = T[:, None] - TP @ cov.lam
+    b = per_date(TP, w.r.expand(N, -1, k), segments, index, bias=c[:, None])
     a_pred = torch.cat([a0[:, None], state_means(Phi, b, a0, segments, index)], dim=1)
     logdet_f = torch.linalg.slogdet(eye + cov.predicted @ cov.lam).logabsdet
     loglike_t, gain = loglike_per_date(w, a_pred[:, :-1], logdet_f.index_select(1, index),
                                       lambda u: per_date(P_filt, u, segments, index))
-    P_pred = symmetrize(cov.predicted).index_select(1, index)
-    P_last = symmetrize(T @ P_filt[:, -1] @ T.mT + Q)  # the forecast beyond the sample
+    # The predicted covariances of dates 1..n and the forecast beyond the sample.
+    P_last = TP[:, -1] @ T.mT + Q
+    P_pred = symmetrize(torch.cat([cov.predicted, P_last[:, None]], dim=1))
+    after = torch.cat([index, index.new_full((1,), P_pred.shape[1] - 1)])
     return finish(model, y, loglike_t, a_pred[:, :-1] + gain, P_filt.index_select(1, index),
-                  a_pred, torch.cat([P_pred, P_last[:, None]], dim=1))
+                  a_pred, P_pred.index_select(1, after))
 
 
 def augment(P, a, corner=1.0):

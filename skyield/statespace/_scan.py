@@ -21,6 +21,8 @@ from ._observations import matvec
 # Ranges of at least this many dates with one steady covariance are scanned with the
 # powers of one matrix; shorter ones join the date-by-date scan of their neighbours.
 _STEADY_SEGMENT = 8
+# Dates per block of the constant-matrix scan.
+_BLOCK = 16
 # Ranges of at most this many dates without a steady state are solved as one
 # block-triangular system rather than scanned.
 _SEQUENTIAL_DATES = 16
@@ -81,15 +83,37 @@ def _scan(Phi, b):
 
 
 def _scan_constant(Phi, b):
-    n = b.shape[1]
-    s = 1
-    power = Phi.mT
-    while s < n:
-        b = torch.baddbmm(b, _shift(b, s), power)
-        s *= 2
-        if s < n:
-            power = power @ power
-    return b
+    N, n, k = b.shape
+    if n <= 2 * _BLOCK:
+        power = Phi.mT
+        s = 1
+        while s < n:
+            b = torch.baddbmm(b, _shift(b, s), power)
+            s *= 2
+            if s < n:
+                power = power @ power
+        return b
+    # Blocks of _BLOCK dates: within a block, x = W b with W the lower block-Toeplitz
+    # matrix of the powers Phi^0 .. Phi^(B-1) (one product for all blocks); the states
+    # at the block ends then follow the same recursion with Phi^B, and carry over.
+    B = _BLOCK
+    blocks = -(-n // B)
+    powers = torch.eye(k, dtype=b.dtype, device=b.device).expand(N, 1, k, k)
+    step = Phi[:, None]
+    while powers.shape[1] <= B:
+        powers = torch.cat([powers, powers @ step], dim=1)
+        step = step @ step
+    lag = torch.arange(B, device=b.device)
+    lag = lag[:, None] - lag[None, :]
+    W = powers[:, lag.clamp(min=0)] * (lag >= 0)[:, :, None, None].to(b.dtype)
+    W = W.transpose(2, 3).reshape(N, B * k, B * k)
+    padded = F.pad(b, (0, 0, 0, blocks * B - n)).reshape(N, blocks, B * k)
+    local = padded @ W.mT
+    ends = _scan_constant(powers[:, B], local[..., -k:])
+    # Position j of block i adds Phi^(j+1) times the state at the end of block i - 1.
+    carry = powers[:, 1:B + 1].permute(0, 3, 1, 2).reshape(N, k, B * k)
+    x = torch.baddbmm(local, _shift(ends, 1), carry)
+    return x.reshape(N, blocks * B, k)[:, :n]
 
 
 class _Scan(torch.autograd.Function):
@@ -144,17 +168,21 @@ def segments_of(steady, state_index):
     return segments
 
 
-def per_date(matrices, x, segments, index):
-    """``matrices[state of t] @ x_t`` for every date: (N, D, k, k), (N, n, k) -> (N, n, k).
+def per_date(matrices, x, segments, index, bias=None):
+    """``matrices[state of t] @ x_t (+ bias)`` for every date: (N, D, k, k), (N, n, k) ->
+    (N, n, k); ``bias`` of shape (N, 1, k).
 
     A steady stretch is one matrix product rather than one small product per date.
     """
     out = []
     for first, stop, state in segments:
         if state is None:
-            out.append(matvec(matrices.index_select(1, index[first:stop]), x[:, first:stop]))
-        else:
+            part = matvec(matrices.index_select(1, index[first:stop]), x[:, first:stop])
+            out.append(part if bias is None else part + bias)
+        elif bias is None:
             out.append(x[:, first:stop] @ matrices[:, state].mT)
+        else:
+            out.append(torch.baddbmm(bias, x[:, first:stop], matrices[:, state].mT))
     return torch.cat(out, dim=1) if len(out) > 1 else out[0]
 
 
