@@ -177,7 +177,7 @@ def per_date(matrices, x, segments, index, bias=None):
     out = []
     for first, stop, state in segments:
         if state is None:
-            part = matvec(matrices.index_select(1, index[first:stop]), x[:, first:stop])
+            part = matvec(states_of(matrices, index, first, stop), x[:, first:stop])
             out.append(part if bias is None else part + bias)
         elif bias is None:
             out.append(x[:, first:stop] @ matrices[:, state].mT)
@@ -198,12 +198,10 @@ def state_means(Phi, b, a0, segments, index):
         if steady is not None:
             matrix = Phi[:, steady]
             out = affine_scan_constant(matrix, _fold_start(b[:, first:stop], matrix, state))
-        elif stop - first <= _SEQUENTIAL_DATES:
-            matrices = Phi.index_select(1, index[first:stop])
-            out = _short_recursion(matrices, _fold_start(b[:, first:stop], matrices[:, 0], state))
         else:
-            matrices = Phi.index_select(1, index[first:stop])
-            out = affine_scan(matrices, _fold_start(b[:, first:stop], matrices[:, 0], state))
+            matrices = states_of(Phi, index, first, stop)
+            scan = _short_recursion if stop - first <= _SEQUENTIAL_DATES else affine_scan
+            out = scan(matrices, _fold_start(b[:, first:stop], matrices[:, 0], state))
         means.append(out)
         state = out[:, -1]
     return torch.cat(means, dim=1) if len(means) > 1 else means[0]
@@ -231,3 +229,15 @@ def _short_recursion(Phi, b):
     system = torch.eye(m * k, dtype=b.dtype, device=b.device) - blocks.transpose(2, 3).reshape(N, m * k, m * k)
     x = torch.linalg.solve_triangular(system, b.reshape(N, m * k, 1), upper=False, unitriangular=True)
     return x.reshape(N, m, k)
+
+
+def states_of(values, index, first, stop):
+    """``values`` (N, D, ...) of the states of dates ``first .. stop - 1``.
+
+    The dates before a steady state have consecutive states of their own: a slice then
+    replaces the gather.
+    """
+    low, high = int(index[first]), int(index[stop - 1])
+    if high - low == stop - 1 - first:
+        return values[:, low:high + 1]
+    return values.index_select(1, index[first:stop])
