@@ -181,48 +181,44 @@ def run_benchmarks(rounds, long_rounds):
 
 
 def format_tables(times, devices):
-    ms = lambda name: f"{1e3 * median_cpu(times[name]):.2f}"  # noqa: E731
-    ratio = lambda a, b: f"{median_ratio(times[a], times[b]):.2f}"  # noqa: E731
-    lines = [
-        "| task | implementation | CPU ms | wall ms | ratio |",
-        "|---|---|---:|---:|---|",
-        f"| one log-likelihood | statsmodels | {ms('statsmodels')} | "
-        f"{1e3 * median_wall(times['statsmodels']):.2f} | 1 |",
-    ]
+    def row(task, implementation, case, ratio):
+        return (f"| {task} | {implementation} | {1e3 * median_cpu(times[case]):.2f} | "
+                f"{1e3 * median_wall(times[case]):.2f} | {ratio} |")
+
+    def ratio(a, b):
+        return f"{median_ratio(times[a], times[b]):.2f}"
+
+    lines = ["| task | implementation | CPU ms | wall ms | ratio |", "|---|---|---:|---:|---|",
+             row("one log-likelihood", "statsmodels", "statsmodels", "1")]
     for device in devices:
         for name in ("sequential", "parallel"):
             case = f"{name} ({device})"
-            lines.append(f"| one log-likelihood | skyield {name} ({device.upper()}) | {ms(case)} | "
-                         f"{1e3 * median_wall(times[case]):.2f} | "
-                         f"{ratio(case, 'statsmodels')} x statsmodels |")
-    lines.append(f"| 64 parameter sets | statsmodels, loop of 64 | {ms('statsmodels 64')} | "
-                 f"{1e3 * median_wall(times['statsmodels 64']):.2f} | 1 |")
+            lines.append(row("one log-likelihood", f"skyield {name} ({device.upper()})", case,
+                             f"{ratio(case, 'statsmodels')} x statsmodels"))
+    lines.append(row("64 parameter sets", "statsmodels, loop of 64", "statsmodels 64", "1"))
     for device in devices:
-        for name in ("sequential 64", "parallel 64"):
-            case = f"{name} ({device})"
-            lines.append(f"| 64 parameter sets | skyield {name.split()[0]}, one batched call "
-                         f"({device.upper()}) | {ms(case)} | {1e3 * median_wall(times[case]):.2f} | "
-                         f"{ratio('statsmodels 64', case)} x faster than statsmodels |")
-    lines.append(f"| gradient | statsmodels, forward differences (36 runs) | "
-                 f"{ms('statsmodels gradient')} | {1e3 * median_wall(times['statsmodels gradient']):.2f} | "
-                 f"{ratio('statsmodels gradient', 'statsmodels')} x its log-likelihood |")
+        for name in ("sequential", "parallel"):
+            case = f"{name} 64 ({device})"
+            lines.append(row("64 parameter sets", f"skyield {name}, one batched call ({device.upper()})",
+                             case, f"{ratio('statsmodels 64', case)} x faster than statsmodels"))
+    lines.append(row("gradient", "statsmodels, forward differences (36 runs)", "statsmodels gradient",
+                     f"{ratio('statsmodels gradient', 'statsmodels')} x its log-likelihood"))
     for device in devices:
         case = f"gradient ({device})"
-        lines.append(f"| gradient | skyield log-likelihood + autograd gradient ({device.upper()}) | "
-                     f"{ms(case)} | {1e3 * median_wall(times[case]):.2f} | "
-                     f"{ratio(case, f'sequential ({device})')} x its log-likelihood, "
-                     f"{ratio(case, 'statsmodels')} x statsmodels' |")
+        lines.append(row("gradient", f"skyield log-likelihood + autograd gradient ({device.upper()})",
+                         case, f"{ratio(case, f'sequential ({device})')} x its log-likelihood, "
+                               f"{ratio(case, 'statsmodels')} x statsmodels'"))
     lines += ["", "| dates | statsmodels CPU ms | statsmodels us / date |"
               + "".join(f" skyield ({d.upper()}) CPU ms | skyield us / date | ratio |" for d in devices),
               "|---:|---:|---:|" + "---:|---:|---:|" * len(devices)]
     for n in LONG_SAMPLES:
         sm = times[f"statsmodels n={n}"]
-        row = f"| {n:,} | {1e3 * median_cpu(sm):.1f} | {1e6 * median_cpu(sm) / n:.2f} |"
+        line = f"| {n:,} | {1e3 * median_cpu(sm):.1f} | {1e6 * median_cpu(sm) / n:.2f} |"
         for device in devices:
             sky = times[f"sequential n={n} ({device})"]
-            row += (f" {1e3 * median_cpu(sky):.1f} | {1e6 * median_cpu(sky) / n:.2f} | "
-                    f"{median_ratio(sky, sm):.2f} |")
-        lines.append(row)
+            line += (f" {1e3 * median_cpu(sky):.1f} | {1e6 * median_cpu(sky) / n:.2f} | "
+                     f"{median_ratio(sky, sm):.2f} |")
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -40,7 +40,7 @@ def affine_scan(Phi, b):
     -------
     Tensor of shape (N, n, k)
     """
-    return _Scan.apply(Phi, b)
+    return _AffineScan.apply(Phi, b)
 
 
 def affine_scan_constant(Phi, b):
@@ -60,7 +60,7 @@ def affine_scan_constant(Phi, b):
     Round ``i`` adds ``Phi^(2^i) x_{j - 2^i}``: only the powers of one matrix are formed,
     never a matrix per date.
     """
-    return _ConstantScan.apply(Phi, b)
+    return _AffineScan.apply(Phi, b)
 
 
 def _shift(x, s):
@@ -116,10 +116,12 @@ def _scan_constant(Phi, b):
     return x.reshape(N, blocks * B, k)[:, :n]
 
 
-class _Scan(torch.autograd.Function):
+class _AffineScan(torch.autograd.Function):
+    """Either scan; ``Phi`` of shape (N, k, k) is one matrix, (N, n, k, k) one per date."""
+
     @staticmethod
     def forward(ctx, Phi, b):
-        x = _scan(Phi, b)
+        x = _scan_constant(Phi, b) if Phi.ndim == 3 else _scan(Phi, b)
         ctx.save_for_backward(Phi, x)
         return x
 
@@ -127,25 +129,12 @@ class _Scan(torch.autograd.Function):
     def backward(ctx, grad):
         Phi, x = ctx.saved_tensors
         # lam_j = g_j + Phi_{j+1}' lam_{j+1}: the scan of the reversed dates.
-        reverse = torch.flip(Phi.mT, dims=[1])
-        lam = torch.flip(affine_scan(_shift(reverse, 1), torch.flip(grad, dims=[1])), dims=[1])
-        grad_phi = lam[..., :, None] * _shift(x, 1)[..., None, :]
-        return grad_phi, lam
-
-
-class _ConstantScan(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, Phi, b):
-        x = _scan_constant(Phi, b)
-        ctx.save_for_backward(Phi, x)
-        return x
-
-    @staticmethod
-    def backward(ctx, grad):
-        Phi, x = ctx.saved_tensors
-        lam = torch.flip(affine_scan_constant(Phi.mT, torch.flip(grad, dims=[1])), dims=[1])
-        grad_phi = lam[:, 1:].mT @ x[:, :-1]
-        return grad_phi, lam
+        if Phi.ndim == 3:
+            lam = torch.flip(affine_scan_constant(Phi.mT, torch.flip(grad, dims=[1])), dims=[1])
+            return lam[:, 1:].mT @ x[:, :-1], lam
+        reverse = _shift(torch.flip(Phi.mT, dims=[1]), 1)
+        lam = torch.flip(affine_scan(reverse, torch.flip(grad, dims=[1])), dims=[1])
+        return lam[..., :, None] * _shift(x, 1)[..., None, :], lam
 
 
 def segments_of(steady, state_index):

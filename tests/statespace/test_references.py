@@ -4,6 +4,7 @@ Data, parameters and published numbers: ``tests/statespace/data`` (see its READM
 ``make_references.py``).
 """
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -14,23 +15,15 @@ from skyield.statespace import kalman_filter, parallel_kalman_filter
 
 DATA = Path(__file__).parent / "data"
 REFERENCES = json.loads((DATA / "references.json").read_text())
+# The script that wrote the data builds the models once for both.
+_spec = importlib.util.spec_from_file_location("make_references", DATA / "make_references.py")
+make_references = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_references)
 
 
 def clark_model():
     """Clark's (1987) trend-cycle model of log GDP; no measurement noise (H = 0)."""
-    sigma_v, sigma_e, sigma_w, phi_1, phi_2 = REFERENCES["clark1987"]["parameters"]
-    T = np.zeros((4, 4))
-    T[0, 0] = T[0, 3] = T[2, 1] = T[3, 3] = 1.0
-    T[1, 1], T[1, 2] = phi_1, phi_2
-    return {
-        "Z": np.array([[1.0, 1.0, 0.0, 0.0]]),
-        "T": T,
-        "H": np.zeros((1, 1)),
-        "Q": np.diag([sigma_v**2, sigma_e**2, 0.0, sigma_w**2]),
-        "a0": np.zeros(4),
-        "P0": T @ (100.0 * np.eye(4)) @ T.T,
-        "init": "known",
-    }
+    return {**make_references.clark_matrices(REFERENCES["clark1987"]["parameters"]), "init": "known"}
 
 
 def test_clark_1987_unobserved_components():
