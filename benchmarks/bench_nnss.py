@@ -122,8 +122,7 @@ def run_benchmarks(devices, rounds):
         cases.update(skyield_cases(torch.device(device), problem))
     sync = torch.cuda.synchronize if "cuda" in devices else None
     times = interleaved(cases, rounds, sync)
-    return [(task, impl, device, times[(task, impl, device)], median_ratio(times[(task, impl, device)], times[yardstick]))
-            for (task, impl, device) in cases]
+    return [(*case, times[case], median_ratio(times[case], times[yardstick])) for case in cases]
 
 
 def format_table(rows):

@@ -48,8 +48,9 @@ from ._model import lyapunov_ex
 STEADY_TOLERANCE = 1e-12
 # Dates computed one by one before the steady state is solved for.
 _SEQUENTIAL_STEPS = 10
-# Most dates computed by one closed-form block, and most doublings towards the steady state.
+# Most dates computed by one closed-form block.
 _LARGEST_BLOCK = 1024
+# Most doublings towards the steady state (2**64 dates: beyond them there is none).
 _DOUBLINGS = 64
 
 
@@ -156,24 +157,25 @@ def _run(P, T, Q, lam, length, tolerance):
     lam = lam.expand_as(P)
     steps = length if tolerance <= 0 else min(length, _SEQUENTIAL_STEPS)
     predicted, filtered, infos = _steps(P, T, Q, lam, steps)
-    last = None
+    checked = 1  # dates from here on have not been compared with the date before
     while True:
         done = filtered.shape[1]
         if done == length:
             return predicted, filtered, infos
-        change = _relative_change(filtered[:, 0] if last is None else last, filtered[:, 1 if last is None else done - steps:])
+        change = _relative_change(filtered[:, checked - 1], filtered[:, checked:])
         hits = (change <= tolerance).nonzero()
         if hits.numel():
-            keep = done - change.numel() + int(hits[0, 0]) + 1
+            keep = checked + int(hits[0, 0]) + 1
             return predicted[:, :keep], filtered[:, :keep], infos[:, :keep]
         # Converging geometrically: a few more single steps reach the tolerance?
         steps = _steps_to_tolerance(change, tolerance)
         if steps is None or steps > _SEQUENTIAL_STEPS:
             break
-        steps = min(steps, length - done)
-        last = filtered[:, -1]
-        more = _steps(_predict(last, T, Q), T, Q, lam, steps)
-        predicted, filtered, infos = (torch.cat([x, y], dim=1) for x, y in zip((predicted, filtered, infos), more, strict=True))
+        checked = done
+        more = _steps(_predict(filtered[:, -1], T, Q), T, Q, lam, min(steps, length - done))
+        predicted, filtered, infos = (
+            torch.cat([x, y], dim=1) for x, y in zip((predicted, filtered, infos), more, strict=True)
+        )
 
     # The rest of the run in closed form around the steady state.
     steady = _steady_state(T, Q, lam, tolerance)

@@ -39,7 +39,8 @@ def covariance_form_moments(model, y):
     observed = ~torch.isnan(y)
     mask = observed.to(y.dtype)
     Z_t = (Z[:, None] * mask[..., None]).expand(N, -1, M, k)
-    H_t = (H[:, None] * (mask[..., :, None] * mask[..., None, :]) + torch.diag_embed(1.0 - mask)).expand(N, -1, M, M)
+    H_t = H[:, None] * (mask[..., :, None] * mask[..., None, :]) + torch.diag_embed(1.0 - mask)
+    H_t = H_t.expand(N, -1, M, M)
     centred = torch.where(observed, y, 0.0) - d[:, None, :] * mask
 
     n = y.shape[-2]

@@ -2,10 +2,13 @@
 
 Once the gains of the Kalman filter are known, its state means follow the affine
 recursion ``a_{t+1} = Phi_t a_t + b_t``: a linear recursion that does not need to run
-date by date. Both scans below are the Hillis-Steele doubling: ``ceil(log2(n))`` rounds,
-each a single batched tensor operation over the time axis, so the cost per date stays
-flat from a few hundred to tens of thousands of dates. The time axis is axis 1 and the
-batch axis 0 (the filters' flattened layout).
+date by date. With a matrix per date the scan is the Hillis-Steele doubling:
+``ceil(log2(n))`` rounds, each a batched tensor operation over the time axis. With one
+matrix (a steady state) blocks of ``_BLOCK`` dates are one product with the block
+Toeplitz matrix of its powers, and the block ends are scanned the same way, so the cost
+per date stays flat from a few hundred to tens of thousands of dates. A few dates are
+one block-triangular solve. The time axis is axis 1 and the batch axis 0 (the filters'
+flattened layout).
 
 The reverse pass of a linear recursion is the same recursion run backwards with the
 transposed matrices (``lam_j = g_j + Phi_{j+1}' lam_{j+1}``), so each scan is an
@@ -57,8 +60,7 @@ def affine_scan_constant(Phi, b):
 
     Notes
     -----
-    Round ``i`` adds ``Phi^(2^i) x_{j - 2^i}``: only the powers of one matrix are formed,
-    never a matrix per date.
+    Only the powers ``Phi^0 .. Phi^B`` of one matrix are formed, never a matrix per date.
     """
     return _AffineScan.apply(Phi, b)
 
@@ -215,7 +217,8 @@ def _short_recursion(Phi, b):
     batch = torch.arange(N, device=b.device)[:, None]
     rows = torch.arange(1, m, device=b.device)[None]
     blocks = blocks.index_put((batch, rows, rows - 1), Phi[:, 1:])
-    system = torch.eye(m * k, dtype=b.dtype, device=b.device) - blocks.transpose(2, 3).reshape(N, m * k, m * k)
+    eye = torch.eye(m * k, dtype=b.dtype, device=b.device)
+    system = eye - blocks.transpose(2, 3).reshape(N, m * k, m * k)
     x = torch.linalg.solve_triangular(system, b.reshape(N, m * k, 1), upper=False, unitriangular=True)
     return x.reshape(N, m, k)
 

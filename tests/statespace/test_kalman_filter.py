@@ -584,7 +584,8 @@ def test_singular_measurement_covariance_batched_and_differentiable():
     np.testing.assert_allclose(float(res.loglike[1]), _joint_loglike(y, **{**m, "H": H[1]}), rtol=1e-9)
 
     def loglike(T, Q):
-        return kalman_filter(y, m["Z"], T, H[1], 0.5 * (Q + Q.mT), a0=m["a0"], P0=m["P0"], init="known").loglike
+        return kalman_filter(y, m["Z"], T, H[1], 0.5 * (Q + Q.mT), a0=m["a0"], P0=m["P0"],
+                             init="known").loglike
 
     assert torch.autograd.gradcheck(loglike, (torch.tensor(m["T"], requires_grad=True),
                                               torch.tensor(m["Q"], requires_grad=True)))
