@@ -1,6 +1,7 @@
 """The package's version and release metadata have one source: pyproject.toml."""
 
 import importlib.metadata
+import re
 import tomllib
 from pathlib import Path
 
@@ -20,6 +21,17 @@ def _pyproject():
 def test_version_is_the_installed_metadata_of_pyproject():
     assert skyield.__version__ == importlib.metadata.version("skyield")
     assert skyield.__version__ == _pyproject()["version"]
+
+
+def test_citation_and_changelog_name_the_version_of_pyproject():
+    version = _pyproject()["version"]
+    citation = (ROOT / "CITATION.cff").read_text(encoding="utf-8")
+    assert re.findall(r"^version: (.+)$", citation, flags=re.MULTILINE) == [version]
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    # The topmost release section (Keep a Changelog: "## [version] - date"), below the
+    # "## [Unreleased]" section where there is one.
+    sections = re.findall(r"^## \[([^\]]+)\]", changelog, flags=re.MULTILINE)
+    assert [name for name in sections if name != "Unreleased"][0] == version
 
 
 def test_command_prints_the_version(capsys):
