@@ -48,7 +48,7 @@ def run(start, test_start, end, horizons, refit, window, models, coverage=0.95):
         started = time.perf_counter()
         results = backtest(MODELS[name](maturities), panel, window=window, horizons=horizons,
                            refit=refit, coverage=coverage, test_start=test_start,
-                           evaluate_on="target", mode="window")
+                           evaluate_on="target")
         seconds[name] = time.perf_counter() - started
         frames.append(results.assign(model=name))
         print(f"{name}: {results['target_date'].nunique()} target months, "

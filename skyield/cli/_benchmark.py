@@ -143,10 +143,6 @@ def load_panel(dataset, freq, maturities, start, end):
     return frame
 
 
-def _has_intervals(estimator):
-    return hasattr(estimator, "predict_interval") or hasattr(estimator, "forecast_interval")
-
-
 def _prepare_output(folder, overwrite):
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -248,34 +244,36 @@ def _recorded(name, call):
 
 
 def _run_model(entry, args, panel, maturities, horizons, label, mode):
-    """Backtest one model; return its results, seconds and warning notes."""
+    """Backtest one model; return its results, first fitted model, seconds and notes."""
     from skyield.model_selection import backtest
 
     estimator = entry.build(args.seed, args.device, maturities)
     progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
     started = time.perf_counter()
-    results, notes, n_warnings = _recorded(entry.name, lambda: backtest(
+    (results, fits), notes, n_warnings = _recorded(entry.name, lambda: backtest(
         estimator, panel, window=args.window, horizons=horizons,
         refit=False if (entry.fit_once or not args.refit) else args.refit,
-        coverage=args.coverage if _has_intervals(estimator) else None,
-        test_start=args.test_start, n_jobs=args.n_jobs, mode=entry.mode,
-        progress=progress,
+        coverage=args.coverage, test_start=args.test_start, n_jobs=args.n_jobs,
+        progress=progress, return_estimators=True,
     ))
     seconds = time.perf_counter() - started
     summary = f"{results['origin'].nunique()} origins in {seconds:.1f} s"
     if n_warnings:
         summary += f", {_plural(n_warnings, 'warning')} (see the report)"
     progress.close(summary)
-    return results.assign(model=entry.name), seconds, notes
+    # The model of the first fit, trained on the dates before the test start: the one
+    # whose insides the report shows.
+    first = fits[0]["estimator"]
+    first = first[None] if isinstance(first, dict) else first
+    return results.assign(model=entry.name), first, seconds, notes
 
 
-def _diagnostic_figures(entry, args, context, maturities):
-    """The report figures of one model (none without diagnostics) and warning notes."""
+def _diagnostic_figures(entry, model, context):
+    """The report figures of one fitted model (none without diagnostics) and notes."""
     if entry.diagnostics is None:
         return [], []
-    estimator = entry.build(args.seed, args.device, maturities)
-    figures, notes, _ = _recorded(f"{entry.name} (fit for the figures)",
-                                  lambda: DIAGNOSTICS[entry.diagnostics](estimator, context))
+    figures, notes, _ = _recorded(f"{entry.name} (figures)",
+                                  lambda: DIAGNOSTICS[entry.diagnostics](model, context))
     return [(entry.name, caption, figure) for caption, figure in figures], notes
 
 
@@ -305,11 +303,11 @@ def run_benchmark(args):
     with threadpool_limits(limits=1, user_api="blas"), _torch_threads(1):
         for number, entry in enumerate(models, start=1):
             label = f"[{number}/{len(models)}] {entry.name}"
-            results, seconds[entry.name], notes = _run_model(
+            results, model, seconds[entry.name], notes = _run_model(
                 entry, args, panel, maturities, horizons, label, mode)
             frames.append(results)
             warning_notes += notes
-            figures, notes = _diagnostic_figures(entry, args, context, maturities)
+            figures, notes = _diagnostic_figures(entry, model, context)
             diagnostics += figures
             warning_notes += notes
     results = pd.concat(frames, ignore_index=True)

@@ -2,9 +2,15 @@
 
 from skyield.utils._maturities import parse_maturities, parse_maturity
 from skyield.preprocessing._scalers import SeriesMinMaxScaler, SeriesStandardScaler
-from skyield.preprocessing._windows import Windows, make_family_windows, make_windows
+from skyield.preprocessing._windows import (
+    PanelWindows,
+    Windows,
+    make_family_windows,
+    make_windows,
+)
 
 __all__ = [
+    "PanelWindows",
     "SeriesMinMaxScaler",
     "SeriesStandardScaler",
     "Windows",

@@ -16,6 +16,7 @@ from skyield.utils._maturities import parse_maturities
 
 __all__ = [
     "Panel",
+    "TargetLayout",
     "check_coverage",
     "check_horizons",
     "check_increasing_levels",
@@ -401,8 +402,10 @@ def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_al
     ``X`` is a 3-D array ``(n_samples, window, n_series)`` or a 2-D array
     ``(n_samples, n_features)``. A 2-D row is read as a window flattened in time-major
     order (all series at the oldest lag, then the next lag, ...), i.e. reshaped to
-    ``(n_samples, window, n_features // window)`` when ``window`` is set, and as one
-    series of ``n_features`` lags when it is not.
+    ``(n_samples, window, n_features // window)``; with ``window="row"`` each row is the
+    window of one series (its ``n_features`` dates). Without ``window`` a 2-D ``X`` is
+    an error (a panel of dates x series, or flattened windows, would otherwise be
+    misread).
 
     Parameters
     ----------
@@ -411,8 +414,9 @@ def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_al
     X : array-like of shape (n_samples, window, n_series) or (n_samples, n_features)
     y : array-like, default=None
         Targets, validated for consistent length and finiteness.
-    window : int, default=None
-        Window length for reading 2-D input.
+    window : int or "row", default=None
+        Window length for reading 2-D input, or ``"row"`` for rows that are the window of
+        one series.
     reset : bool, default=True
         True in ``fit``, False in ``predict``.
     ensure_all_finite : bool, default=True
@@ -438,17 +442,26 @@ def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_al
         y = np.asarray(y, dtype=np.float64)
         if len(target_shape) == 3:
             y = y.reshape(target_shape)
-    if X.ndim == 2:
+    if X.ndim == 2 and isinstance(window, str) and window == "row":
+        # Each row is the window of one series: its n_features dates.
+        X = X[:, :, None]
+    elif X.ndim == 2:
         if window is None:
-            X = X[:, :, None]
-        else:
-            if X.shape[1] % window:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, which is not a multiple of window={window}; "
-                    f"pass 3-D windows (n_samples, window, n_series) or fix window"
-                )
-            X = X.reshape(X.shape[0], window, X.shape[1] // window)
+            raise ValueError(
+                f"X is 2-D, shape {X.shape}: a window regressor reads each row as a window "
+                f"of several dates flattened in time-major order and needs window= (the "
+                f"number of dates per row) to unflatten it; pass window=, or 3-D windows "
+                f"(n_samples, window, n_series), e.g. from skyield.preprocessing.make_windows"
+            )
+        if X.shape[1] % window:
+            raise ValueError(
+                f"X has {X.shape[1]} features, which is not a multiple of window={window}; "
+                f"pass 3-D windows (n_samples, window, n_series) or fix window"
+            )
+        X = X.reshape(X.shape[0], window, X.shape[1] // window)
     elif X.ndim == 3:
+        if isinstance(window, str):
+            raise ValueError(f"window={window!r} reads 2-D rows; X is 3-D, shape {X.shape}")
         if window is not None and X.shape[1] != window:
             raise ValueError(f"X windows have length {X.shape[1]} but window={window}")
     else:
@@ -465,11 +478,16 @@ def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_al
 
 @dataclass(frozen=True)
 class TargetLayout:
-    """How ``fit`` received ``y``, so that ``predict`` returns the same layout."""
+    """How ``fit`` received ``y``, so that ``predict`` returns the same layout.
+
+    ``steps_in_columns`` marks a 2-D ``y`` of shape (n, n_horizons) holding the horizons
+    of one target.
+    """
 
     ndim: int
     horizon: int
     n_targets: int
+    steps_in_columns: bool = False
 
 
 def check_targets(y, n_samples=None, name="y"):
@@ -511,5 +529,7 @@ def restore_target_layout(values, layout):
     if layout.ndim == 1:
         return values.reshape((values.shape[0],) + extra)
     if layout.ndim == 2:
+        if layout.steps_in_columns:
+            return values.reshape((values.shape[0], layout.horizon) + extra)
         return values.reshape((values.shape[0], layout.n_targets) + extra)
     return values

@@ -9,14 +9,6 @@ from skyield.nn._lstm import recurrent_dropout_mask
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def exercise_7_1_weights(module_weights):
     """Set the weights of exercise 7.1 (seed 003): W acts on [h_{t-1}, x_t]."""
     weight_ih, weight_hh, bias_ih, bias_hh = module_weights
