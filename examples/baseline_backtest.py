@@ -129,7 +129,10 @@ def main(argv=None):
         f"Data: GSW zero-coupon yields, month ends {span}, maturities "
         f"{', '.join(map(str, MATURITIES))} years. Test targets from "
         f"{settings['test_start'][:7]}; refit every {settings['refit']} months on earlier "
-        f"data only; window models see the last {settings['window']} months.",
+        f"data only. The dynamic Nelson-Siegel models are sequence models: each refit "
+        f"estimates them on every month before it, and between refits they are filtered "
+        f"forward on the new months with their parameters frozen. The random walk is a "
+        f"window model on the last {settings['window']} months.",
         "",
         "RMSE (percentage points) by maturity (years):",
         "",
