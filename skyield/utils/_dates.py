@@ -347,8 +347,8 @@ def _count(number, frequency):
 
 
 def _calendar_problem(index, frequency, name):
-    """The first gap or doubled period of a calendar frequency (None when regular), and
-    how many such steps there are."""
+    """The first gap or doubled period of a calendar frequency (None when regular), how
+    many such steps there are, and whether the first is a gap."""
     daily = frequency == "daily"
     if daily:
         steps = np.diff(_nanoseconds(_naive(index).normalize())) // _DAY_NS
@@ -357,7 +357,7 @@ def _calendar_problem(index, frequency, name):
         steps = np.diff(_periods(index, frequency).asi8)
         bad = np.flatnonzero(steps != 1)
     if not bad.size:
-        return None, 0
+        return None, 0, False
     row = int(bad[0])
     before, after = show_date(index[row]), show_date(index[row + 1])
     rows = f"rows {row} and {row + 1}"
@@ -372,18 +372,19 @@ def _calendar_problem(index, frequency, name):
     else:
         problem = (f"{name}: {_count(int(steps[row]) - 1, frequency)} missing between "
                    f"{before} and {after} ({rows})")
-    return problem, int(bad.size)
+    return problem, int(bad.size), bool(steps[row] != 0)
 
 
 def _period_index_problem(index, name):
     steps = np.diff(index.asi8)
     bad = np.flatnonzero(steps != index.freq.n)
     if not bad.size:
-        return None, 0
+        return None, 0, False
     row = int(bad[0])
     missing = int(steps[row] // index.freq.n) - 1
     return (f"{name}: {_count(missing, _period_frequency(index.freq))} missing between "
-            f"{index[row]} and {index[row + 1]} (rows {row} and {row + 1})", int(bad.size))
+            f"{index[row]} and {index[row + 1]} (rows {row} and {row + 1})", int(bad.size),
+            True)
 
 
 def _is_text(index):
@@ -447,7 +448,7 @@ def check_dates(index, *, name="Y", freq=None, hint=None):
         return None
     if isinstance(index, pd.PeriodIndex):
         frequency = _period_frequency(index.freq)
-        problem, count = _period_index_problem(index, name)
+        problem, count, gap = _period_index_problem(index, name)
     else:
         frequency, calendar = _set_frequency(index), False
         if frequency is None and len(index) >= 3:
@@ -462,12 +463,14 @@ def check_dates(index, *, name="Y", freq=None, hint=None):
                 )
         elif frequency is None and freq is not None and len(index) == 2:
             frequency, calendar = freq, True
-        problem, count = _calendar_problem(index, frequency, name) if calendar else (None, 0)
+        problem, count, gap = _calendar_problem(index, frequency, name) if calendar else \
+            (None, 0, False)
     if freq is not None and frequency is not None and frequency != freq:
         raise ValueError(f"{name}: the dates are {frequency}, not {freq} as given")
     if problem is not None:
         more = f" (the first of {count} such steps)" if count > 1 else ""
-        raise ValueError(f"{problem}{more}. {_DEFAULT_HINT if hint is None else hint}")
+        advice = (_DEFAULT_HINT if hint is None else hint) if gap else ""
+        raise ValueError(f"{problem}{more}. {advice}".rstrip())
     return frequency
 
 
@@ -554,7 +557,7 @@ def insert_missing_dates(panel, freq=None, *, name="panel"):
     else:
         periods = _periods(index, frequency)
         if periods.has_duplicates:
-            problem, _ = _calendar_problem(index, frequency, name)
+            problem = _calendar_problem(index, frequency, name)[0]
             raise ValueError(f"{problem}; inserting dates cannot mend that")
         full = pd.period_range(periods[0], periods[-1], freq=periods.freq)
         inserted = _period_dates(full.difference(periods), index)
@@ -566,7 +569,7 @@ def _daily_gap_dates(index, name):
     naive = _naive(index).normalize()
     days = np.diff(_nanoseconds(naive)) // _DAY_NS
     if np.any(days == 0):
-        problem, _ = _calendar_problem(index, "daily", name)
+        problem = _calendar_problem(index, "daily", name)[0]
         raise ValueError(f"{problem}; inserting dates cannot mend that")
     weekends = bool((naive.dayofweek >= 5).any())
     dates = []
