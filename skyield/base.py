@@ -54,9 +54,11 @@ from skyield.utils import (
     check_coverage,
     check_horizons,
     check_increasing_levels,
+    check_numeric,
     check_panel,
     check_param,
     check_targets,
+    check_units,
     restore_target_layout,
     validate_params,
     validate_windows,
@@ -603,14 +605,22 @@ class BaseSequenceModel(BaseEstimator):
 
     # -- panels -------------------------------------------------------------------------
 
+    @staticmethod
+    def _panel_input(Y, name):
+        """``Y`` as :func:`skyield.utils.check_panel` takes it: pandas objects as they are,
+        anything else through scikit-learn's conversion once the numeric rule holds."""
+        if isinstance(Y, (pd.DataFrame, pd.Series)):
+            return Y
+        check_numeric(Y, name)
+        # scikit-learn's conversion: object arrays of numbers become float, while 1-D,
+        # sparse, complex and column-less input get its standard errors.
+        return check_array(Y, dtype=np.float64, ensure_all_finite=False,
+                           ensure_min_samples=0, input_name=name)
+
     def _check_model_panel(self, Y, name, min_length=1, maturities=None,
                            need_maturities=False):
         """A :class:`skyield.utils.Panel` of ``Y``; subclasses may check more."""
-        if not isinstance(Y, (pd.DataFrame, pd.Series)):
-            # scikit-learn's conversion: object arrays of numbers become float, while
-            # 1-D, sparse, complex and column-less input get its standard errors.
-            Y = check_array(Y, dtype=np.float64, ensure_all_finite=False,
-                            ensure_min_samples=0, input_name=name)
+        Y = self._panel_input(Y, name)
         panel = check_panel(Y, name=name, missing="allow", maturities=maturities,
                             need_maturities=need_maturities)
         missing = np.isnan(panel.values)
@@ -644,6 +654,8 @@ class BaseSequenceModel(BaseEstimator):
         validate_params(self)
         panel = self._check_model_panel(Y, "Y", min_length=min_length, maturities=maturities,
                                         need_maturities=need_maturities)
+        if panel.curve:
+            check_units(panel.values, name="Y")
         validate_data(self, self._sklearn_view(Y, panel), reset=True, skip_check_array=True)
         self.columns_ = list(panel.columns)
         index = panel.index

@@ -52,6 +52,7 @@ from skyield.utils import (
     Options,
     check_coverage,
     check_increasing_levels,
+    check_numeric,
     validate_params,
 )
 
@@ -278,6 +279,7 @@ class ConformalIntervalRegressor(BaseFamilyWindowRegressor):
         return "interval"
 
     def _validate_X(self, X, reset):
+        check_numeric(X, "X")
         allow_nan = get_tags(self.estimator).input_tags.allow_nan
         return validate_data(self, X, reset=reset, allow_nd=True,
                              ensure_all_finite="allow-nan" if allow_nan else True)
@@ -374,12 +376,14 @@ class ConformalIntervalRegressor(BaseFamilyWindowRegressor):
         lower, upper, center = self._band(self.calibration_X_, np.array([self.coverage]),
                                           self.calibration_families_)
         self.conformity_scores_ = conformity_scores(lower, upper, self.calibration_y_)[..., 0]
+        # Too few scores for the coverage is an error for every method: ACI would start
+        # from intervals that are the whole line.
+        self.correction_ = conformal_quantile(self._recent(self.conformity_scores_)
+                                              if self.method == "aci" else
+                                              self.conformity_scores_, self.coverage)
         if self.method == "aci":
             self.miscoverage_ = np.full(self.output_shape_, 1.0 - self.coverage)
             self.n_updates_ = 0
-            self.correction_ = self._aci_correction(self.conformity_scores_, self.miscoverage_)
-        else:
-            self.correction_ = conformal_quantile(self.conformity_scores_, self.coverage)
         return self
 
     # ----------------------------------------------------------------- inner band

@@ -20,6 +20,7 @@ from skyield.utils import (
     Satisfies,
     check_coverage,
     check_increasing_levels,
+    check_numeric,
     check_targets,
     restore_target_layout,
     validate_params,
@@ -35,7 +36,8 @@ def _are_levels(value):
 
 
 def numeric_targets(y, name="y"):
-    """``y`` as a float array; object arrays of numbers are accepted."""
+    """``y`` as a float array; object arrays of numbers are accepted, text is not."""
+    check_numeric(y, name)
     values = np.asarray(y)
     if values.dtype.kind in "biuf":
         return values.astype(float)
@@ -159,6 +161,7 @@ class MultiQuantileRegressor(BaseWindowRegressor):
         )
 
     def _validate_X(self, X, reset):
+        check_numeric(X, "X")
         X = validate_data(self, X, reset=reset, allow_nd=True,
                           ensure_all_finite=not get_tags(self.estimator).input_tags.allow_nan)
         if X.ndim > 2:

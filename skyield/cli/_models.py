@@ -12,6 +12,8 @@ the model (attention, loadings, factors).
 from dataclasses import dataclass
 from typing import Callable
 
+from sklearn.utils import get_tags
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -108,6 +110,11 @@ MODELS = {
                    "the random walk", _yc_att, default=False, fit_once=True),
     ]
 }
+
+
+def handles_missing_values(entry):
+    """Whether the model of ``entry`` takes missing values (its ``allow_nan`` tag)."""
+    return bool(get_tags(entry.build(0, "cpu", None)).input_tags.allow_nan)
 
 
 def resolve_models(names):

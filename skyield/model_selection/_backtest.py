@@ -32,6 +32,7 @@ import copy
 import inspect
 import numbers
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,7 @@ from skyield.base import accepts_families, estimator_kind
 from skyield.model_selection._split import SktimeSplit, _is_sktime_splitter
 from skyield.preprocessing import PanelWindows
 from skyield.utils import (
+    UnitsWarning,
     check_coverage,
     check_horizons,
     check_increasing_levels,
@@ -291,7 +293,10 @@ def _training_rows(family, train, split):
 def _fit_sequence(estimator, frame):
     model = clone(estimator)
     start = time.perf_counter()
-    model.fit(frame)
+    with warnings.catch_warnings():
+        # The units of the panel were checked once, when the backtest took it.
+        warnings.simplefilter("ignore", UnitsWarning)
+        model.fit(frame)
     return model, time.perf_counter() - start
 
 
@@ -373,7 +378,11 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
         A panel (dates as a sorted index, one column per series), or a panel of several
         families indexed by a (family, date) MultiIndex on a shared grid of columns. Each
         family is forecast at the split dates that are among its own dates. Horizons
-        count rows of the series' own panel.
+        count rows of the series' own panel, so the dates must be evenly spaced: a gap
+        is an error (see :func:`skyield.utils.check_dates`), or, for models that handle
+        missing values, rows of missing values (``missing="allow"`` on a panel from
+        :func:`skyield.preprocessing.insert_missing_dates`). Yields that look like
+        decimals get a :class:`skyield.utils.UnitsWarning`.
     splitter : CV object, sktime splitter or None, default=None
         Splits the dates: a scikit-learn CV object (``split(X)`` yielding training and
         test positions, e.g. :class:`ExpandingWindowSplit`) or an sktime splitter
@@ -504,6 +513,7 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
 
     cut = PanelWindows(data, window if kind == "window" else 1, horizons, targets=targets,
                        missing=missing)
+    cut.check_units()
     families, dates, multi, target_cols = cut.families, cut.dates, cut.multi, cut.target_cols
     gap = max(horizons) - 1 if evaluate_on == "target" else 0
     splits = _resolve_splits(splitter, dates, test_start, gap)

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from sklearn.base import TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from skyield.base import BaseSequenceModel
@@ -338,9 +338,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         ``update``; a fitted model checks the maturities of a DataFrame's column labels
         against the fitted ones.
         """
-        if not isinstance(Y, (pd.DataFrame, pd.Series)):
-            Y = check_array(Y, dtype=np.float64, ensure_all_finite=False,
-                            ensure_min_samples=0, input_name=name)
+        Y = self._panel_input(Y, name)
         fitted = hasattr(self, "maturities_")
         from_labels = isinstance(Y, pd.DataFrame) and self.maturities is None
         if fitted and not from_labels:

@@ -1,5 +1,6 @@
-"""Maturity parsing, windowing of panels and train-only scalers."""
+"""Maturity parsing, windowing of panels, missing dates and train-only scalers."""
 
+from skyield.utils._dates import insert_missing_dates
 from skyield.utils._maturities import parse_maturities, parse_maturity
 from skyield.preprocessing._scalers import SeriesMinMaxScaler, SeriesStandardScaler
 from skyield.preprocessing._windows import (
@@ -14,6 +15,7 @@ __all__ = [
     "SeriesMinMaxScaler",
     "SeriesStandardScaler",
     "Windows",
+    "insert_missing_dates",
     "make_family_windows",
     "make_windows",
     "parse_maturities",

@@ -24,6 +24,7 @@ from skyield.utils.validation import (
     check_family_panel,
     check_horizons,
     check_panel,
+    check_units,
     check_window,
     target_positions,
 )
@@ -107,6 +108,10 @@ class _Family:
 class PanelWindows:
     """Every window of a panel of one or several curve families, cut once.
 
+    The panel goes through the data intake first (:func:`skyield.utils.check_panel`,
+    for every family): its dates must be unique, increasing and evenly spaced at their
+    frequency, its values numbers.
+
     Parameters
     ----------
     data : DataFrame of shape (n_dates, n_series) or array-like
@@ -142,6 +147,11 @@ class PanelWindows:
         Whether the panel has families.
     maturities : ndarray or None
         Maturities of the columns in years, when they could be read.
+    curve : bool
+        Whether the series are yields (their labels read as maturities).
+    frequency : str or None
+        Frequency of the dates (of the first family), see
+        :func:`skyield.utils.infer_frequency`.
     """
 
     def __init__(self, data, window, horizons=None, *, targets=None, missing="raise",
@@ -159,7 +169,7 @@ class PanelWindows:
                                         maturities=maturities)
             labels = list(panels)
             frames = [data.xs(label, level=0) for label in labels]
-            self.maturities = next(iter(panels.values())).maturities
+            first = next(iter(panels.values()))
             self.multi = True
         else:
             if isinstance(data, pd.Series):
@@ -167,9 +177,11 @@ class PanelWindows:
             elif not isinstance(data, pd.DataFrame):
                 values = np.asarray(data)
                 data = pd.DataFrame(values[:, None] if values.ndim == 1 else values)
-            self.maturities = check_panel(data, name=name, missing=missing,
-                                          maturities=maturities).maturities
+            first = check_panel(data, name=name, missing=missing, maturities=maturities)
             labels, frames, self.multi = [None], [data], False
+        self.name = name
+        self.maturities, self.curve, self.frequency = \
+            first.maturities, first.curve, first.frequency
         dates = frames[0].index
         for frame in frames[1:]:
             dates = dates.union(frame.index)
@@ -182,6 +194,13 @@ class PanelWindows:
     @property
     def labels(self):
         return [family.label for family in self.families]
+
+    def check_units(self):
+        """Warn when the panel holds yields that look like decimals (see
+        :func:`skyield.utils.check_units`); series that are not yields are not checked."""
+        if self.curve:
+            check_units(np.concatenate([family.values for family in self.families]),
+                        name=self.name)
 
     # ------------------------------------------------------------------ cutting
     def _cut(self, family, origins):
@@ -334,7 +353,9 @@ def make_windows(panel, window, horizons=1, *, targets=None, differences=False,
     Parameters
     ----------
     panel : DataFrame of shape (n_dates, n_series) or array-like
-        Consecutive observations; a DataFrame's index gives the dates.
+        Consecutive observations; a DataFrame's index gives the dates, which must be
+        unique, increasing and evenly spaced (see :func:`skyield.utils.check_dates`).
+        Yields that look like decimals get a :class:`skyield.utils.UnitsWarning`.
     window : int
         Number of dates in each window (the seeds' L+1 or P).
     horizons : int, sequence of int or None, default=1
@@ -371,6 +392,7 @@ def make_windows(panel, window, horizons=1, *, targets=None, differences=False,
         raise ValueError("panel has a MultiIndex: use make_family_windows for several families")
     cut = PanelWindows(panel, window, horizons, targets=targets, missing=missing,
                        maturities=maturities, name="panel")
+    cut.check_units()
     windows = cut.training()
     if windows is None:
         n_dates = len(cut.families[0])
@@ -411,6 +433,7 @@ def make_family_windows(panel, window, horizons=1, *, targets=None, differences=
         raise ValueError("panel must be a DataFrame indexed by a (family, date) MultiIndex")
     cut = PanelWindows(panel, window, horizons, targets=targets, missing=missing,
                        maturities=maturities, name="panel")
+    cut.check_units()
     needed = cut.window + (cut.horizons[-1] if cut.horizons else 0)
     for family in cut.families:
         if len(family) < needed:

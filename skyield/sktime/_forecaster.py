@@ -21,7 +21,7 @@ from sklearn.utils import get_tags
 from sktime.forecasting.base import BaseForecaster
 
 from skyield.base import accepts_families, estimator_kind
-from skyield.sktime._panel import FamilyPanel
+from skyield.sktime._panel import FamilyPanel, check_sktime_dates
 from skyield.utils import resolve_maturities
 
 __all__ = ["SkyieldForecaster"]
@@ -250,6 +250,20 @@ class SkyieldForecaster(BaseForecaster):
         return steps
 
     # -- fit ----------------------------------------------------------------------------
+
+    def fit(self, y, X=None, fh=None):
+        """Fit to the panel ``y`` (sktime's ``fit``, after the data intake's date checks).
+
+        Unsorted, duplicated or unevenly spaced dates are refused naming the dates,
+        before sktime converts ``y``; see :meth:`_fit` for the rest.
+        """
+        check_sktime_dates(y)
+        return super().fit(y, X=X, fh=fh)
+
+    def update(self, y, X=None, update_params=True):
+        """Append new dates (sktime's ``update``, after the data intake's date checks)."""
+        check_sktime_dates(y)
+        return super().update(y, X=X, update_params=update_params)
 
     def _fit(self, y, X=None, fh=None):
         """Fit the inner estimator on the panel ``y``.

@@ -9,8 +9,29 @@ as its history, extends on ``update`` and cuts into windows for window regressor
 import pandas as pd
 
 from skyield.preprocessing import PanelWindows
+from skyield.utils import check_dates
 
-__all__ = ["FamilyPanel"]
+__all__ = ["FamilyPanel", "check_sktime_dates"]
+
+
+def check_sktime_dates(y, name="y"):
+    """Check the dates of the data given to the adapter before sktime reads them.
+
+    sktime's own conversion refuses unsorted dates, and stumbles on irregular ones, with
+    errors that do not say which dates; here they get the intake's messages (see
+    :func:`skyield.utils.check_dates`), per family for a (family, date) panel. Data
+    without a date index is left to sktime.
+    """
+    if not isinstance(y, (pd.DataFrame, pd.Series)):
+        return
+    index = y.index
+    if isinstance(index, pd.MultiIndex):
+        if index.nlevels != 2:
+            return
+        for family in index.get_level_values(0).unique():
+            check_dates(y.xs(family, level=0).index, name=f"{name} family {family!r}")
+        return
+    check_dates(index, name=name)
 
 
 class FamilyPanel:
@@ -105,13 +126,14 @@ class FamilyPanel:
         y : ndarray of shape (n_samples, n_horizons, n_series)
         families : ndarray of shape (n_samples,) or None
         """
-        cut = PanelWindows(self._stacked(), window, list(horizons))
+        cut = PanelWindows(self._stacked(), window, list(horizons), name="y")
+        cut.check_units()
         for family in cut.families:
             needed = window + int(max(horizons))
             if len(family) < needed:
                 raise ValueError(
-                    f"{family.prefix()}{len(family)} dates, but window={window} and the "
-                    f"longest step {int(max(horizons))} need at least {needed}"
+                    f"{family.prefix()}y has {len(family)} dates, but window={window} and "
+                    f"the longest step {int(max(horizons))} need at least {needed}"
                 )
         windows = cut.training()
         return windows.X, windows.y, windows.families

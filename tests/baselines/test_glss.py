@@ -206,7 +206,7 @@ def test_input_errors(curves, fitted):
     other_grid = curves.rename(columns={10.0: 12.0})
     with pytest.raises(ValueError, match="column 7 is 12.0 but the model was fitted with 10.0"):
         fitted.transform(other_grid)
-    with pytest.raises(ValueError, match="not sorted"):
+    with pytest.raises(ValueError, match="column 0 is 10.0 but the model was fitted with 0.25"):
         fitted.transform(curves[MATURITIES[::-1]])
 
 

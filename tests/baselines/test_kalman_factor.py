@@ -276,9 +276,12 @@ def test_array_panels_forecast_by_step(data):
 
 
 def test_irregular_dates_detect_overlap_only(data):
+    # Monthly dates that wander inside their month (as a last trading day does): regular
+    # at the monthly frequency, on no grid of pandas' offsets.
     frame, _ = data
     irregular = frame.iloc[:120].copy()
-    irregular.index = irregular.index + pd.to_timedelta(np.arange(120) % 3, unit="D")
+    month_ends = pd.date_range("2000-01-31", periods=120, freq="ME")
+    irregular.index = month_ends - pd.to_timedelta(np.arange(120) % 3, unit="D")
     model = KalmanFactorModel().fit(irregular.iloc[:100])
     assert model.freq_ is None
     assert list(model.forecast(2).index) == [1, 2]

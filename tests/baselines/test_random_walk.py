@@ -87,7 +87,9 @@ def test_two_dimensional_X_without_window_is_an_error():
         RandomWalk(window="row").fit(X.reshape(4, 3, 2), np.zeros((4, 2)))
     # Predicting with 2-D rows needs rows of the width seen in fit.
     model = RandomWalk(window=3).fit(X, np.zeros((4, 2)))
-    with pytest.raises(ValueError, match="expecting 6 features"):
+    with pytest.raises(ValueError, match=r"X has 3 features, but RandomWalk is expecting 6 "
+                                         r"features as input: it was fitted on windows of 3 "
+                                         r"dates x 2 series"):
         model.predict(X[:, :3])
 
 

@@ -147,7 +147,8 @@ def test_bad_parameters_are_named(windows, params, message):
 
 def test_bad_predict_input_is_named(windows):
     model = LSTMAttentionRegressor(**TINY).fit(windows.X, windows.y)
-    with pytest.raises(ValueError, match="expecting 8 features"):
+    with pytest.raises(ValueError, match="X windows have length 7 but LSTMAttentionRegressor "
+                                         "was fitted on windows of length 8"):
         model.predict(windows.X[:, 1:])
     with pytest.raises(ValueError, match="X has 2 series but .* fitted with 3"):
         model.predict(windows.X[:, :, :2])

@@ -131,7 +131,9 @@ def test_bad_parameters(panel, params, message):
 def test_window_length_must_match(panel):
     X, y, _, _ = panel
     model = YieldCurveAttentionRegressor(**TINY).fit(X, y)
-    with pytest.raises(ValueError, match="expecting 4 features"):
+    with pytest.raises(ValueError, match="X windows have length 3 but "
+                                         "YieldCurveAttentionRegressor was fitted on windows "
+                                         "of length 4"):
         model.predict(X[:, 1:])
 
 
