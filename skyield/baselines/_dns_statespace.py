@@ -542,14 +542,14 @@ def _parameter_scale(model, unconstrained):
     return scale
 
 
-def _maximise(segments, start, segment_factors, dynamics, state_cov_type, maxiter):
+def _maximise(segments, start, mean_start, dynamics, state_cov_type, maxiter):
     """The optimisation of :func:`fit_one_step`: estimates, log-likelihood, last result."""
     endog = np.vstack(segments)
     starts = np.cumsum([len(s) for s in segments])[:-1]
     model = SegmentedDNSModel(endog, start.loadings, starts, dynamics, state_cov_type)
     floor = max(1e-10, 1e-6 * float(np.mean(np.var(endog, axis=0))))
     start_vector = model.pack(
-        np.vstack(segment_factors).mean(axis=0),
+        mean_start,
         _stationary_start(start.transition, dynamics),
         _positive_definite(start.state_cov),
         np.maximum(start.measurement_var, floor),
@@ -582,7 +582,8 @@ def _maximise(segments, start, segment_factors, dynamics, state_cov_type, maxite
     return model.unpack(params), float(model.loglike(params)), result
 
 
-def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, maxiter, label=""):
+def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, maxiter, label="",
+                 mean_start=None):
     """Maximum-likelihood estimates started from the two-step ones.
 
     BFGS (scipy) on the unconstrained parameters of :class:`SegmentedDNSModel`, each
@@ -597,15 +598,18 @@ def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, max
     ----------
     segments : list of ndarray of shape (n_dates_s, n_maturities)
     start : DNSParams
-        Two-step estimates (the decay is kept fixed).
+        Start values: the two-step estimates, or a previous fit's for a warm start (the
+        decay and loadings are kept fixed).
     segment_factors : list of ndarray of shape (n_dates_s, n_factors)
-        Two-step factors; their average starts the mean.
+        Two-step factors; their average starts the mean unless ``mean_start`` is given.
     dynamics : {"ar", "var"}
     state_cov_type : {"full", "diagonal"}
     maxiter : int
         Iteration limit of BFGS (all starts together).
     label : str
         Family label for the convergence warning.
+    mean_start : ndarray of shape (n_factors,), default=None
+        Start of the mean ``mu`` (a warm start's previous estimate).
 
     Returns
     -------
@@ -613,8 +617,10 @@ def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, max
     """
     # Every matrix here is tiny: threads of BLAS, LAPACK and OpenMP cost far more than
     # they save (a hundredfold on a loaded machine), so the fit runs on one.
+    if mean_start is None:
+        mean_start = np.vstack(segment_factors).mean(axis=0)
     with threadpool_limits(limits=1):
-        params, llf, result = _maximise(segments, start, segment_factors, dynamics,
+        params, llf, result = _maximise(segments, start, mean_start, dynamics,
                                         state_cov_type, maxiter)
     converged = bool(result.success)
     if not converged:

@@ -8,6 +8,7 @@ consecutive curves; a panel is one segment. Several curve families are modelled 
 family at a time by :class:`skyield.compose.PerFamily`.
 """
 
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -113,6 +114,13 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         The one-step model parameterises a full ``Q`` by its Cholesky factor.
     maxiter : int, default=500
         Iteration limit of the one-step optimiser (BFGS).
+    warm_start : bool, default=False
+        ``method="kalman"``: when the model is fitted, start the next ``fit``'s
+        maximum likelihood from the previous estimates of ``mu, A, Q, h`` instead of the
+        two-step ones (a refit on a longer span then needs few iterations). The
+        specification is a cold fit's: the decay and loadings come from the new
+        training panel's two-step fit, as without a warm start; only the optimiser's
+        starting point differs. The two-step method has nothing to start and ignores it.
 
     Attributes
     ----------
@@ -184,10 +192,11 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         "maturities": [None, Options("uniform"), "array-like"],
         "state_cov": [Options("auto", "full", "diagonal")],
         "maxiter": [Interval(Integral, 1, None)],
+        "warm_start": ["boolean"],
     }
 
     def __init__(self, *, factors="ns", dynamics="ar", method="two-step", decay="diebold-li",
-                 maturities=None, state_cov="auto", maxiter=500):
+                 maturities=None, state_cov="auto", maxiter=500, warm_start=False):
         self.factors = factors
         self.dynamics = dynamics
         self.method = method
@@ -195,6 +204,7 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         self.maturities = maturities
         self.state_cov = state_cov
         self.maxiter = maxiter
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ fitting
     def _state_cov_type(self):
@@ -240,6 +250,8 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         -------
         self : DynamicNelsonSiegel
         """
+        previous = self.params_ if self.warm_start and self.method == "kalman" and \
+            getattr(self, "log_likelihood_", None) is not None else None
         for name in ("log_likelihood_", "converged_", "maturities_"):
             if hasattr(self, name):
                 delattr(self, name)
@@ -256,8 +268,11 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
             self._state_cov_type(),
         )
         if self.method == "kalman":
-            params = fit_one_step([panel.values], params, segment_factors, self.dynamics,
-                                  self._state_cov_type(), self.maxiter)
+            start, mean_start = params, None
+            if previous is not None:
+                start, mean_start = self._warm_start_values(previous, params), previous.mean
+            params = fit_one_step([panel.values], start, segment_factors, self.dynamics,
+                                  self._state_cov_type(), self.maxiter, mean_start=mean_start)
             means, covs = kalman_filter(params, panel.values[None])
             factors, self.state_, self.state_cov_at_last_ = means[0], means[0, -1], covs[-1]
         else:
@@ -276,6 +291,19 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
             self.converged_ = params.converged
         self.factors_ = self._factor_output(panel, factors)
         return self
+
+    @staticmethod
+    def _warm_start_values(previous, two_step):
+        """The new two-step specification with the previous estimates as start values."""
+        if previous.loadings.shape != two_step.loadings.shape:
+            raise ValueError(
+                f"DynamicNelsonSiegel(warm_start=True) starts from the previous fit, whose "
+                f"loadings have shape {previous.loadings.shape} (maturities x factors), "
+                f"not {two_step.loadings.shape}: fit with warm_start=False"
+            )
+        return replace(two_step, transition=previous.transition,
+                       state_cov=previous.state_cov,
+                       measurement_var=previous.measurement_var)
 
     def _factor_output(self, panel, factors):
         if panel.index is None:
