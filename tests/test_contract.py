@@ -26,7 +26,12 @@ from skyield.baselines import (
     nelson_siegel_loadings,
 )
 from skyield.calibration import ConformalIntervalRegressor, MultiQuantileRegressor
-from skyield.compose import InChanges, PerFamily
+from skyield.compose import (
+    ForecastCombination,
+    InChanges,
+    PerFamily,
+    SequenceForecastCombination,
+)
 from skyield.ensemble import SeedEnsemble
 from skyield.metrics import make_interval_scorer, make_point_scorer
 from skyield.model_selection import ExpandingWindowSplit
@@ -109,6 +114,13 @@ MODELS = {
                           prior="mean", validation_fraction=0.25, random_state=0),
         {"prior_weight": [0.0, 0.6]}),
     "PerFamily": (PerFamily(DynamicNelsonSiegel()), {"estimator__factors": ["ns", "nss"]}),
+    "ForecastCombination": (
+        ForecastCombination([("rw", RandomWalk()), ("ridge", InChanges(Ridge()))]),
+        {"weighting": ["equal", "least_squares"]}),
+    "SequenceForecastCombination": (
+        SequenceForecastCombination([("ar", DynamicNelsonSiegel()),
+                                     ("var", DynamicNelsonSiegel(dynamics="var"))]),
+        {"weighting": ["equal", "least_squares"]}),
 }
 # Scalers and the Nelson-Siegel curve fit are transformers of data, not forecasters.
 TRANSFORMERS = {"NelsonSiegelCurve", "SeriesMinMaxScaler", "SeriesStandardScaler"}
