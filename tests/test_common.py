@@ -81,6 +81,7 @@ EXCLUSIONS = {
     "FactorTransformer": _sequence_model("FactorTransformer"),
     "PerFamily": _sequence_model("PerFamily"),
     "SequenceForecastCombination": _sequence_model("SequenceForecastCombination"),
+    "SequenceSeedEnsemble": _sequence_model("SequenceSeedEnsemble"),
     # --- transfer of a fitted multi-curve network ---
     "TransferredCurveRegressor": {
         "check_estimators_overwrite_params": (

@@ -32,7 +32,7 @@ from skyield.compose import (
     PerFamily,
     SequenceForecastCombination,
 )
-from skyield.ensemble import SeedEnsemble
+from skyield.ensemble import SeedEnsemble, SequenceSeedEnsemble
 from skyield.metrics import make_interval_scorer, make_point_scorer
 from skyield.model_selection import ExpandingWindowSplit
 from skyield.models import (
@@ -114,6 +114,12 @@ MODELS = {
                           prior="mean", validation_fraction=0.25, random_state=0),
         {"prior_weight": [0.0, 0.6]}),
     "PerFamily": (PerFamily(DynamicNelsonSiegel()), {"estimator__factors": ["ns", "nss"]}),
+    "SequenceSeedEnsemble": (
+        SequenceSeedEnsemble(
+            NeuralStateSpaceModel(n_factors=2, hidden_layers=(4,), start_decay=(1.0, 0.3),
+                                  maxiter=3, pretrain_maxiter=3),
+            n_estimators=2, random_state=0),
+        {"n_estimators": [1, 2]}),
     "ForecastCombination": (
         ForecastCombination([("rw", RandomWalk()), ("ridge", InChanges(Ridge()))]),
         {"weighting": ["equal", "least_squares"]}),

@@ -5,14 +5,14 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
 
-from skyield.base import BaseSequenceModel, _residual_offsets
+from skyield.base import _residual_offsets
 from skyield.compose._combination_weights import (
     WEIGHTINGS,
     NamedMembers,
     combination_weights,
 )
+from skyield.ensemble._sequence_members import MemberSequenceModel, check_sequence_member
 from skyield.model_selection import ExpandingWindowSplit
 from skyield.utils import HasMethods, Interval, Options, Satisfies, check_horizons
 
@@ -27,17 +27,13 @@ def _is_horizons(value):
 
 
 def _check_sequence_member(name, estimator):
-    if not isinstance(estimator, BaseSequenceModel) or \
-            type(estimator)._update is BaseSequenceModel._update:
-        raise TypeError(
-            f"SequenceForecastCombination combines skyield sequence models of one panel; "
-            f"member {name!r} ({type(estimator).__name__}) is not one (combine window "
-            f"regressors with ForecastCombination; for several curve families use "
-            f"PerFamily(SequenceForecastCombination(...)))"
-        )
+    check_sequence_member(
+        estimator, "SequenceForecastCombination", f"member {name!r}",
+        " (combine window regressors with ForecastCombination; for several curve "
+        "families use PerFamily(SequenceForecastCombination(...)))")
 
 
-class SequenceForecastCombination(NamedMembers, BaseSequenceModel):
+class SequenceForecastCombination(NamedMembers, MemberSequenceModel):
     """Weighted combination of sequence models, weights learned out of sample.
 
     ``fit(Y)`` learns one weight per member and horizon from the members' out-of-sample
@@ -146,6 +142,9 @@ class SequenceForecastCombination(NamedMembers, BaseSequenceModel):
         "cv": [Interval(Integral, 1, None), HasMethods("split")],
         "distribution": [Options("gaussian", "empirical")],
     }
+
+    # The random walk needs the last value of every series.
+    _allow_missing = False
 
     def __init__(self, estimators, *, horizons=1, weighting="inverse_mse", shrinkage=0.0,
                  cv=3, distribution="gaussian"):
@@ -256,35 +255,8 @@ class SequenceForecastCombination(NamedMembers, BaseSequenceModel):
         return errors[np.isfinite(errors).all(axis=1)]
 
     def _update(self, values):
-        for member in self.estimators_:
-            member._update(values)
+        super()._update(values)
         self.last_value_ = np.asarray(values, dtype=float)[-1].copy()
-
-    def _skip(self, n_steps):
-        for member in self.estimators_:
-            member._skip(n_steps)
-
-    def update(self, Y_new):
-        """Append observations that follow the last date seen (filtering only).
-
-        Every member is moved on with them; the weights stay.
-
-        Parameters
-        ----------
-        Y_new : DataFrame of shape (n_new_dates, n_series) or array-like
-            New observations, as for :meth:`skyield.base.BaseSequenceModel.update`.
-
-        Returns
-        -------
-        self : SequenceForecastCombination
-        """
-        check_is_fitted(self)
-        panel = self._validate_update_panel(Y_new)
-        self._update(panel.values)
-        self._advance(panel)
-        for member in self.estimators_:
-            member._advance(panel)
-        return self
 
     @classmethod
     def get_test_params(cls):
