@@ -34,7 +34,11 @@ from skyield.compose import (
 )
 from skyield.ensemble import SeedEnsemble, SequenceSeedEnsemble
 from skyield.metrics import make_interval_scorer, make_point_scorer
-from skyield.model_selection import ExpandingWindowSplit
+from skyield.model_selection import (
+    ExpandingWindowSplit,
+    TunedSequenceModel,
+    TunedWindowRegressor,
+)
 from skyield.models import (
     FactorTransformer,
     LSTMAttentionRegressor,
@@ -120,6 +124,12 @@ MODELS = {
                                   maxiter=3, pretrain_maxiter=3),
             n_estimators=2, random_state=0),
         {"n_estimators": [1, 2]}),
+    "TunedWindowRegressor": (
+        TunedWindowRegressor(InChanges(Ridge()), {"estimator__alpha": [0.1, 10.0]}),
+        {"cv": [2, 3]}),
+    "TunedSequenceModel": (
+        TunedSequenceModel(DynamicNelsonSiegel(), {"dynamics": ["ar", "var"]}),
+        {"horizons": [1, 2]}),
     "ForecastCombination": (
         ForecastCombination([("rw", RandomWalk()), ("ridge", InChanges(Ridge()))]),
         {"weighting": ["equal", "least_squares"]}),

@@ -13,6 +13,7 @@ from skyield.compose._combination_weights import (
     combination_weights,
 )
 from skyield.model_selection import ExpandingWindowSplit
+from skyield.model_selection._split import require_samples_for_splits
 from skyield.utils import HasMethods, Interval, Options, restore_target_layout
 
 __all__ = ["ForecastCombination"]
@@ -197,11 +198,7 @@ class ForecastCombination(NamedMembers, BaseWindowRegressor):
     def _fit(self, X, y):
         _, members = self._check_members(_check_window_member)
         n_samples = len(X)
-        if isinstance(self.cv, Integral) and n_samples < self.cv + 1:
-            raise ValueError(
-                f"ForecastCombination(cv={self.cv}) needs at least {self.cv + 1} windows "
-                f"for its out-of-sample split, got n_samples = {n_samples}"
-            )
+        require_samples_for_splits(n_samples, self.cv, "ForecastCombination")
         folds = list(self._splitter().split(X[:, :1, :1].reshape(n_samples, 1)))
         forecasts, actual, tested = [], [], []
         for train, test in folds:

@@ -14,6 +14,7 @@ from skyield.compose._combination_weights import (
 )
 from skyield.ensemble._sequence_members import MemberSequenceModel, check_sequence_member
 from skyield.model_selection import ExpandingWindowSplit
+from skyield.model_selection._split import require_samples_for_splits
 from skyield.utils import HasMethods, Interval, Options, Satisfies, check_horizons
 
 __all__ = ["SequenceForecastCombination"]
@@ -216,6 +217,7 @@ class SequenceForecastCombination(NamedMembers, MemberSequenceModel):
         self : SequenceForecastCombination
         """
         panel = self._validate_fit_panel(Y, min_length=2)
+        require_samples_for_splits(panel.n_dates, self.cv, "SequenceForecastCombination")
         names, members = self._check_members(_check_sequence_member)
         self.horizons_ = np.asarray(check_horizons(self.horizons))
         forecasts, actual, walk = self._oos(members, Y, panel)
