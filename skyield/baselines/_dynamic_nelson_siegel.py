@@ -8,7 +8,6 @@ consecutive curves; a panel is one segment. Several curve families are modelled 
 family at a time by :class:`skyield.compose.PerFamily`.
 """
 
-from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -117,10 +116,10 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
     warm_start : bool, default=False
         ``method="kalman"``: when the model is fitted, start the next ``fit``'s
         maximum likelihood from the previous estimates of ``mu, A, Q, h`` instead of the
-        two-step ones (a refit on a longer span then needs few iterations). The
-        specification is a cold fit's: the decay and loadings come from the new
-        training panel's two-step fit, as without a warm start; only the optimiser's
-        starting point differs. The two-step method has nothing to start and ignores it.
+        two-step ones. The specification is a cold fit's: the decay and loadings come
+        from the new training panel's two-step fit, as without a warm start, and the
+        optimiser scales the parameters by the two-step estimates; only its starting
+        point differs. The two-step method has nothing to start and ignores it.
 
     Attributes
     ----------
@@ -268,11 +267,10 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
             self._state_cov_type(),
         )
         if self.method == "kalman":
-            start, mean_start = params, None
             if previous is not None:
-                start, mean_start = self._warm_start_values(previous, params), previous.mean
-            params = fit_one_step([panel.values], start, segment_factors, self.dynamics,
-                                  self._state_cov_type(), self.maxiter, mean_start=mean_start)
+                self._check_warm_start(previous, params)
+            params = fit_one_step([panel.values], params, segment_factors, self.dynamics,
+                                  self._state_cov_type(), self.maxiter, warm=previous)
             means, covs = kalman_filter(params, panel.values[None])
             factors, self.state_, self.state_cov_at_last_ = means[0], means[0, -1], covs[-1]
         else:
@@ -293,17 +291,14 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         return self
 
     @staticmethod
-    def _warm_start_values(previous, two_step):
-        """The new two-step specification with the previous estimates as start values."""
+    def _check_warm_start(previous, two_step):
+        """A warm start needs the previous parameters to have the new ones' shapes."""
         if previous.loadings.shape != two_step.loadings.shape:
             raise ValueError(
                 f"DynamicNelsonSiegel(warm_start=True) starts from the previous fit, whose "
                 f"loadings have shape {previous.loadings.shape} (maturities x factors), "
                 f"not {two_step.loadings.shape}: fit with warm_start=False"
             )
-        return replace(two_step, transition=previous.transition,
-                       state_cov=previous.state_cov,
-                       measurement_var=previous.measurement_var)
 
     def _factor_output(self, panel, factors):
         if panel.index is None:

@@ -45,6 +45,28 @@ def _is_mixture(self):
         self.combine == "auto" and hasattr(self.estimator, "predict_std"))
 
 
+def seeded_members(ensemble, seeds):
+    """The members a seed ensemble fits: new clones of its estimator, one per seed; or,
+    with ``warm_start`` once fitted, its fitted members set to refit from their previous
+    fits with the estimator's current parameters (same seeds)."""
+    if not (ensemble.warm_start and hasattr(ensemble, "estimators_")):
+        return [clone(ensemble.estimator).set_params(random_state=int(seed)) for seed in seeds]
+    owner = type(ensemble).__name__
+    params = ensemble.estimator.get_params(deep=False)
+    if "warm_start" not in params:
+        raise ValueError(
+            f"{owner}(warm_start=True) refits its members from their previous fits, but "
+            f"{type(ensemble.estimator).__name__} has no warm_start parameter"
+        )
+    if len(ensemble.estimators_) != len(seeds):
+        raise ValueError(
+            f"{owner}(warm_start=True) has {len(ensemble.estimators_)} fitted members, not "
+            f"n_estimators={len(seeds)}: fit with warm_start=False"
+        )
+    return [member.set_params(**{**params, "random_state": int(seed), "warm_start": True})
+            for member, seed in zip(ensemble.estimators_, seeds)]
+
+
 def _fit_member(member, X, y, fit_params):
     return member.fit(X, y, **fit_params)
 
@@ -194,9 +216,7 @@ class SeedEnsemble(BaseFamilyWindowRegressor):
         combine = self._check_params()
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_estimators)
-        members = self._warm_members(seeds) if self.warm_start and \
-            hasattr(self, "estimators_") else \
-            [clone(self.estimator).set_params(random_state=int(seed)) for seed in seeds]
+        members = seeded_members(self, seeds)
         fit_params = {} if families is None else {"families": families}
         if self.batched:
             dropout_seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -212,22 +232,6 @@ class SeedEnsemble(BaseFamilyWindowRegressor):
         if hasattr(self.estimators_[0], "n_features_in_"):
             self.n_features_in_ = self.estimators_[0].n_features_in_
         return self
-
-    def _warm_members(self, seeds):
-        """The fitted members, set to refit from their weights with ``estimator``'s params."""
-        params = self.estimator.get_params(deep=False)
-        if "warm_start" not in params:
-            raise ValueError(
-                f"SeedEnsemble(warm_start=True) refits its members from their previous "
-                f"fits, but {type(self.estimator).__name__} has no warm_start parameter"
-            )
-        if len(self.estimators_) != len(seeds):
-            raise ValueError(
-                f"SeedEnsemble(warm_start=True) has {len(self.estimators_)} fitted members, "
-                f"not n_estimators={len(seeds)}: fit with warm_start=False"
-            )
-        return [member.set_params(**{**params, "random_state": int(seed), "warm_start": True})
-                for member, seed in zip(self.estimators_, seeds)]
 
     def _collect(self, method, X, families, **kwargs):
         check_is_fitted(self)

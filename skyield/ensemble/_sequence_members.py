@@ -5,10 +5,8 @@ members in ``estimators_`` and forecast from all of them: every date that reache
 meta-model (``update``, and the block forecasts of ``predict`` and ``score``, which run
 the hooks of :class:`skyield.base.BaseSequenceModel` on a copy) must reach every member.
 This base does that once, through the members' own hooks, and keeps their date
-bookkeeping in step with the meta-model's.
+bookkeeping in step with the meta-model's (``update`` is the base's).
 """
-
-from sklearn.utils.validation import check_is_fitted
 
 from skyield.base import BaseSequenceModel
 
@@ -45,7 +43,7 @@ class MemberSequenceModel(BaseSequenceModel):
 
     Subclasses fit ``estimators_`` (sequence models with the hooks of
     :class:`skyield.base.BaseSequenceModel`) and define the forecast hooks; ``_update``,
-    ``_skip`` and ``update`` pass every date on to every member.
+    ``_skip`` and ``_advance`` (so ``update``) pass every date on to every member.
     """
 
     @property
@@ -69,24 +67,8 @@ class MemberSequenceModel(BaseSequenceModel):
         for member in self.estimators_:
             member._skip(n_steps)
 
-    def update(self, Y_new):
-        """Append observations that follow the last date seen (filtering only).
-
-        Every member is moved on with them; the parameters stay.
-
-        Parameters
-        ----------
-        Y_new : DataFrame of shape (n_new_dates, n_series) or array-like
-            New observations, as for :meth:`skyield.base.BaseSequenceModel.update`.
-
-        Returns
-        -------
-        self : object
-        """
-        check_is_fitted(self)
-        panel = self._validate_update_panel(Y_new)
-        self._update(panel.values)
-        self._advance(panel)
+    def _advance(self, panel):
+        # update() moves the dates seen on: the members' as well as this model's.
+        super()._advance(panel)
         for member in self.estimators_:
             member._advance(panel)
-        return self

@@ -5,10 +5,10 @@ from numbers import Integral
 import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import norm
-from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from skyield.base import BaseSequenceModel
+from skyield.ensemble._seed_ensemble import seeded_members
 from skyield.ensemble._sequence_members import MemberSequenceModel, check_sequence_member
 from skyield.utils import HasMethods, Interval, Options
 
@@ -134,25 +134,6 @@ class SequenceSeedEnsemble(MemberSequenceModel):
             )
         return combine
 
-    def _members(self, seeds):
-        if not (self.warm_start and hasattr(self, "estimators_")):
-            return [clone(self.estimator).set_params(random_state=int(seed))
-                    for seed in seeds]
-        params = self.estimator.get_params(deep=False)
-        if "warm_start" not in params:
-            raise ValueError(
-                f"SequenceSeedEnsemble(warm_start=True) refits its members from their "
-                f"previous fits, but {type(self.estimator).__name__} has no warm_start "
-                f"parameter"
-            )
-        if len(self.estimators_) != len(seeds):
-            raise ValueError(
-                f"SequenceSeedEnsemble(warm_start=True) has {len(self.estimators_)} fitted "
-                f"members, not n_estimators={len(seeds)}: fit with warm_start=False"
-            )
-        return [member.set_params(**{**params, "random_state": int(seed), "warm_start": True})
-                for member, seed in zip(self.estimators_, seeds)]
-
     def fit(self, Y, y=None):
         """Fit ``n_estimators`` clones of ``estimator`` with different seeds on ``Y``.
 
@@ -171,7 +152,7 @@ class SequenceSeedEnsemble(MemberSequenceModel):
         combine = self._check_params()
         seeds = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max, size=self.n_estimators)
-        members = self._members(seeds)
+        members = seeded_members(self, seeds)
         self.estimators_ = list(Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_member)(member, Y) for member in members))
         self.seeds_ = seeds

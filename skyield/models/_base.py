@@ -25,13 +25,16 @@ and only the starting point differs. What carries over is the weights, nothing e
 the scalers are fitted again on the new training part, Adam starts with fresh moment
 estimates (as scikit-learn's warm-started ``MLPRegressor``), early stopping, the
 residuals and ``n_epochs_`` are the new fit's, and ``epochs`` counts the new fit's
-passes (a few are enough to fine-tune). ``warm_start=False`` (the default) ignores any
+passes (a few are enough to fine-tune). With early stopping, the starting weights count
+as epoch 0 (:class:`WarmStartEarlyStopping`): when no epoch improves on them on the new
+validation tail, the refit keeps them. ``warm_start=False`` (the default) ignores any
 previous fit, so a model refitted with it equals a new one fitted with the same seed.
 
 Subclasses provide the module class and its architecture arguments
 (:meth:`_WindowNetRegressor._module_params`), their constructor and ``get_test_params``.
 """
 
+import copy
 import logging
 from numbers import Integral, Real
 
@@ -40,6 +43,7 @@ import torch
 from scipy.stats import norm
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
+from skorch.dataset import get_len
 from torch.utils.data import Subset
 
 from skyield.base import BaseWindowRegressor
@@ -57,6 +61,8 @@ from skyield.utils import (
 __all__ = [
     "ChronologicalTailSplit",
     "LOSSES",
+    "WarmStartEarlyStopping",
+    "early_stopping",
     "load_previous_weights",
     "module_weights",
     "previous_weights",
@@ -185,6 +191,61 @@ def load_previous_weights(module, state, owner):
     return module
 
 
+def _validation_loss(net, dataset):
+    """skorch's ``valid_loss`` of the net's current weights on ``dataset``: the batch
+    losses in evaluation mode, averaged with the batch sizes as weights."""
+    total, count = 0.0, 0
+    for batch in net.get_iterator(dataset, training=False):
+        size = get_len(batch[1])
+        total += float(net.validation_step(batch)["loss"]) * size
+        count += size
+    return total / count
+
+
+class WarmStartEarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping`` for a warm start: the starting weights are epoch 0.
+
+    Before the first epoch, the validation loss of the weights training starts from (the
+    previous fit's) sets the bar every epoch must beat, and those weights are the best so
+    far: a fine-tuning that never improves on them on the new validation tail ends with
+    them restored. The evaluation draws nothing from the seeded random generators (they
+    are forked around it), so the epochs that follow see a cold fit's draws.
+    """
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        _, valid = net.get_split_datasets(X, y)
+        if valid is None:
+            return
+        with torch.random.fork_rng(devices=[]):
+            loss = _validation_loss(net, valid)
+        self.dynamic_threshold_ = self._calc_new_threshold(loss)
+        self.best_epoch_ = 0
+        if self.load_best:
+            self.best_model_weights_ = copy.deepcopy(net.module_.state_dict())
+
+
+def early_stopping(patience, warm=False):
+    """The early-stopping callback of the network estimators (best weights restored).
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without improvement of ``valid_loss`` before stopping.
+    warm : bool, default=False
+        A warm-started fit: :class:`WarmStartEarlyStopping`, whose epoch 0 is the
+        starting weights.
+
+    Returns
+    -------
+    callback : tuple of (str, EarlyStopping)
+        The named callback for skorch's ``callbacks=``.
+    """
+    kind = WarmStartEarlyStopping if warm else EarlyStopping
+    return ("early_stopping", kind(monitor="valid_loss", patience=patience, load_best=True,
+                                   sink=logger.info))
+
+
 def quantiles_from_knots(knots, table, levels):
     """Quantiles at ``levels`` from quantiles known at the levels ``knots``.
 
@@ -310,13 +371,10 @@ class _WindowNetRegressor(BaseWindowRegressor):
         return DistributionOutput.n_raw(self.distribution, self.quantiles) \
             if self.distribution != "empirical" else 1
 
-    def _build_net(self, module_params, device, generator, train_split):
+    def _build_net(self, module_params, device, generator, train_split, warm=False):
         callbacks = []
         if train_split is not None:
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.patience, load_best=True,
-                sink=logger.info,
-            )))
+            callbacks.append(early_stopping(self.patience, warm))
         n_targets = module_params["n_targets"]
         if self.distribution == "empirical":
             module, module_kwargs = self._module, module_params
@@ -375,7 +433,8 @@ class _WindowNetRegressor(BaseWindowRegressor):
         module_params = dict(n_series=n_series, n_outputs=n_steps, n_targets=n_targets,
                              **self._module_params())
         with torch_seed(self.random_state, device) as generator:
-            self.net_ = self._build_net(module_params, device, generator, split)
+            self.net_ = self._build_net(module_params, device, generator, split,
+                                        warm=previous is not None)
             if previous is None:
                 self.net_.fit(inputs, targets)
             else:

@@ -24,7 +24,6 @@ with a Gaussian predictive distribution whose variance at each horizon is the me
 squared error of those projections over the validation span.
 """
 
-import logging
 import math
 import numbers
 import warnings
@@ -38,13 +37,18 @@ from sklearn.base import TransformerMixin, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from skyield.base import BaseSequenceModel
 from skyield.metrics import factor_scaling
-from skyield.models._base import load_previous_weights, module_weights, release_generator
+from skyield.models._base import (
+    early_stopping,
+    load_previous_weights,
+    module_weights,
+    release_generator,
+)
 from skyield.models._factor_transformer_helpers import (
     WarmupCosineSchedule,
     factor_column,
@@ -63,7 +67,6 @@ from skyield.utils import (
 
 __all__ = ["FactorTransformer"]
 
-logger = logging.getLogger("skyield.models")
 
 _PREDICT_BATCH = 1024
 
@@ -429,7 +432,7 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         return X, y
 
     # ------------------------------------------------------------------ training
-    def _build_net(self, n_series, n_train_windows, valid, device, generator):
+    def _build_net(self, n_series, n_train_windows, valid, device, generator, warm=False):
         steps_per_epoch = math.ceil(n_train_windows / self.batch_size)
         schedule = WarmupCosineSchedule(self.warmup_epochs * steps_per_epoch,
                                         self.cycle_epochs * steps_per_epoch)
@@ -440,9 +443,7 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         if valid is not None:
             train_split = predefined_split(Dataset(*valid))
             patience = self.cycle_epochs if self.patience is None else self.patience
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=patience, load_best=True,
-                sink=logger.info)))
+            callbacks.append(early_stopping(patience, warm))
         return NeuralNet(
             module=FactorTransformerNet,
             module__n_series=n_series,
@@ -558,7 +559,8 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         self.nets_, valid_loss, n_epochs = [], [], []
         for run in range(self.n_runs):
             with torch_seed(seed_from_random_state(seeds), device) as generator:
-                net = self._build_net(n_series, y_train.shape[0], valid, device, generator)
+                net = self._build_net(n_series, y_train.shape[0], valid, device, generator,
+                                      warm=bool(previous))
                 if not previous:
                     net.fit(X_train, y_train)
                 else:

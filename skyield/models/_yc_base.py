@@ -35,14 +35,13 @@ import torch
 from scipy.stats import norm
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
 
 from skyield.base import BaseFamilyWindowRegressor, BaseWindowRegressor
 from skyield.models._base import (
     TRAINING_CONSTRAINTS,
     ChronologicalTailSplit,
+    early_stopping,
     load_previous_weights,
-    logger,
     previous_weights,
     quantiles_from_knots,
     release_generator,
@@ -229,10 +228,8 @@ class _YieldCurveNetBase(BaseFamilyWindowRegressor):
         callbacks = []
         train_split = self._split()
         if train_split is not None:
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.patience, load_best=True,
-                sink=logger.info,
-            )))
+            warm = getattr(self, "_warm_state", None) is not None
+            callbacks.append(early_stopping(self.patience, warm))
         if architecture["distribution"] == "gaussian":
             criterion = {"criterion": GaussianNLL}
         else:

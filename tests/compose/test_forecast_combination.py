@@ -17,35 +17,15 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
 
-from skyield.base import BaseSequenceModel, BaseWindowRegressor
+from skyield.base import BaseSequenceModel
 from skyield.baselines import DynamicNelsonSiegel, RandomWalk
 from skyield.compose import ForecastCombination, InChanges, SequenceForecastCombination
 from skyield.datasets import make_nelson_siegel_curves
 from skyield.model_selection import ExpandingWindowSplit, backtest
 from skyield.preprocessing import make_windows
 
-LOG = []
+from _trend_models import CALLS, TrendShift
 
-
-class Shift(BaseWindowRegressor):
-    """On a trend ``x_t = t``: the trend forecast plus ``bias`` (its error is ``bias``)."""
-
-    _parameter_constraints = {**BaseWindowRegressor._parameter_constraints, "bias": [float]}
-    _parameter_constraints.pop("differences")
-
-    def __init__(self, bias=0.0, *, window=None, horizons=None, targets=None):
-        self.bias = bias
-        self.window = window
-        self.horizons = horizons
-        self.targets = targets
-
-    def _fit(self, X, y):
-        LOG.append(("fit", X[:, -1, 0].copy(), self.horizons_.copy()))
-
-    def _predict(self, X):
-        LOG.append(("predict", X[:, -1, 0].copy()))
-        last = X[:, -1, :][:, None, :]
-        return last + self.horizons_[None, :, None] + self.bias
 
 
 class Memoriser(RegressorMixin, BaseEstimator):
@@ -63,13 +43,13 @@ class Memoriser(RegressorMixin, BaseEstimator):
 
 @pytest.fixture
 def trend():
-    LOG.clear()
+    CALLS.clear()
     values = np.arange(60.0)[:, None] + np.array([0.0, 100.0])
     return make_windows(values, window=3, horizons=[1, 2])
 
 
 def _combination(weighting, shrinkage=0.0, biases=(1.0, -3.0)):
-    members = [(f"m{k}", Shift(bias)) for k, bias in enumerate(biases)]
+    members = [(f"m{k}", TrendShift(bias)) for k, bias in enumerate(biases)]
     return ForecastCombination(members, weighting=weighting, shrinkage=shrinkage)
 
 
@@ -103,12 +83,12 @@ def test_shrinkage_toward_the_random_walk(trend):
 
 def test_no_inner_fit_sees_a_target_of_its_test_fold(trend):
     _combination("least_squares").fit(trend.X, trend.y)
-    fits = [entry for entry in LOG if entry[0] == "fit"]
-    predictions = [entry for entry in LOG if entry[0] == "predict"]
+    fits = [entry for entry in CALLS if entry[0] == "fit"]
+    predictions = [entry for entry in CALLS if entry[0] == "predict"]
     assert len(fits) == 2 * 4 and len(predictions) == 2 * 3   # 3 folds + the final fit
-    for (_, origins, horizons), (_, tested) in zip(fits[::2][:3], predictions[::2]):
-        assert origins.max() + horizons.max() <= tested.min()
-    assert fits[-1][1].max() == trend.X[-1, -1, 0]   # the final fit: every window
+    for (_, last_target, _, _), (_, _, tested) in zip(fits[::2][:3], predictions[::2]):
+        assert last_target <= tested.min()
+    assert fits[-1][2].max() == trend.X[-1, -1, 0]   # the final fit: every window
 
 
 def test_a_memorising_member_gets_no_weight():
@@ -187,12 +167,12 @@ def test_members_are_checked(trend):
     with pytest.raises(ValueError, match="non-empty list of \\(name, estimator\\) pairs"):
         ForecastCombination([RandomWalk()]).fit(trend.X, trend.y)
     with pytest.raises(ValueError, match="duplicate names"):
-        ForecastCombination([("a", Shift()), ("a", Shift())]).fit(trend.X, trend.y)
+        ForecastCombination([("a", TrendShift()), ("a", TrendShift())]).fit(trend.X, trend.y)
     with pytest.raises(TypeError, match="is a sequence model"):
         ForecastCombination([("a", DynamicNelsonSiegel())]).fit(trend.X, trend.y)
     with pytest.raises(TypeError, match="is not one"):
-        SequenceForecastCombination([("a", Shift())]).fit(np.ones((20, 2)))
-    model = _combination("equal").set_params(m0=Shift(5.0), m1__bias=-5.0)
+        SequenceForecastCombination([("a", TrendShift())]).fit(np.ones((20, 2)))
+    model = _combination("equal").set_params(m0=TrendShift(5.0), m1__bias=-5.0)
     assert [m.bias for _, m in model.estimators] == [5.0, -5.0]
     assert model.get_params()["m0__bias"] == 5.0
 

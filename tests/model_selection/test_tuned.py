@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import Ridge
 
-from skyield.base import BaseWindowRegressor
-from skyield.baselines import DynamicNelsonSiegel, RandomWalk, nelson_siegel_loadings
+from skyield.baselines import DynamicNelsonSiegel, RandomWalk
 from skyield.compose import InChanges
+from skyield.datasets import make_nelson_siegel_curves
 from skyield.model_selection import (
     ExpandingWindowSplit,
     TunedSequenceModel,
@@ -24,50 +24,28 @@ from skyield.model_selection import (
     tuned,
 )
 
-SEEN = []
-
-
-class Trend(BaseWindowRegressor):
-    """On ``x_t = t``: the trend plus ``bias``; records the dates it is shown."""
-
-    _parameter_constraints = {**BaseWindowRegressor._parameter_constraints, "bias": [float]}
-    _parameter_constraints.pop("differences")
-
-    def __init__(self, bias=0.0, *, window=None, horizons=None, targets=None):
-        self.bias = bias
-        self.window = window
-        self.horizons = horizons
-        self.targets = targets
-
-    def _fit(self, X, y):
-        # the last input date, and the last target date, of the windows it is fitted on
-        SEEN.append(("fit", X[:, -1, 0].max() + self.horizons_.max()))
-
-    def _predict(self, X):
-        SEEN.append(("predict", X[:, -1, 0].max()))
-        return X[:, -1, :][:, None, :] + self.horizons_[None, :, None] + self.bias
-
+from _trend_models import CALLS, TrendShift
 
 @pytest.fixture
 def trend():
-    SEEN.clear()
+    CALLS.clear()
     dates = pd.date_range("2000-01-31", periods=60, freq="ME")
     return pd.DataFrame(np.arange(60.0)[:, None] + [0.0, 10.0], index=dates,
                         columns=["a", "b"])
 
 
 def test_the_search_never_reads_a_date_after_the_training_span(trend):
-    model = TunedWindowRegressor(Trend(), {"bias": [-1.0, 0.5, 2.0]})
+    model = TunedWindowRegressor(TrendShift(), {"bias": [-1.0, 0.5, 2.0]})
     splitter = ExpandingWindowSplit(2, test_size=10)
     results, fits = backtest(model, trend, splitter, window=3, horizons=[1, 2],
                              return_estimators=True)
     # the search ran inside each training span: the largest date any of its fits or
     # forecasts used is the training span's last date
     last_training = [trend.index.get_loc(fit["train_end"]) for fit in fits]
-    per_fit = len(SEEN) // len(fits)
+    per_fit = len(CALLS) // len(fits)
     assert per_fit == 3 * 3 * 2 + 1 + 1    # 3 candidates x 3 folds, the refit, a forecast
     for number, end in enumerate(last_training):
-        calls = SEEN[number * per_fit:(number + 1) * per_fit]
+        calls = [call[:2] for call in CALLS[number * per_fit:(number + 1) * per_fit]]
         search, forecast = calls[:-1], calls[-1]
         assert forecast[0] == "predict" and forecast[1] > end   # the backtest's, later
         assert max(value for kind, value in search if kind == "fit") <= end
@@ -94,17 +72,8 @@ def test_intervals_of_the_chosen_model(trend):
 
 
 def _curves(decay, n_dates=100, seed=0):
-    rng = np.random.default_rng(seed)
-    maturities = np.array([0.25, 0.5, 1, 2, 3, 5, 7, 10, 20, 30])
-    mean = np.array([4.0, -1.0, 1.0])
-    factors = np.zeros((n_dates, 3))
-    factors[0] = mean
-    for t in range(1, n_dates):
-        factors[t] = mean + 0.9 * (factors[t - 1] - mean) + rng.normal(scale=0.1, size=3)
-    values = factors @ nelson_siegel_loadings(maturities, decay).T
-    values += rng.normal(scale=0.02, size=values.shape)
-    return pd.DataFrame(values, columns=maturities,
-                        index=pd.date_range("2001-01-31", periods=n_dates, freq="ME"))
+    return make_nelson_siegel_curves(n_dates=n_dates, maturities=[0.25, 1, 2, 5, 10, 30],
+                                     decay=decay, random_state=seed).curves
 
 
 def test_sequence_model_tuned_on_its_span_at_several_horizons():
@@ -127,8 +96,7 @@ def test_sequence_model_tuned_on_its_span_at_several_horizons():
 
 
 def test_every_refit_of_a_backtest_keeps_its_choice():
-    curves = pd.concat([_curves(1.5, 60, seed=1), _curves(0.2, 60, seed=2)
-                        .set_axis(pd.date_range("2006-01-31", periods=60, freq="ME"))])
+    curves = _curves(0.7, 120, seed=1)
     model = tuned(DynamicNelsonSiegel(), {"decay": [0.2, 1.5]}, horizons=[1, 2])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -180,3 +180,24 @@ def test_factor_transformer_warm_start(curves):
     np.testing.assert_array_equal(still.mean_, cold.mean_)
     with pytest.raises(ValueError, match="not n_runs=1"):
         copy.deepcopy(previous).set_params(warm_start=True, n_runs=1).fit(curves.iloc[:80])
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_early_stopping_keeps_the_start_when_no_epoch_beats_it(curves, batched):
+    # A step size far too large makes every epoch worse on the validation tail than the
+    # previous weights: the warm refit ends with them.
+    from skyield.ensemble import SeedEnsemble
+
+    X, y = _windows(curves, "YieldCurveAttentionRegressor", 90)
+    tiny = dict(units=4, embedding_size=2, epochs=2, batch_size=16, early_stopping=True,
+                patience=2, validation_fraction=0.2)
+    model = SeedEnsemble(YieldCurveAttentionRegressor(**tiny), n_estimators=2,
+                         batched=batched, random_state=0).fit(X, y)
+    before = model.predict(X)
+    model.set_params(warm_start=True, estimator__lr=50.0).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), before)
+    lstm = LSTMRegressor(units=4, epochs=2, early_stopping=True, patience=2,
+                         validation_fraction=0.2, random_state=0).fit(X, y)
+    before = lstm.predict(X)
+    lstm.set_params(warm_start=True, lr=50.0).fit(X, y)
+    np.testing.assert_array_equal(lstm.predict(X), before)
