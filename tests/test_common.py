@@ -57,6 +57,21 @@ EXCLUSIONS = {
             "columns and fails with: 'targets names 1 series but y has 5 target column(s)'"
         ),
     },
+    "ForecastCombination": {
+        "check_regressor_multioutput": (
+            "its random-walk member forecasts input series (targets=0 in the test "
+            "parameters, whose 2-D rows are the window of one series); the check passes 5 "
+            "target columns and fails with: 'targets names 1 series but y has 5 target "
+            "column(s)'"
+        ),
+    },
+    "TunedWindowRegressor": {
+        "check_regressor_multioutput": (
+            "it tunes a random walk (targets=0 in the test parameters, whose 2-D rows are "
+            "the window of one series); the check passes 5 target columns and fails with: "
+            "'targets names 1 series but y has 5 target column(s)'"
+        ),
+    },
     # --- Nelson-Siegel curves need three maturities ---
     "NelsonSiegelCurve": dict.fromkeys(_NS_CHECKS, _THREE_MATURITIES.format(
         message="3 factors need at least 3 maturities, got n_features=2")),
@@ -72,6 +87,9 @@ EXCLUSIONS = {
     "NeuralStateSpaceModel": _sequence_model("NeuralStateSpaceModel"),
     "FactorTransformer": _sequence_model("FactorTransformer"),
     "PerFamily": _sequence_model("PerFamily"),
+    "SequenceForecastCombination": _sequence_model("SequenceForecastCombination"),
+    "SequenceSeedEnsemble": _sequence_model("SequenceSeedEnsemble"),
+    "TunedSequenceModel": _sequence_model("TunedSequenceModel"),
     # --- transfer of a fitted multi-curve network ---
     "TransferredCurveRegressor": {
         "check_estimators_overwrite_params": (

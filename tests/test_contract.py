@@ -26,10 +26,19 @@ from skyield.baselines import (
     nelson_siegel_loadings,
 )
 from skyield.calibration import ConformalIntervalRegressor, MultiQuantileRegressor
-from skyield.compose import InChanges, PerFamily
-from skyield.ensemble import SeedEnsemble
+from skyield.compose import (
+    ForecastCombination,
+    InChanges,
+    PerFamily,
+    SequenceForecastCombination,
+)
+from skyield.ensemble import SeedEnsemble, SequenceSeedEnsemble
 from skyield.metrics import make_interval_scorer, make_point_scorer
-from skyield.model_selection import ExpandingWindowSplit
+from skyield.model_selection import (
+    ExpandingWindowSplit,
+    TunedSequenceModel,
+    TunedWindowRegressor,
+)
 from skyield.models import (
     FactorTransformer,
     LSTMAttentionRegressor,
@@ -109,6 +118,25 @@ MODELS = {
                           prior="mean", validation_fraction=0.25, random_state=0),
         {"prior_weight": [0.0, 0.6]}),
     "PerFamily": (PerFamily(DynamicNelsonSiegel()), {"estimator__factors": ["ns", "nss"]}),
+    "SequenceSeedEnsemble": (
+        SequenceSeedEnsemble(
+            NeuralStateSpaceModel(n_factors=2, hidden_layers=(4,), start_decay=(1.0, 0.3),
+                                  maxiter=3, pretrain_maxiter=3),
+            n_estimators=2, random_state=0),
+        {"n_estimators": [1, 2]}),
+    "TunedWindowRegressor": (
+        TunedWindowRegressor(InChanges(Ridge()), {"estimator__alpha": [0.1, 10.0]}),
+        {"cv": [2, 3]}),
+    "TunedSequenceModel": (
+        TunedSequenceModel(DynamicNelsonSiegel(), {"dynamics": ["ar", "var"]}),
+        {"horizons": [1, 2]}),
+    "ForecastCombination": (
+        ForecastCombination([("rw", RandomWalk()), ("ridge", InChanges(Ridge()))]),
+        {"weighting": ["equal", "least_squares"]}),
+    "SequenceForecastCombination": (
+        SequenceForecastCombination([("ar", DynamicNelsonSiegel()),
+                                     ("var", DynamicNelsonSiegel(dynamics="var"))]),
+        {"weighting": ["equal", "least_squares"]}),
 }
 # Scalers and the Nelson-Siegel curve fit are transformers of data, not forecasters.
 TRANSFORMERS = {"NelsonSiegelCurve", "SeriesMinMaxScaler", "SeriesStandardScaler"}

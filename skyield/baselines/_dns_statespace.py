@@ -542,21 +542,29 @@ def _parameter_scale(model, unconstrained):
     return scale
 
 
-def _maximise(segments, start, segment_factors, dynamics, state_cov_type, maxiter):
+def _maximise(segments, start, segment_factors, dynamics, state_cov_type, maxiter,
+              warm=None):
     """The optimisation of :func:`fit_one_step`: estimates, log-likelihood, last result."""
     endog = np.vstack(segments)
     starts = np.cumsum([len(s) for s in segments])[:-1]
     model = SegmentedDNSModel(endog, start.loadings, starts, dynamics, state_cov_type)
     floor = max(1e-10, 1e-6 * float(np.mean(np.var(endog, axis=0))))
-    start_vector = model.pack(
-        np.vstack(segment_factors).mean(axis=0),
-        _stationary_start(start.transition, dynamics),
-        _positive_definite(start.state_cov),
-        np.maximum(start.measurement_var, floor),
-    )
+
+    def unconstrained_at(params, mean):
+        return model.untransform_params(model.pack(
+            mean,
+            _stationary_start(params.transition, dynamics),
+            _positive_definite(params.state_cov),
+            np.maximum(params.measurement_var, floor),
+        ))
+
     likelihood = DNSLikelihood(model)
-    unconstrained = model.untransform_params(start_vector)
+    unconstrained = unconstrained_at(start, np.vstack(segment_factors).mean(axis=0))
+    # The scaling is the two-step start's, with a warm start too: the optimiser's
+    # geometry is a cold fit's and only its starting point differs.
     scale = _parameter_scale(model, unconstrained)
+    if warm is not None:
+        unconstrained = unconstrained_at(warm, warm.mean)
     n_dates = endog.shape[0]
 
     def objective(scaled):
@@ -582,7 +590,8 @@ def _maximise(segments, start, segment_factors, dynamics, state_cov_type, maxite
     return model.unpack(params), float(model.loglike(params)), result
 
 
-def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, maxiter, label=""):
+def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, maxiter, label="",
+                 warm=None):
     """Maximum-likelihood estimates started from the two-step ones.
 
     BFGS (scipy) on the unconstrained parameters of :class:`SegmentedDNSModel`, each
@@ -606,6 +615,10 @@ def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, max
         Iteration limit of BFGS (all starts together).
     label : str
         Family label for the convergence warning.
+    warm : DNSParams, default=None
+        A previous fit's estimates to start the optimiser from (a warm start) instead of
+        the two-step estimates; the parameters are still scaled by the two-step ones, and
+        the decay and loadings are ``start``'s.
 
     Returns
     -------
@@ -615,7 +628,7 @@ def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, max
     # they save (a hundredfold on a loaded machine), so the fit runs on one.
     with threadpool_limits(limits=1):
         params, llf, result = _maximise(segments, start, segment_factors, dynamics,
-                                        state_cov_type, maxiter)
+                                        state_cov_type, maxiter, warm)
     converged = bool(result.success)
     if not converged:
         where = f" for family {label!r}" if label else ""

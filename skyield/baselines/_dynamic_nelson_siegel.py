@@ -113,6 +113,13 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         The one-step model parameterises a full ``Q`` by its Cholesky factor.
     maxiter : int, default=500
         Iteration limit of the one-step optimiser (BFGS).
+    warm_start : bool, default=False
+        ``method="kalman"``: when the model is fitted, start the next ``fit``'s
+        maximum likelihood from the previous estimates of ``mu, A, Q, h`` instead of the
+        two-step ones. The specification is a cold fit's: the decay and loadings come
+        from the new training panel's two-step fit, as without a warm start, and the
+        optimiser scales the parameters by the two-step estimates; only its starting
+        point differs. The two-step method has nothing to start and ignores it.
 
     Attributes
     ----------
@@ -184,10 +191,11 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         "maturities": [None, Options("uniform"), "array-like"],
         "state_cov": [Options("auto", "full", "diagonal")],
         "maxiter": [Interval(Integral, 1, None)],
+        "warm_start": ["boolean"],
     }
 
     def __init__(self, *, factors="ns", dynamics="ar", method="two-step", decay="diebold-li",
-                 maturities=None, state_cov="auto", maxiter=500):
+                 maturities=None, state_cov="auto", maxiter=500, warm_start=False):
         self.factors = factors
         self.dynamics = dynamics
         self.method = method
@@ -195,6 +203,7 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         self.maturities = maturities
         self.state_cov = state_cov
         self.maxiter = maxiter
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ fitting
     def _state_cov_type(self):
@@ -240,6 +249,8 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         -------
         self : DynamicNelsonSiegel
         """
+        previous = self.params_ if self.warm_start and self.method == "kalman" and \
+            getattr(self, "log_likelihood_", None) is not None else None
         for name in ("log_likelihood_", "converged_", "maturities_"):
             if hasattr(self, name):
                 delattr(self, name)
@@ -256,8 +267,10 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
             self._state_cov_type(),
         )
         if self.method == "kalman":
+            if previous is not None:
+                self._check_warm_start(previous, params)
             params = fit_one_step([panel.values], params, segment_factors, self.dynamics,
-                                  self._state_cov_type(), self.maxiter)
+                                  self._state_cov_type(), self.maxiter, warm=previous)
             means, covs = kalman_filter(params, panel.values[None])
             factors, self.state_, self.state_cov_at_last_ = means[0], means[0, -1], covs[-1]
         else:
@@ -276,6 +289,16 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
             self.converged_ = params.converged
         self.factors_ = self._factor_output(panel, factors)
         return self
+
+    @staticmethod
+    def _check_warm_start(previous, two_step):
+        """A warm start needs the previous parameters to have the new ones' shapes."""
+        if previous.loadings.shape != two_step.loadings.shape:
+            raise ValueError(
+                f"DynamicNelsonSiegel(warm_start=True) starts from the previous fit, whose "
+                f"loadings have shape {previous.loadings.shape} (maturities x factors), "
+                f"not {two_step.loadings.shape}: fit with warm_start=False"
+            )
 
     def _factor_output(self, panel, factors):
         if panel.index is None:

@@ -359,6 +359,13 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
     tol : float, default=1e-6
         Convergence tolerance on the relative change of the log-likelihood over 10 BFGS
         iterations (see Notes).
+    warm_start : bool, default=False
+        When the model is fitted, start the next ``fit`` (its EM iterations, then BFGS)
+        from the previous estimates instead of the two-step start. The specification is
+        a cold fit's: the decays, the start loadings and the loadings held fixed for
+        identification come from the new training panel (the fixed entries take their
+        new values); the free loadings, the transition and the variances start at the
+        previous estimates. The maturities and ``n_factors`` must not change.
 
     Attributes
     ----------
@@ -467,10 +474,11 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
         "maxiter": [Interval(Integral, 1, None)],
         "em_iter": [Interval(Integral, 0, None)],
         "tol": [Interval(Real, 0, None, closed="neither")],
+        "warm_start": ["boolean"],
     }
 
     def __init__(self, *, n_factors=4, transition="full", decays=None, maturities=None,
-                 maxiter=500, em_iter=20, tol=1e-6):
+                 maxiter=500, em_iter=20, tol=1e-6, warm_start=False):
         self.n_factors = n_factors
         self.transition = transition
         self.decays = decays
@@ -478,6 +486,7 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
         self.maxiter = maxiter
         self.em_iter = em_iter
         self.tol = tol
+        self.warm_start = warm_start
 
     @classmethod
     def get_test_params(cls):
@@ -503,6 +512,8 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
         -------
         self : object
         """
+        previous = self.results_.model.split(np.array(self.results_.params, dtype=float)) \
+            if self.warm_start and hasattr(self, "results_") else None
         panel = self._validate_fit_panel(Y, min_length=10, maturities=self.maturities,
                                          need_maturities=True)
         n_factors, maxiter = self.n_factors, self.maxiter
@@ -523,8 +534,9 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
         self.initial_state_var_ = _DIFFUSE_SCALE * max(float(np.mean(values ** 2)),
                                                        np.finfo(float).tiny)
         model = _GLSSModel(values, n_factors, self.transition, self.initial_state_var_)
-        start = self._two_step_start(model, values, floor)
         self.fixed_loadings_ = _identification_mask(self.initial_loadings_, model.transition)
+        start = self._two_step_start(model, values, floor) if previous is None else \
+            self._warm_start_values(model, previous, floor)
         estimation = _Estimation(model, values, self.fixed_loadings_, floor)
         params, history = self._maximise(estimation, start, maxiter, floor)
 
@@ -549,6 +561,20 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
 
     def _state_space_model(self, data):
         return self.results_.model.clone(data)
+
+    def _warm_start_values(self, model, previous, floor):
+        """The previous estimates, with the identifying loadings of the new specification."""
+        loadings, transition, state_var, obs_var = previous
+        if loadings.shape != self.initial_loadings_.shape or \
+                transition.shape != (self.n_factors, self.n_factors):
+            raise ValueError(
+                f"GaussianLinearStateSpace(warm_start=True) starts from the previous fit, "
+                f"whose loadings have shape {loadings.shape} (maturities x factors), not "
+                f"{self.initial_loadings_.shape}: fit with warm_start=False"
+            )
+        loadings = np.where(self.fixed_loadings_, self.initial_loadings_, loadings)
+        return model.join(loadings, transition, np.maximum(state_var, floor),
+                          np.maximum(obs_var, floor))
 
     def _two_step_start(self, model, values, floor):
         loadings = self.initial_loadings_

@@ -78,6 +78,12 @@ class KalmanFactorModel(TransformerMixin, StateSpaceSequenceMixin):
     standardize : bool, default=True
         Divide each series by its training-span standard deviation (the means are always
         removed).
+    warm_start : bool, default=False
+        When the model is fitted, start the next ``fit``'s maximum likelihood from the
+        previous estimates instead of statsmodels' principal-components start. The
+        means and scales are those of the new training panel, as in a cold fit; only the
+        optimiser's starting point differs. The series and the specification must not
+        change.
 
     Attributes
     ----------
@@ -161,15 +167,17 @@ class KalmanFactorModel(TransformerMixin, StateSpaceSequenceMixin):
         "factor_order": [Interval(Integral, 1, None)],
         "maxiter": [Interval(Integral, 1, None)],
         "standardize": ["boolean"],
+        "warm_start": ["boolean"],
     }
 
     def __init__(self, *, n_factors=1, error_cov="diagonal", factor_order=1, maxiter=500,
-                 standardize=True):
+                 standardize=True, warm_start=False):
         self.n_factors = n_factors
         self.error_cov = error_cov
         self.factor_order = factor_order
         self.maxiter = maxiter
         self.standardize = standardize
+        self.warm_start = warm_start
 
     @classmethod
     def get_test_params(cls):
@@ -193,6 +201,8 @@ class KalmanFactorModel(TransformerMixin, StateSpaceSequenceMixin):
         -------
         self : object
         """
+        previous = np.array(self.results_.params, dtype=float) \
+            if self.warm_start and hasattr(self, "results_") else None
         panel = self._validate_fit_panel(Y, min_length=max(10, 2 * self.factor_order + 2))
         n_factors, factor_order, maxiter = self.n_factors, self.factor_order, self.maxiter
         values = panel.values
@@ -221,10 +231,19 @@ class KalmanFactorModel(TransformerMixin, StateSpaceSequenceMixin):
         fixed = self._identification_constraints(model)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StatsmodelsConvergenceWarning)
-            try:
-                start = model.start_params
-            except ValueError:  # non-stationary PCA/VAR start
-                start = _fallback_start_params(model, data)
+            if previous is not None:
+                if previous.size != len(model.param_names):
+                    raise ValueError(
+                        f"KalmanFactorModel(warm_start=True) starts from the previous "
+                        f"fit's {previous.size} parameters, but this specification has "
+                        f"{len(model.param_names)}: fit with warm_start=False"
+                    )
+                start = previous
+            else:
+                try:
+                    start = model.start_params
+                except ValueError:  # non-stationary PCA/VAR start
+                    start = _fallback_start_params(model, data)
             for name, value in fixed.items():
                 start[model.param_names.index(name)] = value
             if fixed:

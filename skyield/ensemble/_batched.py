@@ -28,6 +28,7 @@ import torch
 from skorch.callbacks import EarlyStopping
 from torch.func import functional_call, vmap
 
+from skyield.models._base import WarmStartEarlyStopping
 from skyield.utils import resolve_device, torch_seed
 from skyield.utils._torch import TORCH_RNG_LOCK
 
@@ -175,13 +176,17 @@ def _fit_batched(members, X, y, families, random_state):
         return criterion(output, target_batch)
 
     batched_loss = vmap(member_loss, randomness="different")
+    batch_size = net.batch_size
     stopping = None
     callback = _early_stopping(net)
     if valid_idx is not None and callback is not None:
         stopping = _MemberStopping(callback, len(members))
+        if isinstance(callback, WarmStartEarlyStopping):
+            # Warm-started members: their starting weights are epoch 0, as in a fit alone.
+            stopping.update(0, _valid_losses(base, batched_loss, params, buffers, tensors,
+                                             target, valid_idx, batch_size, device), params)
     n_train = len(train_idx)
     train_rows = torch.as_tensor(train_idx, device=device)
-    batch_size = net.batch_size
     epochs_run = 0
     with torch_seed(random_state, device):
         for epoch in range(1, net.max_epochs + 1):

@@ -45,6 +45,28 @@ def _is_mixture(self):
         self.combine == "auto" and hasattr(self.estimator, "predict_std"))
 
 
+def seeded_members(ensemble, seeds):
+    """The members a seed ensemble fits: new clones of its estimator, one per seed; or,
+    with ``warm_start`` once fitted, its fitted members set to refit from their previous
+    fits with the estimator's current parameters (same seeds)."""
+    if not (ensemble.warm_start and hasattr(ensemble, "estimators_")):
+        return [clone(ensemble.estimator).set_params(random_state=int(seed)) for seed in seeds]
+    owner = type(ensemble).__name__
+    params = ensemble.estimator.get_params(deep=False)
+    if "warm_start" not in params:
+        raise ValueError(
+            f"{owner}(warm_start=True) refits its members from their previous fits, but "
+            f"{type(ensemble.estimator).__name__} has no warm_start parameter"
+        )
+    if len(ensemble.estimators_) != len(seeds):
+        raise ValueError(
+            f"{owner}(warm_start=True) has {len(ensemble.estimators_)} fitted members, not "
+            f"n_estimators={len(seeds)}: fit with warm_start=False"
+        )
+    return [member.set_params(**{**params, "random_state": int(seed), "warm_start": True})
+            for member, seed in zip(ensemble.estimators_, seeds)]
+
+
 def _fit_member(member, X, y, fit_params):
     return member.fit(X, y, **fit_params)
 
@@ -89,6 +111,12 @@ class SeedEnsemble(BaseFamilyWindowRegressor):
     n_jobs : int, default=None
         Members fitted in parallel by joblib (None: 1 unless in a
         ``joblib.parallel_config`` context).
+    warm_start : bool, default=False
+        When the ensemble is fitted, refit each member from its own previous fit (the
+        members' ``warm_start=True``, same seeds) instead of new clones, with the
+        current parameters of ``estimator`` (e.g. fewer ``epochs``): a warm-started refit
+        of the whole ensemble. ``estimator`` must have a ``warm_start`` parameter and
+        ``n_estimators`` must not change.
     random_state : int, RandomState instance or None, default=None
         Draws the members' seeds (and, with ``batched=True``, seeds the dropout masks).
         A fixed value gives bit-identical members on the CPU.
@@ -136,16 +164,18 @@ class SeedEnsemble(BaseFamilyWindowRegressor):
         "combine": [Options(*_COMBINES)],
         "batched": ["boolean"],
         "n_jobs": [None, Integral],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
     }
 
     def __init__(self, estimator, *, n_estimators=10, combine="auto", batched=False,
-                 n_jobs=None, random_state=None):
+                 n_jobs=None, warm_start=False, random_state=None):
         self.estimator = estimator
         self.n_estimators = n_estimators
         self.combine = combine
         self.batched = batched
         self.n_jobs = n_jobs
+        self.warm_start = warm_start
         self.random_state = random_state
 
     def _check_params(self):
@@ -186,7 +216,7 @@ class SeedEnsemble(BaseFamilyWindowRegressor):
         combine = self._check_params()
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_estimators)
-        members = [clone(self.estimator).set_params(random_state=int(seed)) for seed in seeds]
+        members = seeded_members(self, seeds)
         fit_params = {} if families is None else {"families": families}
         if self.batched:
             dropout_seed = int(rng.randint(np.iinfo(np.int32).max))

@@ -20,6 +20,11 @@ Conventions
   the test dates are the targets, as in Diebold and Li (2006): a test date ``t`` is
   forecast at horizon ``h`` from origin ``t - h``. At long horizons the two sets of
   forecasts differ a lot; the results hold both dates.
+* **Warm-started refits.** With ``warm_start``, the fits run one after the other in
+  order of their training spans and each refit starts from a copy of the previous fit
+  with ``warm_start=True`` (and any parameters given, e.g. fewer ``epochs``), which
+  fine-tunes the previous weights or estimates on the new training span alone; the
+  forecasts are then made as usual.
 * **Nothing after the origin, nothing from the test span in a fit.** A fit uses only its
   training dates: a window regressor gets the windows whose inputs and targets all lie
   in the training span; a sequence model gets the training span's panel. Every origin is
@@ -242,8 +247,32 @@ def _target_layout(y):
     return y
 
 
-def _fit_window(estimator, X, y, families):
-    model = clone(estimator)
+def _warm_start_params(warm_start, estimator):
+    """The parameters of a warm refit (``warm_start=True`` and any given), or None."""
+    if warm_start is False or warm_start is None:
+        return None
+    if warm_start is not True and not isinstance(warm_start, dict):
+        raise ValueError(
+            f"warm_start must be True, False or a dict of parameters for the warm refits, "
+            f"got {warm_start!r}"
+        )
+    if "warm_start" not in estimator.get_params(deep=False):
+        raise ValueError(
+            f"warm_start was requested but {type(estimator).__name__} has no warm_start "
+            f"parameter"
+        )
+    return {**(warm_start if isinstance(warm_start, dict) else {}), "warm_start": True}
+
+
+def _new_model(estimator, previous, warm_params):
+    """A clone of ``estimator``, or a copy of the previous fit set up for a warm refit."""
+    if previous is None:
+        return clone(estimator)
+    return copy.deepcopy(previous).set_params(**warm_params)
+
+
+def _fit_window(estimator, X, y, families, previous=None, warm_params=None):
+    model = _new_model(estimator, previous, warm_params)
     kwargs = {"families": families} if families is not None and \
         accepts_families(model.fit) else {}
     start = time.perf_counter()
@@ -290,8 +319,8 @@ def _training_rows(family, train, split):
     return rows
 
 
-def _fit_sequence(estimator, frame):
-    model = clone(estimator)
+def _fit_sequence(estimator, frame, previous=None, warm_params=None):
+    model = _new_model(estimator, previous, warm_params)
     start = time.perf_counter()
     with warnings.catch_warnings():
         # The units of the panel were checked once, when the backtest took it.
@@ -341,7 +370,8 @@ def _sequence_task(estimator, fitted, frame, n_train, origins, horizons, target_
 
 def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=True,
              quantiles=None, coverage=None, targets=None, n_jobs=None, test_start=None,
-             evaluate_on="origin", missing="raise", progress=None, return_estimators=False):
+             evaluate_on="origin", missing="raise", progress=None, return_estimators=False,
+             warm_start=False):
     """Rolling-origin evaluation of a window regressor or a sequence model on a panel.
 
     The splitter splits the panel's dates into training and test dates. For each split
@@ -431,6 +461,15 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
         task order. For progress bars; it does not change the results.
     return_estimators : bool, default=False
         Also return the fitted models (as sktime's ``evaluate(return_model=True)``).
+    warm_start : bool or dict, default=False
+        Warm-started refits, for estimators with a ``warm_start`` parameter (the deep
+        models, the maximum-likelihood sequence models): the first fit is an ordinary
+        fit of a clone, and every later fit (in order of training end; per family for
+        sequence models) starts from a copy of the fit before it with
+        ``warm_start=True``, plus the parameters of a dict (e.g. ``{"epochs": 5}`` to
+        fine-tune for fewer epochs than the first fit). The fits then run one after the
+        other; each still sees only its own training span. No effect with
+        ``refit=False``.
 
     Returns
     -------
@@ -495,6 +534,7 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     if not horizons:
         raise ValueError("horizons must hold at least one horizon")
     refit = _check_refit(refit)
+    warm_params = _warm_start_params(warm_start, estimator)
     quantiles = _check_quantiles(quantiles)
     coverage = _check_coverage(coverage)
     if kind == "sequence":
@@ -547,11 +587,11 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     if kind == "window":
         outputs, fitted = _run_windows(estimator, cut, fits, tasks, origins, horizons, refit,
                                        quantiles, coverage, n_jobs, tracker,
-                                       return_estimators)
+                                       return_estimators, warm_params)
     else:
         outputs, fitted = _run_sequences(estimator, families, fits, tasks, origins, horizons,
                                          target_cols, refit, quantiles, coverage, n_jobs,
-                                         tracker, return_estimators)
+                                         tracker, return_estimators, warm_params)
     results = _assemble(families, dates, fits, tasks, requests, origins, outputs, horizons,
                         target_cols, cut.columns, quantiles, coverage, multi)
     if not return_estimators:
@@ -600,8 +640,21 @@ def _with_horizons(estimator, horizons):
     return estimator
 
 
+def _warm_chain(fit_numbers, fit_one, warm_params):
+    """Fit ``fit_numbers`` in order, each starting from the one before (a warm start).
+
+    ``fit_one(fit, previous, warm_params)`` returns ``(model, fit_time)``; the result maps
+    each fit number to it.
+    """
+    fitted, previous = {}, None
+    for fit in sorted(set(fit_numbers)):
+        fitted[fit] = fit_one(fit, previous, warm_params)
+        previous = fitted[fit][0]
+    return fitted
+
+
 def _run_windows(estimator, cut, fits, tasks, origins, horizons, refit, quantiles, coverage,
-                 n_jobs, tracker, keep):
+                 n_jobs, tracker, keep, warm_params):
     estimator = _with_horizons(estimator, horizons)
     dates = cut.dates
 
@@ -615,11 +668,21 @@ def _run_windows(estimator, cut, fits, tasks, origins, horizons, refit, quantile
             )
         return windows.X, windows.y, windows.families
 
-    fitted = _fit_window(estimator, *train_set(0)) if refit is False else None
+    if refit is False:
+        prefitted = {0: _fit_window(estimator, *train_set(0))}
+    elif warm_params is not None:
+        prefitted = _warm_chain(
+            [fit for _, fit, _ in tasks],
+            lambda fit, previous, params: _fit_window(estimator, *train_set(fit),
+                                                      previous, params),
+            warm_params)
+    else:
+        prefitted = {}
     jobs = []
     for (number, fit, test), task_origins in zip(tasks, origins):
         X, labels = cut.at_origins(task_origins)
         shape = (X.shape[0], len(horizons), len(cut.target_cols))
+        fitted = prefitted.get(0 if refit is False else fit)
         jobs.append(delayed(_window_task)(
             estimator, fitted, None if fitted is not None else train_set(fit), X, labels,
             shape, quantiles, coverage,
@@ -644,13 +707,23 @@ def _run_windows(estimator, cut, fits, tasks, origins, horizons, refit, quantile
 
 
 def _run_sequences(estimator, families, fits, tasks, origins, horizons, target_cols, refit,
-                   quantiles, coverage, n_jobs, tracker, keep):
-    fitted = {}
+                   quantiles, coverage, n_jobs, tracker, keep, warm_params):
+    fitted, chains = {}, {}
     if refit is False:
         for family in families:
             rows = _training_rows(family, fits[0], 0)
             fitted[family.rank] = (*_fit_sequence(estimator, family.frame.iloc[rows]),
                                    rows)
+    elif warm_params is not None:
+        for family, family_tasks in zip(families, zip(*origins)):
+            numbers = {fit: number for (number, fit, _), family_origins
+                       in zip(tasks, family_tasks) if family_origins.size}
+
+            def fit_one(fit, previous, params, family=family, numbers=numbers):
+                rows = _training_rows(family, fits[fit], numbers[fit])
+                return _fit_sequence(estimator, family.frame.iloc[rows], previous, params)
+
+            chains[family.rank] = _warm_chain(list(numbers), fit_one, warm_params)
     jobs, slots, sizes = [], [], []
     for task_number, ((number, fit, test), task_origins) in enumerate(zip(tasks, origins)):
         for family, family_origins in zip(families, task_origins):
@@ -661,7 +734,7 @@ def _run_sequences(estimator, families, fits, tasks, origins, horizons, target_c
                 state = (model, fit_time)
             else:
                 rows = _training_rows(family, fits[fit], number)
-                state = None
+                state = chains[family.rank][fit] if family.rank in chains else None
             first = rows[0]
             frame = family.frame.iloc[first:family_origins[-1] + 1]
             jobs.append(delayed(_sequence_task)(

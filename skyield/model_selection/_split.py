@@ -68,6 +68,19 @@ def gap_for_horizons(horizons):
     return max(values) - 1
 
 
+def require_samples_for_splits(n_samples, cv, owner):
+    """Raise when ``n_samples`` dates cannot make the ``cv`` splits of an int ``cv``.
+
+    The meta-estimators that cross-validate inside ``fit`` (forecast combinations, tuned
+    models) need at least ``cv + 1`` dates (rows) for an expanding-window split.
+    """
+    if isinstance(cv, Integral) and n_samples < cv + 1:
+        raise ValueError(
+            f"{owner}(cv={cv}) needs at least {cv + 1} dates (windows) for its "
+            f"time-series split, got n_samples = {n_samples}"
+        )
+
+
 def _check_int(value, name, minimum, allow_none=False):
     constraints = [Interval(Integral, minimum, None)] + ([None] if allow_none else [])
     value = check_param(value, name, constraints)

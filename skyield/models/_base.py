@@ -8,16 +8,33 @@ What lives here, so that every deep window model does it the same way:
   tells the scalers which rows they may learn from (the training part only);
 - :func:`quantiles_from_knots`, quantiles at any level inside the range of a head's
   trained levels, by linear interpolation in the level;
+- :func:`previous_weights` and :func:`load_previous_weights`, the warm start of every
+  network estimator (``warm_start=True``): the next ``fit`` starts from the weights of
+  the previous one;
 - :class:`_WindowNetRegressor`, the base of the LSTM forecasters: standardisation fitted
   on the training part only, a point, non-crossing quantile or Gaussian head
   (``distribution``), early stopping on the chronological tail with the best weights
   restored, seeding and device resolution (``torch_seed``, ``resolve_device``), and the
   evaluation-mode forward pass in batches.
 
+**Warm starts.** With ``warm_start=True``, a fitted network estimator's next ``fit``
+(a refit on a longer or later training span, say) initialises its network as a cold fit
+does, under the same seed, and then overwrites every weight with the previous fit's, so
+that the seeded draws of the batch order and the dropout masks are those of a cold fit
+and only the starting point differs. What carries over is the weights, nothing else:
+the scalers are fitted again on the new training part, Adam starts with fresh moment
+estimates (as scikit-learn's warm-started ``MLPRegressor``), early stopping, the
+residuals and ``n_epochs_`` are the new fit's, and ``epochs`` counts the new fit's
+passes (a few are enough to fine-tune). With early stopping, the starting weights count
+as epoch 0 (:class:`WarmStartEarlyStopping`): when no epoch improves on them on the new
+validation tail, the refit keeps them. ``warm_start=False`` (the default) ignores any
+previous fit, so a model refitted with it equals a new one fitted with the same seed.
+
 Subclasses provide the module class and its architecture arguments
 (:meth:`_WindowNetRegressor._module_params`), their constructor and ``get_test_params``.
 """
 
+import copy
 import logging
 from numbers import Integral, Real
 
@@ -26,6 +43,7 @@ import torch
 from scipy.stats import norm
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
+from skorch.dataset import get_len
 from torch.utils.data import Subset
 
 from skyield.base import BaseWindowRegressor
@@ -40,7 +58,17 @@ from skyield.utils import (
     torch_seed,
 )
 
-__all__ = ["ChronologicalTailSplit", "LOSSES", "quantiles_from_knots", "release_generator"]
+__all__ = [
+    "ChronologicalTailSplit",
+    "LOSSES",
+    "WarmStartEarlyStopping",
+    "early_stopping",
+    "load_previous_weights",
+    "module_weights",
+    "previous_weights",
+    "quantiles_from_knots",
+    "release_generator",
+]
 
 logger = logging.getLogger("skyield.models")
 
@@ -110,6 +138,114 @@ def release_generator(net):
     return net
 
 
+def previous_weights(estimator):
+    """The weights a warm-started ``fit`` starts from, or None for a cold start.
+
+    A copy (on the CPU) of the state of the previous fit's module ``net_.module_`` when
+    ``estimator.warm_start`` is True and the estimator is fitted; None otherwise (an
+    unfitted estimator, e.g. a clone, starts cold whatever ``warm_start`` says). Taken
+    before the new fit replaces anything.
+    """
+    net = getattr(estimator, "net_", None)
+    if not getattr(estimator, "warm_start", False) or net is None:
+        return None
+    return module_weights(net.module_)
+
+
+def module_weights(module):
+    """A copy, on the CPU, of the weights (the state) of a torch module."""
+    return {name: value.detach().cpu().clone() for name, value in module.state_dict().items()}
+
+
+def load_previous_weights(module, state, owner):
+    """Overwrite the weights of a freshly initialised ``module`` with a previous fit's.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The new fit's module, initialised.
+    state : dict of {str: torch.Tensor}
+        The previous fit's weights (:func:`previous_weights`).
+    owner : str
+        The estimator's name, for the error message.
+
+    Raises
+    ------
+    ValueError
+        When the two networks differ in shape: the series, horizons, targets or the
+        architecture changed since the previous fit.
+    """
+    own = module.state_dict()
+    for name in sorted(set(own) | set(state)):
+        old = tuple(state[name].shape) if name in state else None
+        new = tuple(own[name].shape) if name in own else None
+        if old != new:
+            raise ValueError(
+                f"{owner}(warm_start=True) cannot start from the previous fit: its network "
+                f"has {name!r} of shape {old} where the new one has {new} (the number of "
+                f"series, horizons or targets, or the architecture, changed); fit with "
+                f"warm_start=False"
+            )
+    device = next(iter(own.values())).device if own else None
+    module.load_state_dict({name: value.to(device) for name, value in state.items()})
+    return module
+
+
+def _validation_loss(net, dataset):
+    """skorch's ``valid_loss`` of the net's current weights on ``dataset``: the batch
+    losses in evaluation mode, averaged with the batch sizes as weights."""
+    total, count = 0.0, 0
+    for batch in net.get_iterator(dataset, training=False):
+        size = get_len(batch[1])
+        total += float(net.validation_step(batch)["loss"]) * size
+        count += size
+    return total / count
+
+
+class WarmStartEarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping`` for a warm start: the starting weights are epoch 0.
+
+    Before the first epoch, the validation loss of the weights training starts from (the
+    previous fit's) sets the bar every epoch must beat, and those weights are the best so
+    far: a fine-tuning that never improves on them on the new validation tail ends with
+    them restored. The evaluation draws nothing from the seeded random generators (they
+    are forked around it), so the epochs that follow see a cold fit's draws.
+    """
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        _, valid = net.get_split_datasets(X, y)
+        if valid is None:
+            return
+        with torch.random.fork_rng(devices=[]):
+            loss = _validation_loss(net, valid)
+        self.dynamic_threshold_ = self._calc_new_threshold(loss)
+        self.best_epoch_ = 0
+        if self.load_best:
+            self.best_model_weights_ = copy.deepcopy(net.module_.state_dict())
+
+
+def early_stopping(patience, warm=False):
+    """The early-stopping callback of the network estimators (best weights restored).
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without improvement of ``valid_loss`` before stopping.
+    warm : bool, default=False
+        A warm-started fit: :class:`WarmStartEarlyStopping`, whose epoch 0 is the
+        starting weights.
+
+    Returns
+    -------
+    callback : tuple of (str, EarlyStopping)
+        The named callback for skorch's ``callbacks=``.
+    """
+    kind = WarmStartEarlyStopping if warm else EarlyStopping
+    return ("early_stopping", kind(monitor="valid_loss", patience=patience, load_best=True,
+                                   sink=logger.info))
+
+
 def quantiles_from_knots(knots, table, levels):
     """Quantiles at ``levels`` from quantiles known at the levels ``knots``.
 
@@ -162,6 +298,7 @@ TRAINING_CONSTRAINTS = {
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "validation_gap": [Interval(Integral, 0, None)],
     "patience": [Interval(Integral, 1, None)],
+    "warm_start": ["boolean"],
     "device": [str, torch.device],
     "random_state": ["random_state"],
     "verbose": [Interval(Integral, 0, None)],
@@ -234,13 +371,10 @@ class _WindowNetRegressor(BaseWindowRegressor):
         return DistributionOutput.n_raw(self.distribution, self.quantiles) \
             if self.distribution != "empirical" else 1
 
-    def _build_net(self, module_params, device, generator, train_split):
+    def _build_net(self, module_params, device, generator, train_split, warm=False):
         callbacks = []
         if train_split is not None:
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.patience, load_best=True,
-                sink=logger.info,
-            )))
+            callbacks.append(early_stopping(self.patience, warm))
         n_targets = module_params["n_targets"]
         if self.distribution == "empirical":
             module, module_kwargs = self._module, module_params
@@ -275,6 +409,7 @@ class _WindowNetRegressor(BaseWindowRegressor):
         )
 
     def _fit(self, X, y):
+        previous = previous_weights(self)
         n_samples, _, n_series = X.shape
         n_steps, n_targets = y.shape[1:]
         split = self._split()
@@ -298,8 +433,15 @@ class _WindowNetRegressor(BaseWindowRegressor):
         module_params = dict(n_series=n_series, n_outputs=n_steps, n_targets=n_targets,
                              **self._module_params())
         with torch_seed(self.random_state, device) as generator:
-            self.net_ = self._build_net(module_params, device, generator, split)
-            self.net_.fit(inputs, targets)
+            self.net_ = self._build_net(module_params, device, generator, split,
+                                        warm=previous is not None)
+            if previous is None:
+                self.net_.fit(inputs, targets)
+            else:
+                # skorch's fit is initialize() then partial_fit(): the same draws.
+                self.net_.initialize()
+                load_previous_weights(self.net_.module_, previous, type(self).__name__)
+                self.net_.partial_fit(inputs, targets)
         release_generator(self.net_)
         self.n_epochs_ = len(self.net_.history)
         self.quantiles_ = np.asarray(self.quantiles, dtype=float)

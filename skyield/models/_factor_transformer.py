@@ -24,7 +24,6 @@ with a Gaussian predictive distribution whose variance at each horizon is the me
 squared error of those projections over the validation span.
 """
 
-import logging
 import math
 import numbers
 import warnings
@@ -38,13 +37,18 @@ from sklearn.base import TransformerMixin, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from skyield.base import BaseSequenceModel
 from skyield.metrics import factor_scaling
-from skyield.models._base import release_generator
+from skyield.models._base import (
+    early_stopping,
+    load_previous_weights,
+    module_weights,
+    release_generator,
+)
 from skyield.models._factor_transformer_helpers import (
     WarmupCosineSchedule,
     factor_column,
@@ -63,7 +67,6 @@ from skyield.utils import (
 
 __all__ = ["FactorTransformer"]
 
-logger = logging.getLogger("skyield.models")
 
 _PREDICT_BATCH = 1024
 
@@ -166,6 +169,13 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
     validation_fraction : float, default=0.2
         Share of the dates, at the end of ``Y``, held out for early stopping. 0 trains
         for ``epochs`` epochs without validation.
+    warm_start : bool, default=False
+        When the model is fitted, start each run of the next ``fit`` from the weights of
+        the same run of the previous fit (fine-tuning for ``epochs`` epochs, the learning
+        rate schedule from its start) instead of new random weights. Only the weights
+        carry over: the standardisation, the prior factor model and ``factor_init``'s
+        model are fitted again on the new training span, AdamW starts afresh.
+        ``n_runs``, the number of series and the architecture must not change.
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
         Device for training and inference.
     random_state : int, RandomState instance or None, default=None
@@ -280,6 +290,7 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         "warmup_epochs": [Interval(Integral, 0, None)],
         "patience": [None, Interval(Integral, 1, None)],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "warm_start": ["boolean"],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": [Interval(Integral, 0, None)],
@@ -290,8 +301,8 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
                  encoding_scale=0.5, factor_init="mean", prior=None, refit_prior=True,
                  prior_weight=0.6, standardize=True, n_runs=1, epochs=1000, batch_size=32,
                  lr=1e-4, weight_decay=0.015, cycle_epochs=100, warmup_epochs=10,
-                 patience=None, validation_fraction=0.2, device="cpu", random_state=None,
-                 verbose=0):
+                 patience=None, validation_fraction=0.2, warm_start=False, device="cpu",
+                 random_state=None, verbose=0):
         self.window = window
         self.differences = differences
         self.d_model = d_model
@@ -317,6 +328,7 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         self.warmup_epochs = warmup_epochs
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -420,7 +432,7 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         return X, y
 
     # ------------------------------------------------------------------ training
-    def _build_net(self, n_series, n_train_windows, valid, device, generator):
+    def _build_net(self, n_series, n_train_windows, valid, device, generator, warm=False):
         steps_per_epoch = math.ceil(n_train_windows / self.batch_size)
         schedule = WarmupCosineSchedule(self.warmup_epochs * steps_per_epoch,
                                         self.cycle_epochs * steps_per_epoch)
@@ -431,9 +443,7 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         if valid is not None:
             train_split = predefined_split(Dataset(*valid))
             patience = self.cycle_epochs if self.patience is None else self.patience
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=patience, load_best=True,
-                sink=logger.info)))
+            callbacks.append(early_stopping(patience, warm))
         return NeuralNet(
             module=FactorTransformerNet,
             module__n_series=n_series,
@@ -479,6 +489,9 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         self : FactorTransformer
             The fitted estimator.
         """
+        # Each run's weights from the previous fit (warm start), taken before the refit.
+        previous = [module_weights(net.module_) for net in self.nets_] \
+            if self.warm_start and hasattr(self, "nets_") else []
         offset = int(self.differences) if isinstance(self.differences, bool) else 0
         panel = self._validate_fit_panel(Y, min_length=self.window + 1 + offset)
         self._check_params()
@@ -537,11 +550,23 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
 
         device = resolve_device(self.device)
         seeds = check_random_state(self.random_state)
+        if previous and len(previous) != self.n_runs:
+            raise ValueError(
+                f"FactorTransformer(warm_start=True) starts every run from the previous "
+                f"fit, which has {len(previous)} run(s), not n_runs={self.n_runs}: fit "
+                f"with warm_start=False"
+            )
         self.nets_, valid_loss, n_epochs = [], [], []
-        for _ in range(self.n_runs):
+        for run in range(self.n_runs):
             with torch_seed(seed_from_random_state(seeds), device) as generator:
-                net = self._build_net(n_series, y_train.shape[0], valid, device, generator)
-                net.fit(X_train, y_train)
+                net = self._build_net(n_series, y_train.shape[0], valid, device, generator,
+                                      warm=bool(previous))
+                if not previous:
+                    net.fit(X_train, y_train)
+                else:
+                    net.initialize()
+                    load_previous_weights(net.module_, previous[run], type(self).__name__)
+                    net.partial_fit(X_train, y_train)
             self.nets_.append(release_generator(net))
             history = net.history
             n_epochs.append(len(history))

@@ -84,6 +84,12 @@ class LSTMRegressor(_WindowNetRegressor):
         Windows dropped between the training rows and the validation tail.
     patience : int, default=10
         Epochs without improvement before stopping.
+    warm_start : bool, default=False
+        When the model is fitted, start the next ``fit`` from its weights (fine-tuning
+        for ``epochs`` epochs) instead of new random ones. Only the weights carry over:
+        the standardisation is fitted again on the new training windows, Adam starts
+        afresh, and the residuals are the new fit's. The series, horizons, targets and
+        architecture must not change. See :mod:`skyield.models._base`.
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
         Device to train on; ``"auto"`` picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
@@ -150,8 +156,8 @@ class LSTMRegressor(_WindowNetRegressor):
                  standardize=True, units=32, num_layers=1, weight_decay=2e-5,
                  recurrent_dropout=0.1, recurrent_dropout_mode="batch", loss="squared_error", distribution="empirical", quantiles=DEFAULT_QUANTILES,
                  epochs=100, batch_size=32, lr=1e-3, early_stopping=False,
-                 validation_fraction=0.1, validation_gap=0, patience=10, device="cpu",
-                 random_state=None, verbose=0):
+                 validation_fraction=0.1, validation_gap=0, patience=10, warm_start=False,
+                 device="cpu", random_state=None, verbose=0):
         self.window = window
         self.horizons = horizons
         self.targets = targets
@@ -172,6 +178,7 @@ class LSTMRegressor(_WindowNetRegressor):
         self.validation_fraction = validation_fraction
         self.validation_gap = validation_gap
         self.patience = patience
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

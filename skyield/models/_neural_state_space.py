@@ -17,6 +17,7 @@ L-BFGS-B fed with autograd gradients (bounds keep trial variances finite); full-
 Adam from PyTorch is the alternative.
 """
 
+import copy
 import logging
 import warnings
 from numbers import Integral, Real
@@ -30,6 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from skyield.base import BaseSequenceModel
+from skyield.models._base import load_previous_weights
 from skyield.models._nnss_objective import FILTERS, Priors, log_posterior
 from skyield.models._nnss_start import resolve_start_decay, start_loadings, two_step_start
 from skyield.nn import NeuralLoadings
@@ -139,6 +141,13 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
     ``log Q``), which leaves the MAP unchanged and keeps the problem well conditioned
     when a prior is tight.
 
+    **Warm starts** (``warm_start=True``, for refits on a longer or later span): the
+    optimiser starts from the previous fit's estimates rather than from the Svensson
+    start, and runs at most ``maxiter`` iterations with the same stopping rule, on the new
+    panel only; the initial state variance is computed from the new panel as in a cold
+    fit. Only the starting point differs from a cold fit (which ``warm_start=False``
+    gives, whatever was fitted before).
+
     **Forecasts** (section 4.2): ``y_hat_{t+h} = H F^h beta_{t|t}`` from the filtered
     state at the end of the last panel seen; ``update(Y_new)`` filters new observations
     without re-estimating. Predictive distributions are Gaussian, with covariance
@@ -193,6 +202,11 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
     start_decay : "grid" or tuple of (float, float), default="grid"
         Svensson decays (1/years) of the start loadings: "grid" searches the pair that
         best fits the training curves (seed, section 4.1).
+    warm_start : bool, default=False
+        When the model is fitted, start the next ``fit``'s MAP optimisation from the
+        previous estimates (network weights, ``F``, ``P``, ``Q``) instead of the
+        pre-trained network and the two-step start values, which are then not computed.
+        The maturities must be those of the previous fit. See **Warm starts** above.
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
         Where the MAP optimisation runs. The fitted model is kept on the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -238,7 +252,9 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
     start_ : dict
         Start values: ``decay`` (the Svensson pair), ``loadings``, ``transition``,
         ``state_var``, ``measurement_var``, ``factors`` (two-step), and
-        ``pretrain_mse``, the mean squared error of the pre-trained network.
+        ``pretrain_mse``, the mean squared error of the pre-trained network; ``warm``,
+        whether they are the previous fit's estimates (then ``factors`` and
+        ``pretrain_mse`` are None and ``decay`` is the previous fit's).
     filter_state_ : dict
         Filtered state at the last date seen: ``mean`` (k,) and ``cov`` (k, k); moved on
         by :meth:`update`.
@@ -274,8 +290,8 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
                  output_activation="sigmoid", maturities=None, prior_a=0.1, prior_b=0.001,
                  prior_lambda=0.5, prior_gamma=0.9, prior_weight_var=0.05,
                  filter="sequential", optimizer="lbfgs", maxiter=500, lr=None, tol=1e-9,
-                 pretrain_maxiter=500, start_decay="grid", device="cpu", random_state=None,
-                 verbose=0):
+                 pretrain_maxiter=500, start_decay="grid", warm_start=False, device="cpu",
+                 random_state=None, verbose=0):
         self.n_factors = n_factors
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -293,6 +309,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         self.tol = tol
         self.pretrain_maxiter = pretrain_maxiter
         self.start_decay = start_decay
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -320,6 +337,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         "pretrain_maxiter": [Interval(Integral, 1, None)],
         "start_decay": [Options("grid"),
                         Satisfies(_is_decay_pair, "a pair of distinct positive decays")],
+        "warm_start": ["boolean"],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": [Interval(Integral, 0, None)],
@@ -382,6 +400,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         -------
         self : NeuralStateSpaceModel
         """
+        previous = self._previous_fit()
         # A refit reads the maturities afresh rather than checking them against a fit.
         self.__dict__.pop("maturities_", None)
         panel = self._validate_fit_panel(Y, maturities=self.maturities, need_maturities=True)
@@ -406,15 +425,23 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
                 f"measurement variance cannot be estimated (drop that maturity)"
             )
         initial_var = _DIFFUSE_SCALE * max(float(np.nanmean(values**2)), np.finfo(float).tiny)
-        decays = resolve_start_decay(self.start_decay, values, tau)
-        start = two_step_start(values, tau, k, decays, self._priors())
+        if previous is None:
+            decays = resolve_start_decay(self.start_decay, values, tau)
+            start = two_step_start(values, tau, k, decays, self._priors())
+        else:
+            decays, start = self._warm_start_values(previous, tau, k)
         device = resolve_device(self.device)
         with torch_seed(self.random_state, device):
             module = NeuralLoadings(
                 k, widths, self.activation, self.output_activation,
                 maturity_scale=float(tau.max()) if tau.max() > 0 else 1.0,
             ).to(device=device, dtype=torch.float64)
-            pretrain_mse = self._pretrain(module, tau, decays, k, device)
+            if previous is None:
+                pretrain_mse = self._pretrain(module, tau, decays, k, device)
+            else:
+                load_previous_weights(module, previous.module_.state_dict(),
+                                      type(self).__name__)
+                pretrain_mse = None
             result = self._map(module, values, tau, start, initial_var, device)
 
         self.maturities_ = tau
@@ -432,13 +459,41 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         self.converged_ = result["converged"]
         self.stop_message_ = result["message"]
         self.history_ = np.asarray(result["history"])
-        self.start_ = {"decay": decays, "pretrain_mse": pretrain_mse, **start}
+        self.start_ = {"decay": decays, "pretrain_mse": pretrain_mse,
+                       "warm": previous is not None, **start}
         filtered = self._filter(values)
         mean = filtered.filtered_state.numpy()
         self.filtered_factors_ = self._factor_output(mean, panel.index)
         self.filter_state_ = {"mean": mean[-1].copy(),
                               "cov": filtered.filtered_cov[-1].numpy().copy()}
         return self
+
+    def _previous_fit(self):
+        """The fitted model to warm-start from (a shallow copy), or None."""
+        if not self.warm_start or not hasattr(self, "module_"):
+            return None
+        return copy.copy(self)
+
+    @staticmethod
+    def _warm_start_values(previous, tau, k):
+        """Decays and start values of a warm start: the previous fit's estimates."""
+        if previous.maturities_.shape != tau.shape or \
+                not np.allclose(previous.maturities_, tau):
+            raise ValueError(
+                f"NeuralStateSpaceModel(warm_start=True) starts from the previous fit, "
+                f"which has maturities {previous.maturities_.tolist()}; Y has "
+                f"{tau.tolist()}: fit with warm_start=False"
+            )
+        if previous.transition_.shape[0] != k:
+            raise ValueError(
+                f"NeuralStateSpaceModel(warm_start=True) starts from the previous fit, "
+                f"which has {previous.transition_.shape[0]} factors, not n_factors={k}: "
+                f"fit with warm_start=False"
+            )
+        start = {"loadings": previous.loadings_, "transition": previous.transition_,
+                 "state_var": np.diag(previous.state_cov_).copy(),
+                 "measurement_var": previous.measurement_var_, "factors": None}
+        return previous.start_["decay"], start
 
     def _pretrain(self, module, tau, decays, k, device):
         """Fit ``g_theta`` to the start loadings on a maturity grid (penalised least squares).

@@ -20,6 +20,11 @@ initialised. This module holds what they share, on top of
 The training steps are split into hooks (``_training_setup``, ``_new_net``,
 ``_initialize_net``, ``_finish_fit``) so that :mod:`skyield.ensemble` can train several
 members as one batched model and hand each its fitted net.
+
+``warm_start=True`` starts a refit from the previous fit's weights, as for every network
+estimator (see :mod:`skyield.models._base`): the min-max scaling is fitted again on the
+new training part, Adam starts afresh. The family embedding is matched by family label:
+a family the previous fit knew keeps its embedding, a new one gets a fresh random one.
 """
 
 import copy
@@ -30,13 +35,14 @@ import torch
 from scipy.stats import norm
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
 
 from skyield.base import BaseFamilyWindowRegressor, BaseWindowRegressor
 from skyield.models._base import (
     TRAINING_CONSTRAINTS,
     ChronologicalTailSplit,
-    logger,
+    early_stopping,
+    load_previous_weights,
+    previous_weights,
     quantiles_from_knots,
     release_generator,
 )
@@ -104,7 +110,31 @@ class _YieldCurveNetBase(BaseFamilyWindowRegressor):
     def _initialize_net(self, net):
         """Initialise the skorch net (its module's weights) before training."""
         net.initialize()
+        self._load_warm_start(net)
         return net
+
+    def _load_warm_start(self, net):
+        """With a warm start, overwrite the new weights with the previous fit's.
+
+        The family embedding is matched by label; a family the previous fit did not
+        know keeps the new random embedding.
+        """
+        previous = self.__dict__.pop("_warm_state", None)
+        if previous is None:
+            return
+        weights, old_families = previous
+        weights = dict(weights)
+        embedding = getattr(net.module_, "embedding", None)
+        if embedding is not None and "embedding.weight" in weights:
+            old = [None] if old_families is None else list(old_families)
+            new = [None] if self.families_ is None else list(self.families_)
+            rows = embedding.weight.detach().cpu().clone()
+            stored = weights["embedding.weight"]
+            for row, label in enumerate(new):
+                if label in old and stored.shape[1:] == rows.shape[1:]:
+                    rows[row] = stored[old.index(label)]
+            weights["embedding.weight"] = rows
+        load_previous_weights(net.module_, weights, type(self).__name__)
 
     # ------------------------------------------------------------------ families
     def _family_codes(self, families, n_samples, fitting):
@@ -153,6 +183,11 @@ class _YieldCurveNetBase(BaseFamilyWindowRegressor):
 
     def _prepare_training(self, X, y, families):
         """Fit the scaler on the training part, set the attributes, return the net input."""
+        # The previous fit's weights and families, taken before this fit replaces them;
+        # _initialize_net consumes them (a transient attribute, so that the batched
+        # training of skyield.ensemble, which calls the hooks, warm-starts too).
+        weights = previous_weights(self)
+        self._warm_state = None if weights is None else (weights, self.families_)
         self.architecture_ = self._architecture()
         n_samples = X.shape[0]
         codes = self._family_codes(families, n_samples, fitting=True)
@@ -193,10 +228,8 @@ class _YieldCurveNetBase(BaseFamilyWindowRegressor):
         callbacks = []
         train_split = self._split()
         if train_split is not None:
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.patience, load_best=True,
-                sink=logger.info,
-            )))
+            warm = getattr(self, "_warm_state", None) is not None
+            callbacks.append(early_stopping(self.patience, warm))
         if architecture["distribution"] == "gaussian":
             criterion = {"criterion": GaussianNLL}
         else:

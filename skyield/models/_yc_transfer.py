@@ -54,6 +54,10 @@ class TransferredCurveRegressor(_YieldCurveNetBase):
     source's. Scaling is refitted on the new training data, so the new yields are
     min-max scaled on their own training span.
 
+    With ``warm_start=True`` a refit of a fitted model starts from its own previous
+    network (adapter, embedding, heads, and the extractor as fine-tuned, or the
+    source's when frozen) rather than from the source and a new adapter.
+
     The extractor reads a sequence of any length, so the new windows may be longer or
     shorter than the source's; only the heads (new anyway) depend on it.
 
@@ -97,6 +101,12 @@ class TransferredCurveRegressor(_YieldCurveNetBase):
         Windows dropped between the training rows and the validation tail.
     patience : int, default=10
         Epochs without improvement before stopping.
+    warm_start : bool, default=False
+        When the model is fitted, start the next ``fit`` from its weights (fine-tuning
+        for ``epochs`` epochs) instead of new random ones; the scaling is fitted again on
+        the new training windows and Adam starts afresh. Families are matched by label
+        (a new family gets a new embedding); the architecture, series and targets must
+        not change.
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
         Device to train on.
     random_state : int, RandomState instance or None, default=None
@@ -163,7 +173,8 @@ window_, n_outputs_, n_epochs_
                  fine_tune=False,
                  adapter_init="auto", epochs=100, batch_size=32, lr=1e-3,
                  early_stopping=False, validation_fraction=0.1, validation_gap=0,
-                 patience=10, device="cpu", random_state=None, verbose=0):
+                 patience=10, warm_start=False, device="cpu", random_state=None,
+                 verbose=0):
         self.source = source
         self.window = window
         self.horizons = horizons
@@ -178,6 +189,7 @@ window_, n_outputs_, n_epochs_
         self.validation_fraction = validation_fraction
         self.validation_gap = validation_gap
         self.patience = patience
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -247,6 +259,7 @@ window_, n_outputs_, n_epochs_
             with torch.no_grad():
                 module.adapter.weight.copy_(torch.as_tensor(weights, dtype=torch.float32))
                 module.adapter.bias.zero_()
+        self._load_warm_start(net)
         self.frozen_parameters_ = []
         if not self.fine_tune:
             module.extractor.requires_grad_(False)

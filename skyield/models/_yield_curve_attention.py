@@ -117,6 +117,12 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         Windows dropped between the training rows and the validation tail.
     patience : int, default=10
         Epochs without improvement before stopping.
+    warm_start : bool, default=False
+        When the model is fitted, start the next ``fit`` from its weights (fine-tuning
+        for ``epochs`` epochs) instead of new random ones; the scaling is fitted again on
+        the new training windows and Adam starts afresh. Families are matched by label
+        (a new family gets a new embedding); the architecture, series and targets must
+        not change.
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
         Device to train on; ``"auto"`` picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
@@ -214,7 +220,8 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
                  output_activation="sigmoid", spread_activation="sigmoid",
                  feature_range=(0.0, 1.0), maturities=None, epochs=100, batch_size=32,
                  lr=1e-3, early_stopping=False, validation_fraction=0.1, validation_gap=0,
-                 patience=10, device="cpu", random_state=None, verbose=0):
+                 patience=10, warm_start=False, device="cpu", random_state=None,
+                 verbose=0):
         self.window = window
         self.horizons = horizons
         self.targets = targets
@@ -236,6 +243,7 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         self.validation_fraction = validation_fraction
         self.validation_gap = validation_gap
         self.patience = patience
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -555,7 +555,7 @@ def test_windows_are_refused_and_panel_methods_always_exist(panel):
     assert estimator_kind(PerFamily(model)) == "sequence"
     assert hasattr(model, "transform")
     assert set(model.get_params()) == {"factors", "dynamics", "method", "decay", "maturities",
-                                       "state_cov", "maxiter"}
+                                       "state_cov", "maxiter", "warm_start"}
     with pytest.raises(ValueError, match="dim 3"):
         model.fit(np.zeros((5, 3, 6)))
     for gone in ("window", "horizons", "targets"):

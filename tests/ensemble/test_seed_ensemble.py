@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.linear_model import Ridge
+from sklearn.tree import DecisionTreeRegressor
 
 from skyield.datasets import make_nelson_siegel_curves
 from skyield.ensemble import SeedEnsemble
@@ -179,3 +180,35 @@ def test_attention_of_lstm_attention_members():
     assert quantiles.shape == windows.y.shape + (3,)
     np.testing.assert_allclose(quantiles, np.mean(
         [m.predict_quantiles(windows.X) for m in ensemble.estimators_], axis=0))
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_warm_start_refits_every_member_from_its_weights(panel, batched):
+    X, y, families = panel
+    base = YieldCurveAttentionRegressor(warm_start=False, **TINY)
+    ensemble = SeedEnsemble(base, n_estimators=2, batched=batched, random_state=0)
+    ensemble.fit(X, y, families=families)
+    before = ensemble.predict(X, families=families)
+    seeds = ensemble.seeds_.copy()
+    # without a step size the warm members keep their weights
+    ensemble.set_params(warm_start=True, estimator__lr=1e-12, estimator__epochs=1)
+    ensemble.fit(X, y, families=families)
+    np.testing.assert_allclose(ensemble.predict(X, families=families), before, atol=1e-6)
+    np.testing.assert_array_equal(ensemble.seeds_, seeds)
+    assert all(m.warm_start and m.epochs == 1 for m in ensemble.estimators_)
+    # warm_start=False: new members, as a new ensemble's
+    cold = SeedEnsemble(base, n_estimators=2, batched=batched, random_state=0)
+    ensemble.set_params(warm_start=False, estimator=base).fit(X, y, families=families)
+    np.testing.assert_array_equal(ensemble.predict(X, families=families),
+                                  cold.fit(X, y, families=families).predict(X, families=families))
+    with pytest.raises(ValueError, match="not n_estimators=3"):
+        ensemble.set_params(warm_start=True, n_estimators=3).fit(X, y, families=families)
+
+
+def test_warm_start_needs_members_with_the_parameter(panel):
+    X, y, _ = panel
+    flat = X.reshape(len(X), -1)
+    ensemble = SeedEnsemble(DecisionTreeRegressor(max_depth=2), n_estimators=2,
+                            random_state=0).fit(flat, y)
+    with pytest.raises(ValueError, match="DecisionTreeRegressor has no warm_start"):
+        ensemble.set_params(warm_start=True).fit(flat, y)

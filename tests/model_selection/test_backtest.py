@@ -682,3 +682,88 @@ def test_progress_counts_origins_task_by_task_without_changing_results(panel, mo
 def test_progress_must_be_callable(panel):
     with pytest.raises(TypeError, match="progress must be callable"):
         backtest(LastValue(), panel, window=3, test_start=0.8, progress="bar")
+
+
+# ---- warm-started refits --------------------------------------------------------------
+
+
+class WarmRecorder(RegressorMixin, BaseEstimator):
+    """Remembers the training sizes of the chain of fits it was warm-started through."""
+
+    def __init__(self, warm_start=False, epochs=1):
+        self.warm_start = warm_start
+        self.epochs = epochs
+
+    def fit(self, X, y):
+        chain = self.chain_ if self.warm_start and hasattr(self, "chain_") else []
+        self.chain_ = chain + [(len(X), self.epochs)]
+        self.mean_ = np.mean(y, axis=0)
+        return self
+
+    def predict(self, X):
+        return np.broadcast_to(self.mean_, (len(X),) + self.mean_.shape).copy()
+
+
+class WarmMean(MeanModel):
+    """MeanModel with a warm start: remembers the chain of training ends."""
+
+    def __init__(self, warm_start=False):
+        self.warm_start = warm_start
+
+    def fit(self, Y):
+        chain = self.chain_ if self.warm_start and hasattr(self, "chain_") else []
+        super().fit(Y)
+        self.chain_ = chain + [Y.index[-1]]
+        return self
+
+
+def test_warm_refits_start_from_the_previous_fit(panel):
+    splitter = ExpandingWindowSplit(3, test_size=4)
+    _, fits = backtest(WarmRecorder(), panel, splitter, window=3, refit=2,
+                       warm_start={"epochs": 5}, return_estimators=True)
+    chains = [fit["estimator"].chain_ for fit in fits]
+    assert len(chains) == 6
+    for number, chain in enumerate(chains):
+        assert len(chain) == number + 1 and chain[:-1] == chains[number - 1][:number]
+        assert [epochs for _, epochs in chain] == [1] + [5] * number
+    sizes = [size for size, _ in chains[-1]]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 6
+    # a cold backtest gives every fit a fresh clone
+    _, fits = backtest(WarmRecorder(), panel, splitter, window=3, refit=2,
+                       return_estimators=True)
+    assert all(len(fit["estimator"].chain_) == 1 for fit in fits)
+
+
+def test_warm_refits_of_sequence_models_per_family(families):
+    _, fits = backtest(WarmMean(), families, ExpandingWindowSplit(3, test_size=4),
+                       warm_start=True, return_estimators=True)
+    for number, fit in enumerate(fits):
+        for label in ("US", "EU"):
+            chain = fit["estimator"][label].chain_
+            assert chain[-1] == fit["train_end"] and len(chain) == number + 1
+            assert chain == sorted(chain)
+
+
+def test_warm_refits_never_see_a_later_date(panel):
+    # Values planted in the last test block, after every training span: the forecasts
+    # from origins before them do not change, so no fit of the chain saw them.
+    splitter = ExpandingWindowSplit(3, test_size=4)
+    planted = panel.copy()
+    planted.iloc[-2:] += 1000.0
+    for model, window in ((WarmRecorder(), 3), (WarmMean(), None)):
+        clean = backtest(model, panel, splitter, window=window, warm_start=True)
+        dirty = backtest(model, planted, splitter, window=window, warm_start=True)
+        assert clean["train_end"].max() < panel.index[-4]
+        before = clean["origin"] < panel.index[-2]
+        assert before.sum() > 0 and clean["split"][before].nunique() == 3
+        pd.testing.assert_series_equal(clean["forecast"][before], dirty["forecast"][before])
+        assert not clean["actual"].equals(dirty["actual"])
+
+
+def test_warm_start_needs_the_parameter(panel):
+    with pytest.raises(ValueError, match="LastValue has no warm_start parameter"):
+        backtest(LastValue(), panel, ExpandingWindowSplit(2, test_size=4), window=3,
+                 warm_start=True)
+    with pytest.raises(ValueError, match="warm_start must be True, False or a dict"):
+        backtest(WarmRecorder(), panel, ExpandingWindowSplit(2, test_size=4), window=3,
+                 warm_start="yes")
