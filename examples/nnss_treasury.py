@@ -396,6 +396,9 @@ def machine():
             "cuda_used": False, "load_average_at_start": list(os.getloadavg())}
 
 
+_GRID_SETTINGS = ("grid_", "prior_grid")
+
+
 class Checkpoint:
     """Results so far (``results.partial.json``) and the fitted models (``fitted/``).
 
@@ -418,13 +421,24 @@ class Checkpoint:
         self.path.write_text(json.dumps(results, indent=2, default=str))
 
     def load(self, settings):
-        """Results of an interrupted run with the same settings, or None."""
+        """Results of an interrupted run with the same settings, or None.
+
+        The settings of the prior grid may differ (e.g. a run resumed with ``--skip-grid``
+        or another grid); the grid cells of the checkpoint are then left out.
+        """
         if not self.path.exists():
             return None
         results = json.loads(self.path.read_text())
-        if results["settings"] != settings:
+
+        def models_part(values):
+            return {k: v for k, v in values.items() if not k.startswith(_GRID_SETTINGS)}
+
+        if models_part(results["settings"]) != models_part(settings):
             raise ValueError(f"{self.path} was written with other settings; remove it or "
                              f"drop --resume")
+        if results["settings"] != settings:
+            results["prior_grid"], results["grid_failures"] = [], {}
+        results["settings"] = settings
         return results
 
     def model(self, key):
@@ -571,16 +585,20 @@ def dm_tests(results):
 
 
 # --------------------------------------------------------------------------- running
-def _settings(quick, grid_maxiter):
+def _settings(quick, grid_maxiter, grid_gammas=None, grid_weight_vars=None):
     settings = dict(SETTINGS["quick" if quick else "full"])
     if grid_maxiter is not None:
         settings["grid_maxiter"] = int(grid_maxiter)
+    if grid_gammas is not None:
+        settings["grid_gammas"] = tuple(float(g) for g in grid_gammas)
+    if grid_weight_vars is not None:
+        settings["grid_weight_vars"] = tuple(float(w) for w in grid_weight_vars)
     return settings
 
 
 def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_maxiter=None,
         models=None, forms=None, skip_grid=False, grid_form=SEED_FORM, merge_into=None,
-        resume=False):
+        resume=False, grid_gammas=None, grid_weight_vars=None):
     """Run the study; return the results dictionary (also written to ``results.json``).
 
     Parameters
@@ -609,13 +627,16 @@ def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_maxite
         back with its ``tables.md`` beside it.
     resume : bool, default=False
         Continue from the checkpoint of an interrupted run with the same settings in
-        ``output_dir``.
+        ``output_dir`` (the prior grid's may differ: its cells are then redone).
+    grid_gammas, grid_weight_vars : sequence of float, default=None
+        The prior grid's ``gamma`` and ``sigma_NN^2`` values (None: the settings' own,
+        the seed's 3 x 4 grid at full size).
 
     Returns
     -------
     results : dict
     """
-    settings = _settings(quick, grid_maxiter)
+    settings = _settings(quick, grid_maxiter, grid_gammas, grid_weight_vars)
     chosen = _models(settings, models, forms)
     if grid_form not in FORMS:
         raise ValueError(f"grid_form must be one of {list(FORMS)}, got {grid_form!r}")
@@ -867,6 +888,11 @@ def parse_args(argv=None):
                         help="leave out the prior grid (Table 5)")
     parser.add_argument("--grid-form", default=SEED_FORM, choices=list(FORMS),
                         help="form of the 4-NNSS of the prior grid (default: no mean)")
+    parser.add_argument("--grid-gammas", type=float, nargs="+", default=None,
+                        help="gamma values of the prior grid (default: 0.1 0.5 0.9)")
+    parser.add_argument("--grid-weight-vars", type=float, nargs="+", default=None,
+                        help="sigma_NN^2 values of the prior grid (default: 0.005 0.01 "
+                             "0.05 0.1)")
     parser.add_argument("--merge-into", default=None, metavar="PATH",
                         help="results.json of an earlier run with the same settings: add "
                              "this run's model rows to it and rewrite its tables.md")
@@ -884,4 +910,5 @@ if __name__ == "__main__":
         run(quick=args.quick, output_dir=args.output_dir, threads=args.threads,
             grid_maxiter=args.grid_maxiter, models=args.models, forms=args.forms,
             skip_grid=args.skip_grid, grid_form=args.grid_form,
-            merge_into=args.merge_into, resume=args.resume)
+            merge_into=args.merge_into, resume=args.resume, grid_gammas=args.grid_gammas,
+            grid_weight_vars=args.grid_weight_vars)

@@ -154,7 +154,14 @@ def test_resume_continues_from_the_checkpoint(example, selected_run, tmp_path):
     assert any(line.startswith("5-GLSS (mean): fitted") for line in lines)
     assert resumed["rmse"] == results["rmse"]
     assert not (tmp_path / "results.partial.json").exists()
-    # A checkpoint written with other settings is refused.
+    # A checkpoint with another prior grid is resumed, its grid cells left out.
+    partial["settings"]["grid_maxiter"] = 99
+    partial["prior_grid"] = [{"gamma": 0.5, "weight_var": 0.05, "1": 1.0}]
+    (tmp_path / "results.partial.json").write_text(json.dumps(partial))
+    again = example.run(quick=True, output_dir=tmp_path, models=["RW", "5-GLSS"],
+                        forms=["mean"], skip_grid=True, resume=True, log=lambda *a: None)
+    assert again["prior_grid"] == [] and again["rmse"] == results["rmse"]
+    # A checkpoint written with other settings for the models is refused.
     partial["settings"]["glss_maxiter"] = 99
     (tmp_path / "results.partial.json").write_text(json.dumps(partial))
     with pytest.raises(ValueError, match="other settings"):
