@@ -335,7 +335,7 @@ def run_process(process, seed, args, linear_cache, weights):
             row.update(fit_max=best_scores["fit"], gain_max=best_scores["gain"],
                        fit_max_epoch=float(np.mean(epochs)))
         rows.append(row)
-        if args.figures and weight == args.prior_weights[0]:
+        if args.figures and weight == args.prior_weights[0] and seed == args.seeds[0]:
             save_figures(args.figures, process, model, Y, x, runs, estimates, n_fit)
     return rows
 
@@ -520,7 +520,8 @@ def parse_args(argv=None):
     parser.add_argument("--resume", action="store_true",
                         help="skip the rows already in --output")
     parser.add_argument("--figures", default=None,
-                        help="folder for per-process figures (ft_mc_process*.png)")
+                        help="folder for per-process figures (ft_mc_process*.png) of the "
+                             "first seed")
     parser.add_argument("--quick", action="store_true",
                         help="process 2, one seed, two runs, 3 epochs, 300 + 200 periods (CI)")
     args = parser.parse_args(argv)
