@@ -1,8 +1,6 @@
 """The coincident-index example (examples/coincident_index.py) runs end to end, CI size."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,15 +8,10 @@ import torch
 
 pytest.importorskip("matplotlib")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "coincident_index.py"
-
 
 @pytest.fixture(scope="module")
-def example():
-    spec = importlib.util.spec_from_file_location("coincident_index", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def example(load_example):
+    return load_example("coincident_index")
 
 
 def test_quick_run(example, tmp_path):

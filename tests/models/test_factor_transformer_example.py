@@ -1,8 +1,5 @@
 """The Monte Carlo example runs end to end in its quick mode (pipeline invariants only)."""
 
-import importlib.util
-from pathlib import Path
-
 import json
 
 import numpy as np
@@ -10,15 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "factor_transformer_monte_carlo.py"
-
 
 @pytest.fixture(scope="module")
-def example():
-    spec = importlib.util.spec_from_file_location("factor_transformer_monte_carlo", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def example(load_example):
+    return load_example("factor_transformer_monte_carlo")
 
 
 def _main(example, argv):

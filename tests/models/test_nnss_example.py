@@ -1,8 +1,6 @@
 """The Treasury study of the neural state space model (examples/nnss_treasury.py), CI size."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,18 +8,14 @@ import torch
 
 pytest.importorskip("matplotlib")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "nnss_treasury.py"
 BASES = ["2-step DNS", "1-step DNS", "2-step DSV", "1-step DSV", "4-GLSS", "5-GLSS",
          "4-NNSS", "5-NNSS"]
 MODELS = ["RW"] + [f"{name} ({form})" for name in BASES for form in ("no mean", "mean")]
 
 
 @pytest.fixture(scope="module")
-def example():
-    spec = importlib.util.spec_from_file_location("nnss_treasury", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def example(load_example):
+    return load_example("nnss_treasury")
 
 
 def _run(example, **kwargs):
