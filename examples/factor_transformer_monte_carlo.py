@@ -336,11 +336,12 @@ def run_process(process, seed, args, linear_cache, weights):
                        fit_max_epoch=float(np.mean(epochs)))
         rows.append(row)
         if args.figures and weight == args.prior_weights[0] and seed == args.seeds[0]:
-            save_figures(args.figures, process, model, Y, x, runs, estimates, n_fit)
+            save_figures(args.figures, process, model, Y, x, factor[:, 0], runs, estimates,
+                         n_fit)
     return rows
 
 
-def save_figures(folder, process, model, Y, x, runs, estimates, n_fit, length=100):
+def save_figures(folder, process, model, Y, x, factor, runs, estimates, n_fit, length=100):
     """Figures 17-21 for one process: a test-set snapshot, attention over time, tentacles.
 
     The snapshot is the middle ``length`` periods of the test span; every estimate is
@@ -373,8 +374,7 @@ def save_figures(folder, process, model, Y, x, runs, estimates, n_fit, length=10
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 7))
     run_lines = np.column_stack([scaled(runs[:, r]) for r in range(runs.shape[1])])
-    plot_factor_runs(scaled(estimates[next(k for k in estimates if k.startswith("Trans"))])
-                     [span], run_lines[span], truth=x[span],
+    plot_factor_runs(scaled(factor)[span], run_lines[span], truth=x[span],
                      reference=scaled(estimates["Kalman"])[span],
                      index=np.arange(start, start + length), ax=axes[0, 0],
                      title=f"Process {process}: test-set snapshot (scaled)")

@@ -23,7 +23,8 @@ def _main(example, argv):
 
 def test_quick_monte_carlo(example, capsys, tmp_path):
     output, summary = tmp_path / "mc.csv", tmp_path / "mc.md"
-    results = _main(example, ["--quick", "--prior-weights", "0.6", "0", "--output",
+    results = _main(example, ["--quick", "--prior-weights", "0.6", "0", "--figures",
+                              str(tmp_path), "--output",
                               str(output), "--summary", str(summary)])
     assert list(results["prior_weight"]) == [0.6, 0.0]
     assert (results["process"] == 2).all() and (results["seed"] == 0).all()
@@ -51,6 +52,8 @@ def test_quick_monte_carlo(example, capsys, tmp_path):
     # The oracle filter uses the true densities: it beats the data mean.
     assert (results["r2_oracle"] > results["r2_mean"]).all()
     assert "total" in capsys.readouterr().out
+    for name in ("ft_mc_process2.png", "ft_mc_process2_tentacles.png"):
+        assert (tmp_path / name).stat().st_size > 0
     saved = pd.read_csv(output)
     assert len(saved) == 2
     np.testing.assert_allclose(saved["gain"], results["gain"])
