@@ -6,7 +6,8 @@ them for early stopping and fits its Kalman prior and scaler on the first 640) a
 last 1000 test them. Every factor estimate is scaled onto the true factor by the LAD line
 fitted on the first 800 periods (eqs. 36-37) and scored on the 1000 test periods:
 
-- ``Transformer``: ``FactorTransformer`` (Table 4 hyper-parameters), averaged over runs;
+- ``Transformer``: ``FactorTransformer`` (Table 4 hyper-parameters), its runs trained as
+  one stacked model and averaged;
 - ``Kalman``: ``KalmanFactorModel`` (full error covariance) estimated on the 800 periods;
 - ``Kalman max``: the Kalman filter with the process's linear parameters, i.e. the
   population linear projections (``x_t`` on ``x_{t-1}``, ``y_t`` on ``x_t``) measured on a
@@ -15,28 +16,45 @@ fitted on the first 800 periods (eqs. 36-37) and scored on the 1000 test periods
 - ``Oracle``: the Kalman filter with the true parameters for process 1, otherwise the
   auxiliary particle filter with the true transition and measurement densities.
 
-Fit (eq. 39) and Gain (eq. 40) compare the Transformer with the estimated Kalman filter.
-``--prior-weights 0 0.6 1`` adds the sweep of Table 12.
+Reported per process and seed (eqs. 38-40): Gain (the share of the Kalman-to-oracle MSE
+gap the Transformer closes) and Fit (its MSE improvement over the estimated Kalman
+filter), and beside them the ceiling: the oracle's own Fit against the estimated Kalman
+filter, the most any estimate can reach on average. "Fit max" stops each run at the
+epoch of its highest test accuracy (checked every ``--fit-max-every`` epochs; chosen by
+the test MSE after a least-squares scaling, scored with the LAD scaling) and averages the
+runs. Seeds on which the estimated Kalman filter flat-lines (its LAD-scaled estimate has
+a standard deviation below ``--flat-threshold`` times the true factor's) are discarded
+from the means, as the paper discards its mis-estimated seeds (footnote 7); they stay in
+the CSV. ``--prior-weights 0.6 0 1`` adds the sweep of Table 12.
+
+Every finished (process, seed, prior weight) row is appended to the ``--output`` CSV at
+once; ``--resume`` skips the rows already there, so an interrupted run continues.
 
 Usage::
 
     python examples/factor_transformer_monte_carlo.py --quick
     python examples/factor_transformer_monte_carlo.py --processes 1 2 3 4 5 6 \\
-        --seeds 0 1 2 3 4 5 6 7 8 9 --runs 10 --epochs 1000 --prior-weights 0 0.6 1
+        --seeds 0 1 2 3 4 5 6 7 8 9 --runs 10 --epochs 1000 --prior-weights 0.6 0 1 \\
+        --output mc.csv --summary mc.md
 
-The full-size command is the second line (the paper's 10 seeds x 10 runs, 1000 epochs,
-T0 = 100, patience one cycle).
+The full-size command is the second line (the paper's 10 seeds x 10 runs, at most 1000
+epochs, T0 = 100, patience one cycle, Fit max checked every epoch).
 """
 
 import argparse
+import json
 import math
+import os
+import platform
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from skyield.baselines import KalmanFactorModel
 from skyield.datasets import (
     dfm_error_logpdf,
     dfm_measurement_mean,
@@ -44,11 +62,24 @@ from skyield.datasets import (
     dfm_state_mean,
     make_dfm_process,
 )
-from skyield.metrics import factor_scores
+from skyield.metrics import (
+    best_factor_estimate,
+    factor_is_flat,
+    factor_scaling,
+    factor_scores,
+)
 from skyield.models import FactorTransformer
 from skyield.statespace import auxiliary_particle_filter, kalman_filter
 
-from skyield.baselines import KalmanFactorModel
+# The seed's Table 5 (means over its kept seeds) and Table 12 (Fit by prior weight).
+PAPER_TABLE5 = {1: dict(fit=-38.3, fit_max=-12.2, gain=None, r2=0.779),
+                2: dict(fit=32.5, fit_max=57.7, gain=41.5, r2=0.636),
+                3: dict(fit=42.8, fit_max=46.6, gain=88.1, r2=0.801),
+                4: dict(fit=45.3, fit_max=65.7, gain=50.8, r2=0.841),
+                5: dict(fit=-8.8, fit_max=30.3, gain=-8.1, r2=0.772),
+                6: dict(fit=4.6, fit_max=30.3, gain=7.3, r2=0.876)}
+PAPER_TABLE12 = {2: {0.0: 6.1, 0.6: 25.0, 1.0: 1.4}, 4: {0.0: 33.3, 0.6: 49.2, 1.0: 1.0},
+                 6: {0.0: 8.9, 0.6: 25.7, 1.0: -3.2}}
 
 # --------------------------------------------------------------------------- shocks
 def _skew_t_moments(df, skew):
@@ -170,78 +201,147 @@ def kalman_with(Y, lin):
 
 
 # --------------------------------------------------------------------------- experiment
-def transformer(prior_weight, args, seed):
+def transformer(prior_weight, args, seed, epoch_callback=None):
     return FactorTransformer(
         prior_weight=prior_weight, n_runs=args.runs, epochs=args.epochs,
         cycle_epochs=args.cycle_epochs, warmup_epochs=max(1, args.cycle_epochs // 10),
-        device=args.device, random_state=seed)
+        patience=args.patience, device=args.device, random_state=seed,
+        epoch_callback=epoch_callback)
 
 
-def run_process(process, seed, args, linear_cache):
+class EpochFactors:
+    """Epoch callback keeping each run's raw factor over the panel every ``every`` epochs."""
+
+    def __init__(self, Y, every):
+        self.Y = Y
+        self.every = every
+        self.factors = {}
+
+    def __call__(self, epoch, runs, factors):
+        if epoch % self.every:
+            return
+        values = factors(self.Y).astype(np.float32)
+        for column, run in enumerate(runs):
+            self.factors.setdefault(run, {})[epoch] = values[:, column]
+
+
+def fit_max_estimate(model, recorder, x, calibration, evaluation):
+    """Runs stopped at their most accurate checked epoch, identified and averaged.
+
+    Each run's epoch is the one whose raw factor has the lowest test MSE after a
+    least-squares scaling (:func:`skyield.metrics.best_factor_estimate`); that factor is
+    identified onto the prior factor over the training span as ``FactorTransformer``
+    identifies every run, and the runs are averaged as in ``transform``.
+
+    Returns
+    -------
+    estimate : ndarray of shape (n_dates,)
+    epochs : list of int
+        The chosen epoch of every run.
+    """
+    reference, n_train = model.prior_factor_, model.n_train_
+    identified, chosen = [], []
+    for run in sorted(recorder.factors):
+        epochs = sorted(recorder.factors[run])
+        candidates = np.stack([recorder.factors[run][e] for e in epochs]).astype(float)
+        index, _ = best_factor_estimate(x, candidates, calibration=calibration,
+                                        evaluation=evaluation)
+        raw = candidates[index]
+        usable = np.isfinite(raw[:n_train]) & np.isfinite(reference)
+        scaling = factor_scaling(reference[usable], raw[:n_train][usable])
+        identified.append(scaling.intercept + scaling.slope * raw)
+        chosen.append(epochs[index])
+    return np.mean(identified, axis=0), chosen
+
+
+class Clock:
+    """Wall and CPU seconds of a block."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def baselines(process, seed, args, linear_cache):
+    """Data, true factor and the baseline estimates of one process and seed."""
     n_fit, n_test = args.n_fit, args.n_test
     data = make_dfm_process(process, n_fit + n_test, random_state=seed)
-    Y, x = data.observables, data.factor
-    estimates, timings, extra = {}, {}, {}
-
-    start = time.perf_counter()
-    with warnings.catch_warnings():
+    Y = data.observables
+    estimates, timings = {}, {}
+    with Clock() as clock, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kalman_model = KalmanFactorModel(n_factors=1, error_cov="full").fit(Y[:n_fit])
-    estimates["Kalman"] = kalman_model.transform(Y)[:, 0]
-    timings["Kalman"] = time.perf_counter() - start
-
+        estimates["Kalman"] = kalman_model.transform(Y)[:, 0]
+    timings["kalman"] = clock
     if process not in linear_cache:
         linear_cache[process] = linear_parameters(process)
     estimates["Kalman max"] = kalman_with(Y, linear_cache[process])
     train = Y[:n_fit - int(np.ceil(0.2 * n_fit))]
     estimates["Mean"] = ((Y - train.mean(axis=0)) / train.std(axis=0)).mean(axis=1)
+    with Clock() as clock:
+        if process == 1:
+            estimates["Oracle"] = kalman_with(Y, linear_parameters(1))
+        else:
+            estimates["Oracle"] = oracle_particle_filter(Y, data.params, args.particles, seed)
+    timings["oracle"] = clock
+    return data, estimates, timings
 
-    start = time.perf_counter()
-    if process == 1:
-        estimates["Oracle"] = kalman_with(Y, linear_parameters(1))
-    else:
-        estimates["Oracle"] = oracle_particle_filter(Y, data.params, args.particles, seed)
-    timings["Oracle"] = time.perf_counter() - start
 
-    for weight in args.prior_weights:
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = transformer(weight, args, seed).fit(Y[:n_fit])
-        name = f"Transformer lambda={weight:g}"
-        factor, runs = model.transform(Y, return_runs=True)
-        estimates[name] = factor[:, 0]
-        timings[name] = time.perf_counter() - start
-        if args.figures and weight == args.prior_weights[0]:
-            save_figures(args.figures, process, model, Y, x, runs, estimates, n_fit)
-        extra[name] = dict(valid_loss=float(np.mean(model.valid_loss_)),
-                           epochs=float(np.mean(model.n_epochs_)),
-                           n_train=model.n_train_, n_valid=model.n_valid_)
-
+def run_process(process, seed, args, linear_cache, weights):
+    """Rows of one process and seed, one per prior weight in ``weights``."""
+    n_fit, n_test = args.n_fit, args.n_test
+    data, estimates, timings = baselines(process, seed, args, linear_cache)
+    Y, x = data.observables, data.factor
     # Scale on the fitting periods (from the 10th date: every estimate is defined there),
     # score on the test periods.
     calibration = np.arange(10, n_fit)
     evaluation = np.arange(n_fit, n_fit + n_test)
+    spans = dict(calibration=calibration, evaluation=evaluation)
+    kalman_flat = factor_is_flat(x, estimates["Kalman"], threshold=args.flat_threshold,
+                                 **spans)
+    oracle = factor_scores(x, estimates["Oracle"], reference=estimates["Kalman"], **spans)
     rows = []
-    for name, estimate in estimates.items():
-        if not name.startswith("Transformer"):
-            continue
-        scores = factor_scores(x, estimate, reference=estimates["Kalman"],
-                               oracle=estimates["Oracle"], calibration=calibration,
-                               evaluation=evaluation)
-        row = dict(process=process, seed=seed,
-                   prior_weight=float(name.split("=")[1]),
+    for weight in weights:
+        recorder = EpochFactors(Y, args.fit_max_every) if args.fit_max_every else None
+        with Clock() as clock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = transformer(weight, args, seed, recorder).fit(Y[:n_fit])
+        factor, runs = model.transform(Y, return_runs=True)
+        scores = factor_scores(x, factor[:, 0], reference=estimates["Kalman"],
+                               oracle=estimates["Oracle"], **spans)
+        row = dict(process=process, seed=seed, prior_weight=float(weight),
                    fit=scores["fit"], gain=scores["gain"], r2=scores["r2"],
                    r2_kalman=scores["r2_reference"], r2_oracle=scores["r2_oracle"],
-                   seconds=timings[name], **extra[name])
+                   oracle_fit=oracle["fit"], kalman_flat=kalman_flat,
+                   flat_runs=int(sum(factor_is_flat(x, runs[:, r], threshold=args.flat_threshold,
+                                                    **spans) for r in range(runs.shape[1]))),
+                   valid_loss=float(np.mean(model.valid_loss_)),
+                   epochs=float(np.mean(model.n_epochs_)),
+                   n_train=model.n_train_, n_valid=model.n_valid_, runs=args.runs,
+                   seconds=clock.wall, cpu_seconds=clock.cpu,
+                   baseline_seconds=timings["kalman"].wall + timings["oracle"].wall,
+                   baseline_cpu_seconds=timings["kalman"].cpu + timings["oracle"].cpu)
         for other in ("Kalman max", "Mean"):
             row["r2_" + other.lower().replace(" ", "_")] = factor_scores(
-                x, estimates[other], calibration=calibration, evaluation=evaluation)["r2"]
+                x, estimates[other], **spans)["r2"]
+        if recorder is not None:
+            best, epochs = fit_max_estimate(model, recorder, x, calibration, evaluation)
+            best_scores = factor_scores(x, best, reference=estimates["Kalman"],
+                                        oracle=estimates["Oracle"], **spans)
+            row.update(fit_max=best_scores["fit"], gain_max=best_scores["gain"],
+                       fit_max_epoch=float(np.mean(epochs)))
         rows.append(row)
+        if args.figures and weight == args.prior_weights[0] and seed == args.seeds[0]:
+            save_figures(args.figures, process, model, Y, x, factor[:, 0], runs, estimates,
+                         n_fit)
     return rows
 
 
-def save_figures(folder, process, model, Y, x, runs, estimates, n_fit, length=100):
+def save_figures(folder, process, model, Y, x, factor, runs, estimates, n_fit, length=100):
     """Figures 17-21 for one process: a test-set snapshot, attention over time, tentacles.
 
     The snapshot is the middle ``length`` periods of the test span; every estimate is
@@ -274,8 +374,7 @@ def save_figures(folder, process, model, Y, x, runs, estimates, n_fit, length=10
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 7))
     run_lines = np.column_stack([scaled(runs[:, r]) for r in range(runs.shape[1])])
-    plot_factor_runs(scaled(estimates[next(k for k in estimates if k.startswith("Trans"))])
-                     [span], run_lines[span], truth=x[span],
+    plot_factor_runs(scaled(factor)[span], run_lines[span], truth=x[span],
                      reference=scaled(estimates["Kalman"])[span],
                      index=np.arange(start, start + length), ax=axes[0, 0],
                      title=f"Process {process}: test-set snapshot (scaled)")
@@ -306,13 +405,90 @@ def save_figures(folder, process, model, Y, x, runs, estimates, n_fit, length=10
     plt.close(fig)
 
 
+def _mean_sd(values, digits=1):
+    values = pd.Series(values, dtype=float).dropna()
+    if values.empty:
+        return "-"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ({values.std():.{digits}f})"
+
+
 def summarise(results):
-    """Table 5 (at the first prior weight given) and Table 12 (Fit by prior weight)."""
-    grouped = results.groupby(["process", "prior_weight"])
-    table = grouped[["fit", "gain", "r2", "r2_kalman", "r2_kalman_max", "r2_oracle",
-                     "r2_mean", "valid_loss", "epochs"]].mean()
-    spread = grouped[["fit", "gain", "r2"]].std().add_suffix("_sd")
-    return pd.concat([table, spread], axis=1).round(3)
+    """Means (and standard deviations) over the kept seeds, per process and prior weight."""
+    kept = results[~results["kalman_flat"].astype(bool)]
+    columns = [c for c in ("gain", "fit", "oracle_fit", "fit_max", "gain_max", "r2",
+                           "r2_kalman", "r2_kalman_max", "r2_oracle", "r2_mean",
+                           "valid_loss", "epochs", "fit_max_epoch", "flat_runs", "seconds",
+                           "cpu_seconds") if c in kept]
+    grouped = kept.groupby(["process", "prior_weight"])
+    table = grouped[columns].mean()
+    spread = grouped[[c for c in ("fit", "gain", "fit_max", "r2") if c in kept]].std()
+    table = pd.concat([table, spread.add_suffix("_sd")], axis=1)
+    table["seeds_kept"] = grouped.size()
+    counts = results.groupby(["process", "prior_weight"]).size()
+    table["seeds_discarded"] = (counts - table["seeds_kept"]).reindex(table.index)
+    return table.round(3)
+
+
+def markdown_summary(results, main_weight=0.6):
+    """Table 5 (at ``main_weight``) and Table 12 in Markdown, the seed's values beside."""
+    kept = results[~results["kalman_flat"].astype(bool)]
+    lines = ["**Table 5: Gain and Fit (%) against the estimated Kalman filter, the oracle's "
+             "Fit as the ceiling; means over the kept seeds (standard deviation)**", "",
+             "| process | Gain | Fit | ceiling: oracle Fit | Fit max | R2 Transformer | "
+             "R2 Kalman | R2 Kalman max | R2 oracle | R2 mean | seeds kept / run | "
+             "seed: Gain / Fit / Fit max / R2 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    main = kept[kept["prior_weight"] == main_weight]
+    for process in sorted(results["process"].unique()):
+        rows = main[main["process"] == process]
+        n_all = int(((results["process"] == process)
+                     & (results["prior_weight"] == main_weight)).sum())
+        if n_all == 0:
+            continue
+        paper = PAPER_TABLE5.get(process, {})
+        gain = "-" if process == 1 else _mean_sd(rows["gain"])
+        paper_gain = "-" if paper.get("gain") is None else paper["gain"]
+        lines.append(
+            f"| {process} | {gain} | {_mean_sd(rows['fit'])} | {_mean_sd(rows['oracle_fit'])} "
+            f"| {_mean_sd(rows['fit_max']) if 'fit_max' in rows else '-'} "
+            f"| {_mean_sd(rows['r2'], 3)} | {_mean_sd(rows['r2_kalman'], 3)} "
+            f"| {_mean_sd(rows['r2_kalman_max'], 3)} | {_mean_sd(rows['r2_oracle'], 3)} "
+            f"| {_mean_sd(rows['r2_mean'], 3)} | {len(rows)} / {n_all} "
+            f"| {paper_gain} / {paper.get('fit', '-')} / {paper.get('fit_max', '-')} / "
+            f"{paper.get('r2', '-')} |")
+    lines.append("")
+    lines.append("Gain is not defined for process 1 (the Kalman filter is the oracle).")
+    weights = sorted(results["prior_weight"].unique())
+    if len(weights) > 1:
+        lines += ["", "**Table 12: Fit (%) by prior weight (Gain in brackets); the oracle's "
+                  "Fit is the ceiling**", "",
+                  "| process | " + " | ".join(f"lambda = {w:g}" for w in weights)
+                  + " | ceiling: oracle Fit | seed: " + " / ".join(f"{w:g}" for w in weights)
+                  + " |", "|---|" + "---|" * (len(weights) + 2)]
+        for process in sorted(results["process"].unique()):
+            rows = kept[kept["process"] == process]
+            if rows["prior_weight"].nunique() < len(weights):
+                continue
+            cells = [f"{_mean_sd(rows.loc[rows['prior_weight'] == w, 'fit'])} "
+                     f"[{_mean_sd(rows.loc[rows['prior_weight'] == w, 'gain'])}]"
+                     for w in weights]
+            paper = PAPER_TABLE12.get(process, {})
+            ceiling = rows.loc[rows["prior_weight"] == weights[0], "oracle_fit"]
+            lines.append(f"| {process} | " + " | ".join(cells)
+                         + f" | {_mean_sd(ceiling)} | "
+                         + " / ".join(str(paper.get(w, "-")) for w in weights) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def machine(args):
+    """Where and how the run ran."""
+    return {"platform": platform.platform(), "processor": platform.processor(),
+            "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "device": args.device, "load_average_at_start": list(os.getloadavg()),
+            "settings": {k: v for k, v in vars(args).items() if k != "quick"}}
 
 
 def parse_args(argv=None):
@@ -321,24 +497,40 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--runs", type=int, default=10, help="training runs per seed")
     parser.add_argument("--epochs", type=int, default=1000)
-    parser.add_argument("--cycle-epochs", type=int, default=100, help="T0 (and patience)")
-    parser.add_argument("--prior-weights", type=float, nargs="+", default=[0.6])
+    parser.add_argument("--cycle-epochs", type=int, default=100, help="T0")
+    parser.add_argument("--patience", type=int, default=None,
+                        help="early-stopping patience (default: one cycle)")
+    parser.add_argument("--prior-weights", type=float, nargs="+", default=[0.6],
+                        help="the first is Table 5's; more give Table 12")
     parser.add_argument("--particles", type=int, default=5000)
     parser.add_argument("--n-fit", type=int, default=800,
                         help="periods for fitting (the last 20%% validate the Transformer)")
     parser.add_argument("--n-test", type=int, default=1000, help="test periods")
+    parser.add_argument("--fit-max-every", type=int, default=1,
+                        help="check the test accuracy every this many epochs for Fit max "
+                             "(0: no Fit max)")
+    parser.add_argument("--flat-threshold", type=float, default=0.1,
+                        help="a scaled Kalman estimate with a standard deviation below this "
+                             "times the true factor's flat-lines: its seed is discarded")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--output", default=None, help="CSV file for the per-seed results")
+    parser.add_argument("--output", default=None,
+                        help="CSV of the per-seed rows, appended after every row")
+    parser.add_argument("--summary", default=None, help="Markdown file for the tables")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the rows already in --output")
     parser.add_argument("--figures", default=None,
-                        help="folder for per-process figures (ft_mc_process*.png)")
+                        help="folder for per-process figures (ft_mc_process*.png) of the "
+                             "first seed")
     parser.add_argument("--quick", action="store_true",
-                        help="process 2, one seed, one run, 3 epochs, 300 + 200 periods (CI)")
+                        help="process 2, one seed, two runs, 3 epochs, 300 + 200 periods (CI)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.processes, args.seeds, args.runs = [2], [0], 1
+        args.processes, args.seeds, args.runs = [2], [0], 2
         args.epochs, args.cycle_epochs, args.particles = 3, 2, 300
         args.n_fit, args.n_test = 300, 200
+    if args.resume and not args.output:
+        parser.error("--resume needs --output")
     return args
 
 
@@ -346,17 +538,37 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     rows, linear_cache = [], {}
-    started = time.perf_counter()
+    done = set()
+    output = Path(args.output) if args.output else None
+    if args.resume and output.exists():
+        earlier = pd.read_csv(output)
+        rows = earlier.to_dict("records")
+        done = {(int(r["process"]), int(r["seed"]), float(r["prior_weight"])) for r in rows}
+        print(f"resuming: {len(done)} row(s) in {output}", flush=True)
+    elif output is not None and output.exists():
+        output.unlink()
+    if output is not None:
+        info = output.with_suffix(".machine.json")
+        runs = json.loads(info.read_text()) if args.resume and info.exists() else []
+        info.write_text(json.dumps(runs + [machine(args)], indent=2))
+    started, started_cpu = time.perf_counter(), time.process_time()
     for process in args.processes:
         for seed in args.seeds:
-            rows.extend(run_process(process, seed, args, linear_cache))
-            print(pd.DataFrame(rows[-len(args.prior_weights):]).round(3).to_string(),
-                  flush=True)
+            weights = [w for w in args.prior_weights if (process, seed, float(w)) not in done]
+            if not weights:
+                continue
+            new = run_process(process, seed, args, linear_cache, weights)
+            rows.extend(new)
+            if output is not None:
+                pd.DataFrame(new).to_csv(output, mode="a", header=not output.exists(),
+                                         index=False)
+            print(pd.DataFrame(new).round(3).to_string(), flush=True)
     results = pd.DataFrame(rows)
-    if args.output:
-        results.to_csv(args.output, index=False)
     print(summarise(results).to_string())
-    print(f"total {time.perf_counter() - started:.0f} s")
+    if args.summary:
+        Path(args.summary).write_text(markdown_summary(results, args.prior_weights[0]))
+    print(f"total {time.perf_counter() - started:.0f} s wall, "
+          f"{time.process_time() - started_cpu:.0f} s CPU")
     return results
 
 

@@ -5,7 +5,9 @@ The model, for one curve family, is the Gaussian linear state space
     y_t = Lambda beta_t + eps_t,            eps_t ~ N(0, diag(h)),
     beta_t = mu + A (beta_{t-1} - mu) + eta_t,  eta_t ~ N(0, Q),
 
-observed on one or more segments of consecutive dates. Two estimators: the two-step
+observed on one or more segments of consecutive dates. With ``factor_mean=False`` the
+factor mean ``mu`` is held at zero: ``beta_t = A beta_{t-1} + eta_t``, the transition
+without intercept of Kauffmann et al. (2022, eq. 3). Two estimators: the two-step
 method (cross-sectional OLS factors, then an AR(1)/VAR(1) by OLS on their transitions) and
 the one-step method (maximum likelihood, started from the two-step estimates). Segments
 enter one likelihood: at the first date of every segment after the first, the state is
@@ -106,7 +108,11 @@ def stationary_cov(transition, state_cov):
     return (cov + cov.T) / 2
 
 
-def _mean_from_intercept(intercept, transition):
+def mean_from_intercept(intercept, transition):
+    """``mu = (I - A)^{-1} c``, the mean of ``beta_t = c + A beta_{t-1} + eta_t``.
+
+    NaN where ``I - A`` is singular (a unit root).
+    """
     try:
         return np.linalg.solve(np.eye(len(intercept)) - transition, intercept)
     except np.linalg.LinAlgError:
@@ -119,7 +125,7 @@ def _regress(design, response):
 
 
 def fit_two_step(segments, maturities, factors, dynamics, decay, state_cov_type,
-                 n_samples=None):
+                 n_samples=None, factor_mean=True):
     """Two-step estimates on segments of consecutive curves.
 
     Parameters
@@ -132,6 +138,9 @@ def fit_two_step(segments, maturities, factors, dynamics, decay, state_cov_type,
     state_cov_type : {"full", "diagonal"}
     n_samples : int, default=None
         Number of windows the segments come from, for error messages.
+    factor_mean : bool, default=True
+        Regress with an intercept (the factors revert to a mean); False regresses
+        without one (the mean is zero).
 
     Returns
     -------
@@ -148,23 +157,27 @@ def fit_two_step(segments, maturities, factors, dynamics, decay, state_cov_type,
     previous = np.vstack([f[:-1] for f in segment_factors])
     following = np.vstack([f[1:] for f in segment_factors])
     n_pairs = previous.shape[0]
-    n_regressors = k + 1 if dynamics == "var" else 2
+    n_regressors = (k if dynamics == "var" else 1) + int(factor_mean)
     if n_pairs <= n_regressors:
         source = "" if n_samples is None else f" from {n_samples} window(s) (n_samples={n_samples})"
         raise ValueError(
             f"the {dynamics.upper()}(1) factor dynamics need more than {n_regressors} "
             f"transitions between consecutive curves, got {n_pairs}{source}"
         )
-    ones = np.ones((n_pairs, 1))
+    # The constant regressor, when the factors revert to an estimated mean.
+    ones = np.ones((n_pairs, int(factor_mean)))
+    intercept = np.zeros(k)
     if dynamics == "var":
         coef, errors = _regress(np.hstack([ones, previous]), following)
-        intercept, transition = coef[0], coef[1:].T
+        intercept[:] = coef[0] if factor_mean else 0.0
+        transition = coef[int(factor_mean):].T
     else:
-        intercept, slopes = np.empty(k), np.empty(k)
+        slopes = np.empty(k)
         errors = np.empty_like(following)
         for j in range(k):
             coef, errors[:, j] = _regress(np.hstack([ones, previous[:, [j]]]), following[:, j])
-            intercept[j], slopes[j] = coef
+            slopes[j] = coef[-1]
+            intercept[j] = coef[0] if factor_mean else 0.0
         transition = np.diag(slopes)
     cov = errors.T @ errors / (n_pairs - n_regressors)
     if state_cov_type == "diagonal":
@@ -177,8 +190,8 @@ def fit_two_step(segments, maturities, factors, dynamics, decay, state_cov_type,
                            0.0)
     params = DNSParams(
         decay=resolved, loadings=loadings, intercept=intercept, transition=transition,
-        mean=_mean_from_intercept(intercept, transition), state_cov=cov,
-        measurement_var=measurement,
+        mean=mean_from_intercept(intercept, transition) if factor_mean else np.zeros(k),
+        state_cov=cov, measurement_var=measurement,
     )
     return params, segment_factors
 
@@ -187,21 +200,23 @@ class SegmentedDNSModel(MLEModel):
     """statsmodels state-space form of the DNS model on concatenated segments.
 
     The state is the factor deviation ``beta_t - mu``; ``Lambda mu`` is the observation
-    intercept. Parameters (constrained): mean (k), transition (k diagonal entries for
-    ``"ar"``, k*k row-major for ``"var"``), state covariance (k variances for
-    ``"diagonal"``, the k(k+1)/2 lower Cholesky entries row by row for ``"full"``) and
-    the measurement variances (n_maturities). Transforms: variances are squares of the
+    intercept. Parameters (constrained): mean (k; none with ``factor_mean=False``, which
+    holds ``mu`` at zero), transition (k diagonal entries for ``"ar"``, k*k row-major for
+    ``"var"``), state covariance (k variances for ``"diagonal"``, the k(k+1)/2 lower
+    Cholesky entries row by row for ``"full"``) and the measurement variances
+    (n_maturities). Transforms: variances are squares of the
     unconstrained values, AR coefficients ``u / sqrt(1 + u^2)``, VAR matrices through
     statsmodels' stationary transformation.
     """
 
-    def __init__(self, endog, loadings, starts, dynamics, state_cov_type):
+    def __init__(self, endog, loadings, starts, dynamics, state_cov_type, factor_mean=True):
         k = loadings.shape[1]
         super().__init__(endog, k_states=k, k_posdef=k)
         self.loadings = loadings
         self.starts = np.asarray(starts, dtype=int)
         self.dynamics = dynamics
         self.state_cov_type = state_cov_type
+        self.factor_mean = bool(factor_mean)
         self.k_factors = k
         self.n_maturities = loadings.shape[0]
         self.ssm["design"] = loadings
@@ -212,7 +227,7 @@ class SegmentedDNSModel(MLEModel):
     @property
     def param_names(self):
         k, names = self.k_factors, []
-        names += [f"mean.{i}" for i in range(k)]
+        names += [f"mean.{i}" for i in range(self._n_mean)]
         if self.dynamics == "ar":
             names += [f"ar.{i}" for i in range(k)]
         else:
@@ -224,11 +239,15 @@ class SegmentedDNSModel(MLEModel):
         names += [f"measurement_var.{i}" for i in range(self.n_maturities)]
         return names
 
+    @property
+    def _n_mean(self):
+        return self.k_factors if self.factor_mean else 0
+
     def _split(self, params):
         k = self.k_factors
         n_trans = k if self.dynamics == "ar" else k * k
         n_cov = k if self.state_cov_type == "diagonal" else len(self._lower[0])
-        cuts = np.cumsum([k, n_trans, n_cov])
+        cuts = np.cumsum([self._n_mean, n_trans, n_cov])
         return np.split(params, cuts)
 
     def _state_cov(self, cov_params):
@@ -242,11 +261,14 @@ class SegmentedDNSModel(MLEModel):
         """Return mean, transition, state covariance and measurement variances."""
         mean, trans, cov, measurement = self._split(np.asarray(params))
         k = self.k_factors
+        if not self.factor_mean:
+            mean = np.zeros(k, dtype=trans.dtype)
         transition = np.diag(trans) if self.dynamics == "ar" else trans.reshape(k, k)
         return mean, transition, self._state_cov(cov), measurement
 
     def pack(self, mean, transition, state_cov, measurement):
-        """Constrained parameter vector from the model matrices."""
+        """Constrained parameter vector from the model matrices (``mean`` is left out
+        with ``factor_mean=False``)."""
         if self.dynamics == "ar":
             trans = np.diag(transition)
         else:
@@ -255,6 +277,7 @@ class SegmentedDNSModel(MLEModel):
             cov = np.diag(state_cov)
         else:
             cov = np.linalg.cholesky(state_cov)[self._lower]
+        mean = np.asarray(mean, dtype=float)[:self._n_mean]
         return np.concatenate([mean, trans, cov, measurement])
 
     def transform_params(self, unconstrained):
@@ -364,6 +387,8 @@ class DNSLikelihood:
         mean, trans, cov, measurement = torch.split(unconstrained, self._sizes)
         k = self.k
         eye = torch.eye(k, dtype=unconstrained.dtype)
+        if not self.model.factor_mean:
+            mean = torch.zeros(k, dtype=unconstrained.dtype)
         if self.model.state_cov_type == "diagonal":
             state_cov = torch.diag(cov**2)
         else:
@@ -543,11 +568,12 @@ def _parameter_scale(model, unconstrained):
 
 
 def _maximise(segments, start, segment_factors, dynamics, state_cov_type, maxiter,
-              warm=None):
+              factor_mean, warm=None):
     """The optimisation of :func:`fit_one_step`: estimates, log-likelihood, last result."""
     endog = np.vstack(segments)
     starts = np.cumsum([len(s) for s in segments])[:-1]
-    model = SegmentedDNSModel(endog, start.loadings, starts, dynamics, state_cov_type)
+    model = SegmentedDNSModel(endog, start.loadings, starts, dynamics, state_cov_type,
+                              factor_mean)
     floor = max(1e-10, 1e-6 * float(np.mean(np.var(endog, axis=0))))
 
     def unconstrained_at(params, mean):
@@ -591,7 +617,7 @@ def _maximise(segments, start, segment_factors, dynamics, state_cov_type, maxite
 
 
 def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, maxiter, label="",
-                 warm=None):
+                 factor_mean=True, warm=None):
     """Maximum-likelihood estimates started from the two-step ones.
 
     BFGS (scipy) on the unconstrained parameters of :class:`SegmentedDNSModel`, each
@@ -615,6 +641,8 @@ def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, max
         Iteration limit of BFGS (all starts together).
     label : str
         Family label for the convergence warning.
+    factor_mean : bool, default=True
+        Estimate the factor mean; False holds it at zero (no transition intercept).
     warm : DNSParams, default=None
         A previous fit's estimates to start the optimiser from (a warm start) instead of
         the two-step estimates; the parameters are still scaled by the two-step ones, and
@@ -628,7 +656,7 @@ def fit_one_step(segments, start, segment_factors, dynamics, state_cov_type, max
     # they save (a hundredfold on a loaded machine), so the fit runs on one.
     with threadpool_limits(limits=1):
         params, llf, result = _maximise(segments, start, segment_factors, dynamics,
-                                        state_cov_type, maxiter, warm)
+                                        state_cov_type, maxiter, factor_mean, warm)
     converged = bool(result.success)
     if not converged:
         where = f" for family {label!r}" if label else ""

@@ -63,7 +63,9 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
 
     with Nelson-Siegel (level, slope, curvature) or Svensson (plus a second curvature)
     loadings ``Lambda`` at fixed decays, and ``A`` diagonal (independent AR(1) factors,
-    ``dynamics="ar"``) or full (VAR(1), ``dynamics="var"``).
+    ``dynamics="ar"``) or full (VAR(1), ``dynamics="var"``). ``factor_mean=False`` holds
+    ``mu`` at zero, ``beta_t = A beta_{t-1} + eta_t``: the transition without intercept
+    of Kauffmann et al. (2022, eq. 3), the form of their NNSS and GLSS models.
 
     ``method="two-step"`` (Diebold and Li, 2006): OLS factors of every curve, then the
     AR(1)/VAR(1) with intercept by OLS on the transitions between consecutive curves,
@@ -113,6 +115,12 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         The one-step model parameterises a full ``Q`` by its Cholesky factor.
     maxiter : int, default=500
         Iteration limit of the one-step optimiser (BFGS).
+    factor_mean : bool, default=True
+        Whether the factors revert to a mean ``mu`` estimated with the other parameters
+        (a transition intercept ``(I - A) mu``; Diebold and Li's form). False holds
+        ``mu = 0`` (no intercept, the form of Kauffmann et al.'s eq. 3); the same
+        parameter of :class:`~skyield.baselines.GaussianLinearStateSpace` and
+        :class:`~skyield.models.NeuralStateSpaceModel` switches the same term.
     warm_start : bool, default=False
         ``method="kalman"``: when the model is fitted, start the next ``fit``'s
         maximum likelihood from the previous estimates of ``mu, A, Q, h`` instead of the
@@ -131,9 +139,10 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
     transition_ : ndarray of shape (n_factors, n_factors)
         ``A``.
     intercept_ : ndarray of shape (n_factors,)
-        ``c = (I - A) mu``.
+        ``c = (I - A) mu`` (zeros with ``factor_mean=False``).
     mean_ : ndarray of shape (n_factors,)
-        ``mu`` (NaN if a two-step ``A`` has a unit root).
+        ``mu`` (NaN if a two-step ``A`` has a unit root; zeros with
+        ``factor_mean=False``).
     state_cov_ : ndarray of shape (n_factors, n_factors)
         ``Q``.
     measurement_var_ : ndarray of shape (n_maturities,)
@@ -191,11 +200,13 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         "maturities": [None, Options("uniform"), "array-like"],
         "state_cov": [Options("auto", "full", "diagonal")],
         "maxiter": [Interval(Integral, 1, None)],
+        "factor_mean": ["boolean"],
         "warm_start": ["boolean"],
     }
 
     def __init__(self, *, factors="ns", dynamics="ar", method="two-step", decay="diebold-li",
-                 maturities=None, state_cov="auto", maxiter=500, warm_start=False):
+                 maturities=None, state_cov="auto", maxiter=500, factor_mean=True,
+                 warm_start=False):
         self.factors = factors
         self.dynamics = dynamics
         self.method = method
@@ -203,6 +214,7 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         self.maturities = maturities
         self.state_cov = state_cov
         self.maxiter = maxiter
+        self.factor_mean = factor_mean
         self.warm_start = warm_start
 
     # ------------------------------------------------------------------ fitting
@@ -264,13 +276,14 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         self.maturities_ = panel.maturities
         params, segment_factors = fit_two_step(
             [panel.values], self.maturities_, self.factors, self.dynamics, self.decay,
-            self._state_cov_type(),
+            self._state_cov_type(), factor_mean=self.factor_mean,
         )
         if self.method == "kalman":
             if previous is not None:
                 self._check_warm_start(previous, params)
             params = fit_one_step([panel.values], params, segment_factors, self.dynamics,
-                                  self._state_cov_type(), self.maxiter, warm=previous)
+                                  self._state_cov_type(), self.maxiter,
+                                  factor_mean=self.factor_mean, warm=previous)
             means, covs = kalman_filter(params, panel.values[None])
             factors, self.state_, self.state_cov_at_last_ = means[0], means[0, -1], covs[-1]
         else:
@@ -395,4 +408,6 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         return [
             {"maturities": "uniform", "dynamics": "var"},
             {"maturities": "uniform", "method": "kalman", "maxiter": 3},
+            {"maturities": "uniform", "method": "kalman", "maxiter": 3,
+             "factor_mean": False},
         ]

@@ -32,6 +32,7 @@ from skyield._nelson_siegel import (
     extended_svensson_loadings,
     svensson_loadings,
 )
+from skyield.baselines._dns_statespace import mean_from_intercept
 from skyield.baselines._statsmodels_state import StateSpaceSequenceMixin
 from skyield.utils import Interval, Options
 
@@ -55,26 +56,31 @@ _DIFFUSE_SCALE = 10.0
 
 
 class _GLSSModel(MLEModel):
-    """statsmodels specification: ``y_t = H b_t + e_t``, ``b_t = F b_{t-1} + w_t``.
+    """statsmodels specification: ``y_t = H b_t + e_t``, ``b_t = c + F b_{t-1} + w_t``.
 
     Parameters (constrained) in order: ``H`` row by row (n_series x k), ``F`` row by row
-    (k x k) or its diagonal (k), the state variances (k) and the measurement variances
-    (n_series).
+    (k x k) or its diagonal (k), the intercept ``c`` (k; only with ``factor_mean``, else
+    ``c = 0``), the state variances (k) and the measurement variances (n_series).
     """
 
-    def __init__(self, endog, k_factors, transition, initial_variance):
+    def __init__(self, endog, k_factors, transition, initial_variance, factor_mean=False):
         super().__init__(endog, k_states=k_factors, k_posdef=k_factors,
                          initialization="approximate_diffuse",
                          initial_variance=initial_variance)
         self.k_factors = k_factors
         self.transition = transition
         self.initial_variance = initial_variance
+        self.factor_mean = bool(factor_mean)
         self.ssm["selection"] = np.eye(k_factors)
 
     @property
     def n_transition(self):
         k = self.k_factors
         return k * k if self.transition == "full" else k
+
+    @property
+    def n_intercept(self):
+        return self.k_factors if self.factor_mean else 0
 
     @property
     def param_names(self):
@@ -84,6 +90,7 @@ class _GLSSModel(MLEModel):
             names += [f"transition.f{i + 1}.f{j + 1}" for i in range(k) for j in range(k)]
         else:
             names += [f"transition.f{j + 1}" for j in range(k)]
+        names += [f"intercept.f{j + 1}" for j in range(self.n_intercept)]
         names += [f"state_var.f{j + 1}" for j in range(k)]
         names += [f"obs_var.y{i + 1}" for i in range(m)]
         return names
@@ -93,31 +100,40 @@ class _GLSSModel(MLEModel):
         raise NotImplementedError("GaussianLinearStateSpace provides the start values")
 
     def split(self, params):
-        """``(H, F, state variances, measurement variances)`` from a parameter vector."""
+        """``(H, F, c, state variances, measurement variances)`` from a parameter vector.
+
+        ``c`` is zero without ``factor_mean``.
+        """
         k, m = self.k_factors, self.k_endog
         loadings = params[:m * k].reshape(m, k)
         position = m * k + self.n_transition
         raw = params[m * k:position]
         transition = raw.reshape(k, k) if self.transition == "full" else np.diag(raw)
+        intercept = params[position:position + self.n_intercept] if self.factor_mean \
+            else np.zeros(k)
+        position += self.n_intercept
         state_var = params[position:position + k]
         obs_var = params[position + k:position + k + m]
-        return loadings, transition, state_var, obs_var
+        return loadings, transition, intercept, state_var, obs_var
 
-    def join(self, loadings, transition, state_var, obs_var):
+    def join(self, loadings, transition, intercept, state_var, obs_var):
         raw = transition.ravel() if self.transition == "full" else np.diag(transition)
-        return np.concatenate([loadings.ravel(), raw, state_var, obs_var])
+        intercept = np.asarray(intercept, dtype=float)[:self.n_intercept]
+        return np.concatenate([loadings.ravel(), raw, intercept, state_var, obs_var])
 
     def update(self, params, **kwargs):
         params = super().update(params, **kwargs)
-        loadings, transition, state_var, obs_var = self.split(params)
+        loadings, transition, intercept, state_var, obs_var = self.split(params)
         self.ssm["design"] = loadings
         self.ssm["transition"] = transition
+        self.ssm["state_intercept"] = intercept
         self.ssm["state_cov"] = np.diag(state_var)
         self.ssm["obs_cov"] = np.diag(obs_var)
         return params
 
     def clone(self, endog, exog=None, **kwargs):
-        return _GLSSModel(endog, self.k_factors, self.transition, self.initial_variance)
+        return _GLSSModel(endog, self.k_factors, self.transition, self.initial_variance,
+                          self.factor_mean)
 
 
 def _n_decays(n_factors):
@@ -243,25 +259,57 @@ class _Estimation:
             lag_cov=lag_cov,
         )
 
+    @staticmethod
+    def _state_squares(stats, transition, intercept):
+        """``sum_t E[w_t w_t' | Y]`` for the state shocks ``w_t = b_t - c - F b_{t-1}``."""
+        state = stats["state"]
+        # Residual forms rather than raw second moments: the latter cancel badly when a
+        # variance is small. The intercept is a constant, so it enters the means only.
+        innovations = state[1:] - intercept - state[:-1] @ transition.T
+        return (innovations.T @ innovations + stats["cov_sum_tail"]
+                - transition @ stats["lag_cov"].T - stats["lag_cov"] @ transition.T
+                + transition @ stats["cov_sum_head"] @ transition.T)
+
     def _statistics(self, params, stats):
-        loadings, transition, state_var, obs_var = self.model.split(params)
+        loadings, transition, intercept, state_var, obs_var = self.model.split(params)
         state, y = stats["state"], self.values
         n_dates = y.shape[0]
-        # Residual forms rather than raw second moments: the latter cancel badly when a
-        # variance is small.
         resid = y - state @ loadings.T
         obs_sq = (resid ** 2).sum(axis=0) + np.einsum(
             "ij,jk,ik->i", loadings, stats["cov_sum"], loadings)
-        innovations = state[1:] - state[:-1] @ transition.T
-        state_sq = (innovations.T @ innovations + stats["cov_sum_tail"]
-                    - transition @ stats["lag_cov"].T - stats["lag_cov"] @ transition.T
-                    + transition @ stats["cov_sum_head"] @ transition.T)
+        state_sq = self._state_squares(stats, transition, intercept)
         s00 = stats["cov_sum_head"] + state[:-1].T @ state[:-1]
         s10 = stats["lag_cov"] + state[1:].T @ state[:-1]
         s11_all = stats["cov_sum"] + state.T @ state
-        return dict(loadings=loadings, transition=transition, state_var=state_var,
-                    obs_var=obs_var, resid=resid, obs_sq=obs_sq, state_sq=np.diag(state_sq),
-                    s00=s00, s10=s10, s_all=s11_all, n_dates=n_dates)
+        return dict(loadings=loadings, transition=transition, intercept=intercept,
+                    state_var=state_var, obs_var=obs_var, resid=resid, obs_sq=obs_sq,
+                    state_sq=np.diag(state_sq), s00=s00, s10=s10, s_all=s11_all,
+                    previous_sum=state[:-1].sum(axis=0), next_sum=state[1:].sum(axis=0),
+                    n_dates=n_dates)
+
+    def _transition_update(self, s):
+        """M-step of ``(F, c)``: the regression of ``E[b_t]`` on ``(1, E[b_{t-1}])``."""
+        k = s["s00"].shape[0]
+        full = self.model.transition == "full"
+        if not self.model.factor_mean:
+            if full:
+                transition = np.linalg.solve(s["s00"].T, s["s10"].T).T
+            else:
+                transition = np.diag(np.diag(s["s10"]) / np.diag(s["s00"]))
+            return transition, np.zeros(k)
+        n_pairs = s["n_dates"] - 1
+        # Moments of the regressors z_{t-1} = (1, b_{t-1}) and of b_t with them.
+        zz = np.block([[np.array([[n_pairs]]), s["previous_sum"][None]],
+                       [s["previous_sum"][:, None], s["s00"]]])
+        bz = np.column_stack([s["next_sum"], s["s10"]])
+        if full:
+            coef = np.linalg.solve(zz.T, bz.T).T
+            return coef[:, 1:], coef[:, 0]
+        intercept, slopes = np.empty(k), np.empty(k)
+        for j in range(k):
+            rows = [0, j + 1]
+            intercept[j], slopes[j] = np.linalg.solve(zz[np.ix_(rows, rows)], bz[j, rows])
+        return np.diag(slopes), intercept
 
     def em_step(self, params):
         """One EM iteration: returns (log-likelihood at ``params``, new parameters)."""
@@ -278,20 +326,12 @@ class _Estimation:
         resid = y - state @ loadings.T
         obs_var = ((resid ** 2).sum(axis=0) + np.einsum(
             "ij,jk,ik->i", loadings, stats["cov_sum"], loadings)) / n_dates
-        if self.model.transition == "full":
-            transition = np.linalg.solve(s["s00"].T, s["s10"].T).T
-        else:
-            transition = np.diag(np.diag(s["s10"]) / np.diag(s["s00"]))
-        innovations = state[1:] - state[:-1] @ transition.T
-        state_var = np.diag(
-            innovations.T @ innovations + stats["cov_sum_tail"]
-            - transition @ stats["lag_cov"].T - stats["lag_cov"] @ transition.T
-            + transition @ stats["cov_sum_head"] @ transition.T
-        ) / (n_dates - 1)
+        transition, intercept = self._transition_update(s)
+        state_var = np.diag(self._state_squares(stats, transition, intercept)) / (n_dates - 1)
         # The variance update is unimodal in the variance, so clipping at the floor is the
         # constrained maximiser and EM still raises the likelihood.
-        new = self.model.join(loadings, transition, np.maximum(state_var, self.floor),
-                              np.maximum(obs_var, self.floor))
+        new = self.model.join(loadings, transition, intercept,
+                              np.maximum(state_var, self.floor), np.maximum(obs_var, self.floor))
         return llf, new
 
     def score(self, params):
@@ -302,13 +342,18 @@ class _Estimation:
         n_dates = s["n_dates"]
         grad_loadings = (s["resid"].T @ state - s["loadings"] @ stats["cov_sum"]) \
             / s["obs_var"][:, None]
-        grad_transition = (s["s10"] - s["transition"] @ s["s00"]) / s["state_var"][:, None]
+        transition, intercept = s["transition"], s["intercept"]
+        grad_transition = (s["s10"] - np.outer(intercept, s["previous_sum"])
+                           - transition @ s["s00"]) / s["state_var"][:, None]
         if self.model.transition == "diagonal":
             grad_transition = np.diag(grad_transition)
+        grad_intercept = (s["next_sum"] - (n_dates - 1) * intercept
+                          - transition @ s["previous_sum"]) / s["state_var"]
         grad_state_var = -0.5 * (n_dates - 1) / s["state_var"] \
             + 0.5 * s["state_sq"] / s["state_var"] ** 2
         grad_obs_var = -0.5 * n_dates / s["obs_var"] + 0.5 * s["obs_sq"] / s["obs_var"] ** 2
         gradient = np.concatenate([grad_loadings.ravel(), np.ravel(grad_transition),
+                                   grad_intercept[:self.model.n_intercept],
                                    grad_state_var, grad_obs_var])
         return llf, gradient
 
@@ -321,12 +366,13 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
 
     .. math::
 
-        b_t = F b_{t-1} + w_t, \\quad w_t \\sim N(0, P), \\\\
+        b_t = c + F b_{t-1} + w_t, \\quad w_t \\sim N(0, P), \\\\
         y_t = H b_t + e_t, \\quad e_t \\sim N(0, Q),
 
     with ``k`` factors ``b_t``, an ``M x k`` loadings matrix ``H`` estimated entry by
-    entry, a full (or diagonal) transition ``F``, and diagonal ``P`` and ``Q``. As in the
-    paper, ``H`` starts at the Svensson loadings (decays chosen by the paper's grid search
+    entry, a full (or diagonal) transition ``F``, and diagonal ``P`` and ``Q``. The
+    intercept ``c`` is zero, as in the paper's eq. (3), unless ``factor_mean=True``. As in
+    the paper, ``H`` starts at the Svensson loadings (decays chosen by the paper's grid search
     on the training span unless given), extended by further Nelson-Siegel-type columns
     beyond four factors, and the other parameters at the two-step estimates:
     cross-sectional OLS factors and a VAR(1) on them.
@@ -359,6 +405,12 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
     tol : float, default=1e-6
         Convergence tolerance on the relative change of the log-likelihood over 10 BFGS
         iterations (see Notes).
+    factor_mean : bool, default=False
+        Estimate the transition intercept ``c``, so that the factors revert to the mean
+        ``(I - F)^{-1} c`` (where ``I - F`` is invertible); False keeps ``c = 0``, the
+        paper's specification. The same parameter of
+        :class:`~skyield.baselines.DynamicNelsonSiegel` and
+        :class:`~skyield.models.NeuralStateSpaceModel` switches the same term.
     warm_start : bool, default=False
         When the model is fitted, start the next ``fit`` (its EM iterations, then BFGS)
         from the previous estimates instead of the two-step start. The specification is
@@ -384,6 +436,11 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
         Entries of ``H`` held at their start values (identification, see Notes).
     transition_ : ndarray of shape (n_factors, n_factors)
         Estimated ``F`` (diagonal when ``transition="diagonal"``).
+    intercept_ : ndarray of shape (n_factors,)
+        Estimated ``c`` (zeros with ``factor_mean=False``).
+    mean_ : ndarray of shape (n_factors,)
+        ``(I - F)^{-1} c``, the mean the factors revert to (NaN where ``I - F`` is
+        singular; zeros with ``factor_mean=False``).
     state_cov_ : ndarray of shape (n_factors, n_factors)
         Diagonal ``P``.
     error_cov_ : ndarray of shape (n_series, n_series)
@@ -474,11 +531,12 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
         "maxiter": [Interval(Integral, 1, None)],
         "em_iter": [Interval(Integral, 0, None)],
         "tol": [Interval(Real, 0, None, closed="neither")],
+        "factor_mean": ["boolean"],
         "warm_start": ["boolean"],
     }
 
     def __init__(self, *, n_factors=4, transition="full", decays=None, maturities=None,
-                 maxiter=500, em_iter=20, tol=1e-6, warm_start=False):
+                 maxiter=500, em_iter=20, tol=1e-6, factor_mean=False, warm_start=False):
         self.n_factors = n_factors
         self.transition = transition
         self.decays = decays
@@ -486,6 +544,7 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
         self.maxiter = maxiter
         self.em_iter = em_iter
         self.tol = tol
+        self.factor_mean = factor_mean
         self.warm_start = warm_start
 
     @classmethod
@@ -494,7 +553,7 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
         return [
             {"n_factors": 2, "maturities": "uniform", "maxiter": 5, "em_iter": 2},
             {"n_factors": 1, "transition": "diagonal", "maturities": "uniform", "maxiter": 3,
-             "em_iter": 0},
+             "em_iter": 0, "factor_mean": True},
         ]
 
     def fit(self, Y, y=None):
@@ -533,7 +592,8 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
                                       np.finfo(float).tiny)
         self.initial_state_var_ = _DIFFUSE_SCALE * max(float(np.mean(values ** 2)),
                                                        np.finfo(float).tiny)
-        model = _GLSSModel(values, n_factors, self.transition, self.initial_state_var_)
+        model = _GLSSModel(values, n_factors, self.transition, self.initial_state_var_,
+                           self.factor_mean)
         self.fixed_loadings_ = _identification_mask(self.initial_loadings_, model.transition)
         start = self._two_step_start(model, values, floor) if previous is None else \
             self._warm_start_values(model, previous, floor)
@@ -554,8 +614,10 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
                 f"than tol={self.tol:g} (relative) over {_WINDOW} iterations",
                 ConvergenceWarning, stacklevel=2,
             )
-        loadings, transition, state_var, obs_var = model.split(params)
+        loadings, transition, intercept, state_var, obs_var = model.split(params)
         self.loadings_, self.transition_ = loadings.copy(), transition.copy()
+        self.intercept_ = np.array(intercept, dtype=float)
+        self.mean_ = mean_from_intercept(self.intercept_, transition)
         self.state_cov_, self.error_cov_ = np.diag(state_var), np.diag(obs_var)
         return self
 
@@ -564,7 +626,7 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
 
     def _warm_start_values(self, model, previous, floor):
         """The previous estimates, with the identifying loadings of the new specification."""
-        loadings, transition, state_var, obs_var = previous
+        loadings, transition, intercept, state_var, obs_var = previous
         if loadings.shape != self.initial_loadings_.shape or \
                 transition.shape != (self.n_factors, self.n_factors):
             raise ValueError(
@@ -573,21 +635,32 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
                 f"{self.initial_loadings_.shape}: fit with warm_start=False"
             )
         loadings = np.where(self.fixed_loadings_, self.initial_loadings_, loadings)
-        return model.join(loadings, transition, np.maximum(state_var, floor),
+        return model.join(loadings, transition, intercept, np.maximum(state_var, floor),
                           np.maximum(obs_var, floor))
 
     def _two_step_start(self, model, values, floor):
         loadings = self.initial_loadings_
         factors = np.linalg.lstsq(loadings, values.T, rcond=None)[0].T
         lagged, current = factors[:-1], factors[1:]
+        k = factors.shape[1]
+        # With a factor mean, the regressions have a constant (the first column).
+        ones = np.ones((lagged.shape[0], int(model.factor_mean)))
+        intercept = np.zeros(k)
         if model.transition == "full":
-            transition = np.linalg.lstsq(lagged, current, rcond=None)[0].T
+            coef = np.linalg.lstsq(np.hstack([ones, lagged]), current, rcond=None)[0]
+            transition = coef[ones.shape[1]:].T
+            intercept += coef[0] if model.factor_mean else 0.0
         else:
-            transition = np.diag((lagged * current).sum(axis=0)
-                                 / np.maximum((lagged ** 2).sum(axis=0), np.finfo(float).tiny))
-        state_var = np.mean((current - lagged @ transition.T) ** 2, axis=0)
+            slopes = np.empty(k)
+            for j in range(k):
+                coef = np.linalg.lstsq(np.hstack([ones, lagged[:, [j]]]), current[:, j],
+                                       rcond=None)[0]
+                slopes[j] = coef[-1]
+                intercept[j] = coef[0] if model.factor_mean else 0.0
+            transition = np.diag(slopes)
+        state_var = np.mean((current - intercept - lagged @ transition.T) ** 2, axis=0)
         obs_var = np.mean((values - factors @ loadings.T) ** 2, axis=0)
-        return model.join(loadings, transition, np.maximum(state_var, floor),
+        return model.join(loadings, transition, intercept, np.maximum(state_var, floor),
                           np.maximum(obs_var, floor))
 
     def _maximise(self, estimation, start, maxiter, floor):
@@ -595,7 +668,7 @@ class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
         n_loadings = fixed.size
         free = np.concatenate([~fixed.ravel(), np.ones(start.size - n_loadings, dtype=bool)])
         variances = np.zeros(start.size, dtype=bool)
-        variances[n_loadings + model.n_transition:] = True
+        variances[n_loadings + model.n_transition + model.n_intercept:] = True
         n_dates = estimation.values.shape[0]
 
         initial_llf, params = estimation.em_step(start) if self.em_iter else \

@@ -15,7 +15,8 @@ Tests
     :func:`diebold_mariano`, :func:`kupiec_test`, :func:`christoffersen_test`.
 Latent factors
     :func:`factor_scaling`, :func:`factor_r2`, :func:`factor_fit`,
-    :func:`factor_gain`, :func:`factor_scores`.
+    :func:`factor_gain`, :func:`factor_scores`, :func:`factor_is_flat` (the discard
+    rule for flat-lining estimates) and :func:`best_factor_estimate` ("Fit max").
 Scorers
     :func:`get_scorer`, :func:`make_point_scorer`,
     :func:`make_quantile_scorer`, :func:`make_interval_scorer` and the
@@ -31,8 +32,10 @@ from ._coverage_tests import (
 from ._diebold_mariano import DieboldMarianoResult, diebold_mariano
 from ._factor import (
     FactorScaling,
+    best_factor_estimate,
     factor_fit,
     factor_gain,
+    factor_is_flat,
     factor_r2,
     factor_scaling,
     factor_scores,
@@ -59,11 +62,13 @@ __all__ = [
     "DieboldMarianoResult",
     "FactorScaling",
     "KupiecResult",
+    "best_factor_estimate",
     "christoffersen_test",
     "crps_from_quantiles",
     "diebold_mariano",
     "factor_fit",
     "factor_gain",
+    "factor_is_flat",
     "factor_r2",
     "factor_scaling",
     "factor_scores",

@@ -21,8 +21,10 @@ from ._validation import as_float_array
 
 __all__ = [
     "FactorScaling",
+    "best_factor_estimate",
     "factor_fit",
     "factor_gain",
+    "factor_is_flat",
     "factor_r2",
     "factor_scaling",
     "factor_scores",
@@ -489,3 +491,124 @@ def factor_scores(
                 scores["mse_reference"] - mse, scores["mse_reference"] - mse_oracle, "Gain"
             )
     return scores
+
+
+def factor_is_flat(x_true, x_estimate, *, calibration, evaluation=None, threshold=0.1):
+    """Whether an optimally scaled factor estimate flat-lines (Snellman, footnote 7).
+
+    Snellman discards the seeds on which the estimated Kalman filter "was clearly
+    mis-estimated, with a flatlining optimally scaled factor series". Here an estimate
+    flat-lines when, after the LAD scaling of eq. 36 fitted on the calibration span, its
+    standard deviation on the evaluation span is below ``threshold`` times that of the
+    true factor: the scaling had to shrink it towards a constant, because it tracks the
+    factor too poorly. The threshold is skyield's choice; the paper gives none.
+
+    Parameters
+    ----------
+    x_true : array-like of shape (n_periods,)
+        True factor.
+    x_estimate : array-like of shape (n_periods,)
+        Raw factor estimate.
+    calibration : int, slice, array-like of bool of shape (n_periods,) or \
+            array-like of int
+        Periods on which the scaling is fitted (an int ``c``: the first ``c`` periods).
+    evaluation : int, slice, array-like of bool or int, default=None
+        Periods on which the scaled estimate is judged; None means every period not in
+        ``calibration``.
+    threshold : float, default=0.1
+        Largest ratio of standard deviations (scaled estimate over true factor) that
+        counts as flat.
+
+    Returns
+    -------
+    flat : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skyield.metrics import factor_is_flat
+    >>> t = np.arange(200.0)
+    >>> x = np.sin(t / 5.0)
+    >>> noise = np.cos(3.7 * t)
+    >>> factor_is_flat(x, x + 0.2 * noise, calibration=100)
+    False
+    >>> factor_is_flat(x, noise, calibration=100)
+    True
+    """
+    x_true = _check_factor(x_true, "x_true")
+    cal, ev = _spans(x_true, calibration, evaluation)
+    _, _, x_hat = _evaluate(x_true, x_estimate, "x_estimate", cal, ev)
+    return bool(np.std(x_hat) < threshold * np.sqrt(_true_variance(x_true, ev)))
+
+
+def best_factor_estimate(x_true, estimates, *, calibration, evaluation=None):
+    """The most accurate of several raw estimates of one factor (for Snellman's "Fit max").
+
+    Snellman's "Transformer max" stops each training run at the epoch with the highest
+    test accuracy. Given the run's estimate at every epoch checked, this picks the one
+    with the lowest evaluation-span MSE after a least-squares scaling fitted on the
+    calibration span: a closed form for all candidates at once, where the LAD scaling of
+    eq. 36 would take one linear programme per candidate. Score the chosen estimate with
+    :func:`factor_fit` (LAD scaling) as any other.
+
+    Parameters
+    ----------
+    x_true : array-like of shape (n_periods,)
+        True factor.
+    estimates : array-like of shape (n_candidates, n_periods)
+        Raw estimates, e.g. one per training epoch.
+    calibration : int, slice, array-like of bool of shape (n_periods,) or \
+            array-like of int
+        Periods on which the scalings are fitted (an int ``c``: the first ``c`` periods).
+    evaluation : int, slice, array-like of bool or int, default=None
+        Periods on which the candidates are compared; None means every period not in
+        ``calibration``.
+
+    Returns
+    -------
+    index : int
+        Row of the best candidate (the first of ties). A candidate that is constant on
+        the calibration span cannot be scaled and is never chosen.
+    mse : ndarray of shape (n_candidates,)
+        Evaluation MSE of every candidate after its least-squares scaling (inf for a
+        candidate constant on the calibration span).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skyield.metrics import best_factor_estimate
+    >>> t = np.arange(100.0)
+    >>> x = np.sin(t / 4.0)
+    >>> candidates = np.stack([x + np.cos(3.0 * t), 2.0 - 3.0 * x, x + 0.5 * np.cos(t)])
+    >>> index, mse = best_factor_estimate(x, candidates, calibration=50)
+    >>> index, bool(mse[index] < 1e-20)
+    (1, True)
+    """
+    x_true = _check_factor(x_true, "x_true")
+    cal, ev = _spans(x_true, calibration, evaluation)
+    estimates = as_float_array(estimates, "estimates", ndim=(2,), finite=False)
+    if estimates.shape[1] != x_true.shape[0]:
+        raise ValueError(
+            f"estimates must have shape (n_candidates, {x_true.shape[0]}) like x_true, got "
+            f"{estimates.shape}."
+        )
+    for name, mask in (("calibration", cal), ("evaluation", ev)):
+        bad = ~np.isfinite(estimates[:, mask])
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise ValueError(
+                f"estimates row {row} is not finite at index "
+                f"{int(np.flatnonzero(mask)[col])}, inside the {name} span."
+            )
+    target, regressors = x_true[cal], estimates[:, cal]
+    centred = regressors - regressors.mean(axis=1, keepdims=True)
+    spread = np.sum(centred**2, axis=1)
+    flat = spread == 0
+    slope = np.where(flat, 0.0, centred @ (target - target.mean()) / np.where(flat, 1.0, spread))
+    intercept = target.mean() - slope * regressors.mean(axis=1)
+    scaled = intercept[:, None] + slope[:, None] * estimates[:, ev]
+    mse = np.mean((scaled - x_true[ev]) ** 2, axis=1)
+    mse[flat] = np.inf
+    if np.all(flat):
+        raise ValueError("every estimate is constant on the calibration span.")
+    return int(np.argmin(mse)), mse

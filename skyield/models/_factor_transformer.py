@@ -10,7 +10,8 @@
   :class:`skyield.nn._factor_transformer.FactorTransformerNet` is trained ``n_runs`` times
   from different seeds with AdamW, a warm-up + cosine learning rate restarted every
   ``cycle_epochs``, and early stopping on the validation prediction error with the best
-  epoch restored (section 3.3, Table 4);
+  epoch restored (section 3.3, Table 4); the runs train together as one stacked model
+  (:mod:`skyield.models._stacked`) unless ``batched=False``;
 - each run's factor is identified (sign, scale, location) by the least-absolute-deviation
   line onto the prior factor over the training span, and the runs are averaged
   (section 2.9).
@@ -37,7 +38,7 @@ from sklearn.base import TransformerMixin, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
-from skorch.callbacks import LRScheduler
+from skorch.callbacks import Callback, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
@@ -49,6 +50,7 @@ from skyield.models._base import (
     module_weights,
     release_generator,
 )
+from skyield.models._stacked import train_stacked
 from skyield.models._factor_transformer_helpers import (
     WarmupCosineSchedule,
     factor_column,
@@ -79,6 +81,29 @@ def _default_prior():
     from skyield.baselines import KalmanFactorModel
 
     return KalmanFactorModel(n_factors=1, error_cov="full")
+
+
+class _EpochHook(Callback):
+    """Reports every epoch of one run trained by skorch to ``epoch_callback``."""
+
+    def __init__(self, model, run):
+        self.model = model
+        self.run = run
+
+    def on_epoch_end(self, net, **kwargs):
+        module = net.module_
+
+        def forward(batch):
+            was_training = module.training
+            module.eval()
+            try:
+                with torch.no_grad():
+                    output = module(**{k: v.to(net.device) for k, v in batch.items()})
+            finally:
+                module.train(was_training)
+            return tuple(part[None] for part in output)
+
+        self.model._report_epoch(len(net.history), [self.run], forward)
 
 
 class FactorTransformer(TransformerMixin, BaseSequenceModel):
@@ -151,6 +176,13 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
     n_runs : int, default=1
         Training runs from different seeds whose identified factors are averaged (the
         seed uses 10 in the Monte Carlo and 20 for the coincident index).
+    batched : bool, default=True
+        Train the runs together as one stacked model (one forward, backward and AdamW
+        step per batch for all runs, see :mod:`skyield.models._stacked`), each with its
+        own initial weights, batch order, schedule and early stopping; a run that stops
+        leaves the stack. False trains them one after the other with skorch. Without
+        dropout both give the same runs (up to float rounding); with dropout the masks
+        are other random draws.
     epochs : int, default=1000
         Maximum epochs per run.
     batch_size : int, default=32
@@ -182,7 +214,14 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         Seeds the runs (weights, dropout, shuffling). A fixed value gives bit-identical
         results on the CPU.
     verbose : int, default=0
-        skorch's epoch log when positive.
+        skorch's epoch log when positive (``batched=False`` only).
+    epoch_callback : callable or None, default=None
+        Called after every training epoch as ``epoch_callback(epoch, runs, factors)``:
+        ``runs`` lists the runs trained in that epoch and ``factors(Y)`` returns their
+        raw factor estimates over a panel ``Y`` at their current weights, an ndarray of
+        shape (n_dates, len(runs)) laid out as :meth:`transform` (NaN before the first
+        full window), before the identification of the runs. For monitoring, e.g. the
+        accuracy of every epoch on simulated data ("Fit max" of section 3.2).
 
     Attributes
     ----------
@@ -294,6 +333,8 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": [Interval(Integral, 0, None)],
+        "batched": ["boolean"],
+        "epoch_callback": [None, "callable"],
     }
 
     def __init__(self, *, window=9, differences=False, d_model=32, n_heads=4, d_k=8, d_ff=64, n_state_layers=1,
@@ -302,7 +343,7 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
                  prior_weight=0.6, standardize=True, n_runs=1, epochs=1000, batch_size=32,
                  lr=1e-4, weight_decay=0.015, cycle_epochs=100, warmup_epochs=10,
                  patience=None, validation_fraction=0.2, warm_start=False, device="cpu",
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, batched=True, epoch_callback=None):
         self.window = window
         self.differences = differences
         self.d_model = d_model
@@ -332,6 +373,8 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.batched = batched
+        self.epoch_callback = epoch_callback
 
     # ------------------------------------------------------------------ validation
     def _check_params(self):
@@ -432,13 +475,18 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         return X, y
 
     # ------------------------------------------------------------------ training
-    def _build_net(self, n_series, n_train_windows, valid, device, generator, warm=False):
+    def _build_net(self, n_series, n_train_windows, valid, device, generator, run=None,
+                   warm=False):
+        """The skorch net of one run; ``run`` given, it reports to ``epoch_callback``;
+        ``warm``, its early stopping counts the starting weights as epoch 0."""
         steps_per_epoch = math.ceil(n_train_windows / self.batch_size)
         schedule = WarmupCosineSchedule(self.warmup_epochs * steps_per_epoch,
                                         self.cycle_epochs * steps_per_epoch)
         callbacks = [("lr_scheduler", LRScheduler(
             policy=torch.optim.lr_scheduler.LambdaLR, lr_lambda=schedule,
             step_every="batch"))]
+        if run is not None and self.epoch_callback is not None:
+            callbacks.append(("epoch_hook", _EpochHook(self, run)))
         train_split = None
         if valid is not None:
             train_split = predefined_split(Dataset(*valid))
@@ -549,28 +597,15 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
             valid = self._examples(standardized, init_series, valid_prior, n_train, n_dates)
 
         device = resolve_device(self.device)
-        seeds = check_random_state(self.random_state)
         if previous and len(previous) != self.n_runs:
             raise ValueError(
                 f"FactorTransformer(warm_start=True) starts every run from the previous "
                 f"fit, which has {len(previous)} run(s), not n_runs={self.n_runs}: fit "
                 f"with warm_start=False"
             )
-        self.nets_, valid_loss, n_epochs = [], [], []
-        for run in range(self.n_runs):
-            with torch_seed(seed_from_random_state(seeds), device) as generator:
-                net = self._build_net(n_series, y_train.shape[0], valid, device, generator,
-                                      warm=bool(previous))
-                if not previous:
-                    net.fit(X_train, y_train)
-                else:
-                    net.initialize()
-                    load_previous_weights(net.module_, previous[run], type(self).__name__)
-                    net.partial_fit(X_train, y_train)
-            self.nets_.append(release_generator(net))
-            history = net.history
-            n_epochs.append(len(history))
-            valid_loss.append(min(history[:, "valid_loss"]) if valid is not None else np.nan)
+        train_runs = self._train_stacked if self.batched else self._train_one_by_one
+        self.nets_, n_epochs, valid_loss = train_runs(X_train, y_train, valid, n_series,
+                                                      device, previous)
         self.valid_loss_ = np.asarray(valid_loss, dtype=float)
         self.n_epochs_ = np.asarray(n_epochs)
         self.best_run_ = int(np.argmin(self.valid_loss_)) if n_valid else 0
@@ -583,6 +618,81 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         self.last_window_ = levels[-context:]
         self.error_levels_ = levels[n_train + offset - context:] if n_valid else levels
         return self
+
+    def _train_one_by_one(self, X_train, y_train, valid, n_series, device, previous):
+        """Train the runs one after the other, each by skorch's own loop; a run starts
+        from ``previous[run]``'s weights where ``previous`` (a warm start) is not empty."""
+        seeds = check_random_state(self.random_state)
+        nets, n_epochs, valid_loss = [], [], []
+        for run in range(self.n_runs):
+            with torch_seed(seed_from_random_state(seeds), device) as generator:
+                net = self._build_net(n_series, y_train.shape[0], valid, device, generator,
+                                      run=run, warm=bool(previous))
+                if not previous:
+                    net.fit(X_train, y_train)
+                else:
+                    net.initialize()
+                    load_previous_weights(net.module_, previous[run], type(self).__name__)
+                    net.partial_fit(X_train, y_train)
+            nets.append(release_generator(net))
+            history = net.history
+            n_epochs.append(len(history))
+            valid_loss.append(min(history[:, "valid_loss"]) if valid is not None else np.nan)
+        return nets, n_epochs, valid_loss
+
+    def _train_stacked(self, X_train, y_train, valid, n_series, device, previous):
+        """Train the runs together as one stacked model (:func:`train_stacked`).
+
+        Each run's net is built and initialised under the seed a separate fit would use,
+        and its batch order comes from that seed's generator; with a warm start
+        (``previous`` not empty) it then takes the previous fit's weights of its run.
+        """
+        seeds = check_random_state(self.random_state)
+        nets, generators = [], []
+        for run in range(self.n_runs):
+            with torch_seed(seed_from_random_state(seeds), device) as generator:
+                net = self._build_net(n_series, y_train.shape[0], valid, device, generator,
+                                      warm=bool(previous))
+                net.initialize()
+                if previous:
+                    load_previous_weights(net.module_, previous[run], type(self).__name__)
+            nets.append(net)
+            generators.append(generator)
+        steps_per_epoch = math.ceil(y_train.shape[0] / self.batch_size)
+        schedule = WarmupCosineSchedule(self.warmup_epochs * steps_per_epoch,
+                                        self.cycle_epochs * steps_per_epoch)
+
+        def tensors(data):
+            X, y = data
+            return ({key: torch.as_tensor(value, device=device) for key, value in X.items()},
+                    torch.as_tensor(y, device=device))
+
+        summary = train_stacked(
+            nets, tensors((X_train, y_train)), None if valid is None else tensors(valid),
+            generators=generators, schedule=schedule,
+            random_state=seed_from_random_state(seeds),
+            epoch_callback=None if self.epoch_callback is None else self._report_epoch)
+        nets = [release_generator(net) for net in nets]
+        return nets, [m["n_epochs"] for m in summary], [m["best_valid_loss"] for m in summary]
+
+    def _report_epoch(self, epoch, runs, forward):
+        """Call ``epoch_callback`` for the ``runs`` that ``forward`` evaluates."""
+        self.epoch_callback(epoch, runs, lambda Y: self._monitor_factors(Y, forward))
+
+    def _monitor_factors(self, Y, forward):
+        """Raw factors (n_dates, n_runs) of the runs that ``forward`` evaluates, over ``Y``."""
+        levels, _, _, standardized, init_series = self._prepare(Y)
+        windows = window_view(standardized, self.window)
+        inits = window_view(init_series, self.window)
+        parts = []
+        for start in range(0, windows.shape[0], _PREDICT_BATCH):
+            batch = {"Y": torch.tensor(windows[start:start + _PREDICT_BATCH],
+                                       dtype=torch.float32),
+                     "x_init": torch.tensor(inits[start:start + _PREDICT_BATCH],
+                                            dtype=torch.float32)}
+            parts.append(forward(batch)[0][..., -1].cpu().numpy())
+        factors = np.concatenate(parts, axis=1).T.astype(np.float64)
+        return self._pad(factors, levels.shape[0])
 
     # ------------------------------------------------------------------ series
     def _network_series(self, Y, panel):

@@ -31,6 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from skyield.base import BaseSequenceModel
+from skyield.baselines._dns_statespace import mean_from_intercept
 from skyield.models._base import load_previous_weights
 from skyield.models._nnss_objective import FILTERS, Priors, log_posterior
 from skyield.models._nnss_start import resolve_start_decay, start_loadings, two_step_start
@@ -94,12 +95,13 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
     For ``k = n_factors`` factors and maturities ``m_1 .. m_M``::
 
         y_t = H_theta beta_t + eps_t,      eps_t ~ N(0, Q),   Q diagonal
-        beta_t = F beta_{t-1} + w_t,       w_t ~ N(0, P),     P diagonal
+        beta_t = c + F beta_{t-1} + w_t,   w_t ~ N(0, P),     P diagonal
 
     where row ``i`` of ``H_theta`` is ``g_theta(m_i)``, a feed-forward network of the
     maturity (:class:`skyield.nn.NeuralLoadings`) whose first loading is fixed to 1 and
     whose other ``k - 1`` loadings pass through a sigmoid (in [0, 1]). The loadings are
     defined at every maturity, so curves can be forecast at maturities never observed.
+    The intercept ``c`` is zero, as in the seed, unless ``factor_mean=True``.
 
     **Estimation** (MAP, section 3 of the seed): maximise
     ``log p(y | theta, F, P, Q) + log p(theta) + log p(F | P) + log p(P)`` where the
@@ -109,7 +111,8 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
     filter, never filled), ``theta ~ N(0, prior_weight_var I)``, ``P_i ~ IG(prior_a,
     prior_b)`` and the Minnesota prior ``f_ij | P ~ N(1{i=j}, v_ij)`` with
     ``v_ii = prior_lambda^2`` and ``v_ij = (prior_lambda prior_gamma)^2 P_i / P_j``.
-    ``Q`` has a flat prior. ``P`` and ``Q`` are optimised through their logarithms and
+    ``Q`` has a flat prior, and so has ``c`` with ``factor_mean=True``. ``P`` and ``Q``
+    are optimised through their logarithms and
     ``F`` is unconstrained; the densities are those of ``P`` and ``Q`` themselves, so
     the estimate is the posterior mode of ``(theta, F, P, Q)``.
 
@@ -119,8 +122,8 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
     loadings read as observed with errors of standard deviation 0.01), so that the MAP
     does not start where the prior on the weights outweighs the likelihood. ``F``, ``P``
     and ``Q`` start from two-step estimates under those loadings: OLS factors per date,
-    then a VAR(1) without intercept under the model's priors (with the seed's weak
-    priors, the OLS VAR to a few digits). For ``n_factors=5`` the fifth start loading is
+    then a VAR(1) under the model's priors (with the seed's weak priors, the OLS VAR to a
+    few digits), with an intercept only with ``factor_mean=True``. For ``n_factors=5`` the fifth start loading is
     the slope loading at the second decay. Details in :mod:`skyield.models._nnss_start`.
 
     **Optimiser and stopping rule**: ``optimizer="lbfgs"`` runs scipy's L-BFGS-B on the
@@ -148,7 +151,8 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
     fit. Only the starting point differs from a cold fit (which ``warm_start=False``
     gives, whatever was fitted before).
 
-    **Forecasts** (section 4.2): ``y_hat_{t+h} = H F^h beta_{t|t}`` from the filtered
+    **Forecasts** (section 4.2): ``y_hat_{t+h} = H F^h beta_{t|t}`` (plus
+    ``H (I + F + ... + F^{h-1}) c`` with a factor mean) from the filtered
     state at the end of the last panel seen; ``update(Y_new)`` filters new observations
     without re-estimating. Predictive distributions are Gaussian, with covariance
     ``H P_{t+h|t} H' + Q``. At a maturity that was not observed in ``fit``, the
@@ -214,6 +218,11 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
     verbose : int, default=0
         Log the objective every ``verbose`` evaluations (``logging``, logger
         ``"skyield.models"``); 0 logs nothing.
+    factor_mean : bool, default=False
+        Estimate the transition intercept ``c`` (flat prior), so that the factors revert
+        to the mean ``(I - F)^{-1} c``; False keeps ``c = 0``, the seed's specification
+        (eq. 3). The same parameter of :class:`~skyield.baselines.DynamicNelsonSiegel`
+        and :class:`~skyield.baselines.GaussianLinearStateSpace` switches the same term.
 
     Attributes
     ----------
@@ -227,6 +236,11 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         ``H_theta`` at the training maturities.
     transition_ : ndarray of shape (n_factors, n_factors)
         ``F``.
+    intercept_ : ndarray of shape (n_factors,)
+        ``c`` (zeros with ``factor_mean=False``).
+    mean_ : ndarray of shape (n_factors,)
+        ``(I - F)^{-1} c``, the mean the factors revert to (NaN where ``I - F`` is
+        singular; zeros with ``factor_mean=False``).
     state_cov_ : ndarray of shape (n_factors, n_factors)
         ``P`` (diagonal).
     measurement_var_ : ndarray of shape (n_maturities,)
@@ -251,7 +265,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         line search's included; ``inf`` where it could not be evaluated.
     start_ : dict
         Start values: ``decay`` (the Svensson pair), ``loadings``, ``transition``,
-        ``state_var``, ``measurement_var``, ``factors`` (two-step), and
+        ``intercept``, ``state_var``, ``measurement_var``, ``factors`` (two-step), and
         ``pretrain_mse``, the mean squared error of the pre-trained network; ``warm``,
         whether they are the previous fit's estimates (then ``factors`` and
         ``pretrain_mse`` are None and ``decay`` is the previous fit's).
@@ -291,7 +305,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
                  prior_lambda=0.5, prior_gamma=0.9, prior_weight_var=0.05,
                  filter="sequential", optimizer="lbfgs", maxiter=500, lr=None, tol=1e-9,
                  pretrain_maxiter=500, start_decay="grid", warm_start=False, device="cpu",
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, factor_mean=False):
         self.n_factors = n_factors
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -313,6 +327,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.factor_mean = factor_mean
 
     # ------------------------------------------------------------------ checks
     # The filter skips missing values: NaN rows are dates without observations.
@@ -341,6 +356,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": [Interval(Integral, 0, None)],
+        "factor_mean": ["boolean"],
     }
 
     def _priors(self):
@@ -427,7 +443,8 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         initial_var = _DIFFUSE_SCALE * max(float(np.nanmean(values**2)), np.finfo(float).tiny)
         if previous is None:
             decays = resolve_start_decay(self.start_decay, values, tau)
-            start = two_step_start(values, tau, k, decays, self._priors())
+            start = two_step_start(values, tau, k, decays, self._priors(),
+                                   intercept=self.factor_mean)
         else:
             decays, start = self._warm_start_values(previous, tau, k)
         device = resolve_device(self.device)
@@ -449,6 +466,9 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         for p in self.module_.parameters():
             p.requires_grad_(False)
         self.transition_ = result["F"]
+        self.intercept_ = result["c"]
+        self.mean_ = mean_from_intercept(self.intercept_, self.transition_) \
+            if self.factor_mean else np.zeros(k)
         self.state_cov_ = np.diag(result["P"])
         self.measurement_var_ = result["Q"]
         self.initial_state_var_ = initial_var
@@ -491,6 +511,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
                 f"fit with warm_start=False"
             )
         start = {"loadings": previous.loadings_, "transition": previous.transition_,
+                 "intercept": previous.intercept_.copy(),
                  "state_var": np.diag(previous.state_cov_).copy(),
                  "measurement_var": previous.measurement_var_, "factors": None}
         return previous.start_["decay"], start
@@ -551,15 +572,21 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         u_p = torch.tensor(np.log(start["state_var"]) / p_scale, device=device,
                            requires_grad=True)
         log_q = torch.tensor(np.log(start["measurement_var"]), device=device, requires_grad=True)
-        params = raw + [phi, u_p, log_q]
+        # The intercept moves in units of the state shocks' size at the start.
+        c_scale = float(np.sqrt(np.mean(start["state_var"])))
+        c_raw = torch.tensor(start["intercept"] / c_scale, device=device,
+                             requires_grad=bool(self.factor_mean))
+        # L-BFGS-B reads the bounded log variances as the last two parameter blocks.
+        params = raw + [phi] + ([c_raw] if self.factor_mean else []) + [u_p, log_q]
         history = []
 
         def objective():
             weights = [w_scale * r for r in raw]
             loadings = torch.func.functional_call(module, dict(zip(names, weights)), (tau_t,))
+            intercept = c_scale * c_raw if self.factor_mean else None
             log_post, log_lik = log_posterior(y, loadings, weights, eye + f_scale * phi,
                                               (p_scale * u_p).exp(), log_q.exp(), priors,
-                                              initial_var, self.filter)
+                                              initial_var, self.filter, intercept)
             return -log_post / n_obs, log_post, log_lik
 
         def evaluate():
@@ -638,6 +665,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
                 p.copy_(w_scale * r)
         return {
             "F": (eye + f_scale * phi).detach().cpu().numpy().copy(),
+            "c": (c_scale * c_raw).detach().cpu().numpy().copy(),
             "P": (p_scale * u_p).detach().exp().cpu().numpy().copy(),
             "Q": log_q.detach().exp().cpu().numpy().copy(),
             "log_lik": float(log_lik), "log_post": float(log_post),
@@ -709,7 +737,8 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
                                      torch.tensor(self.transition_),
                                      torch.tensor(np.diag(self.measurement_var_)),
                                      torch.tensor(self.state_cov_), a0=torch.tensor(a0),
-                                     P0=torch.tensor(P0), init="known")
+                                     P0=torch.tensor(P0), c=torch.tensor(self.intercept_),
+                                     init="known")
 
     def _factor_output(self, factors, index):
         if index is None:
@@ -795,7 +824,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         """Filter new dates from the state at the last date seen (shared ``update``)."""
         F, P = self.transition_, self.state_cov_
         stored = self.filter_state_
-        a0 = F @ stored["mean"]
+        a0 = self.intercept_ + F @ stored["mean"]
         P0 = F @ stored["cov"] @ F.T + P
         result = self._filter(values, a0=a0, P0=0.5 * (P0 + P0.T))
         self.filter_state_ = {"mean": result.filtered_state[-1].numpy().copy(),
@@ -820,14 +849,14 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         mean, cov = self.filter_state_["mean"], self.filter_state_["cov"]
         means, sds = [], []
         for _ in range(steps):
-            mean = F @ mean
+            mean = self.intercept_ + F @ mean
             cov = F @ cov @ F.T + P
             means.append(H @ mean)
             sds.append(np.sqrt(np.einsum("ij,jk,ik->i", H, cov, H) + q))
         return np.stack(means), np.stack(sds)
 
     def forecast(self, steps=1, *, quantiles=None, coverage=None, maturities=None):
-        """Forecasts ``H F^h beta_{t|t}``, h = 1 .. steps, from the last date seen.
+        """Forecasts ``H E[beta_{t+h} | y_1..y_t]``, h = 1 .. steps, from the last date seen.
 
         Parameters
         ----------
@@ -859,7 +888,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         """Simulate future curves from the last date seen.
 
         The state at the last date is drawn from its filtered distribution, then moved
-        on by ``beta_{t+1} = F beta_t + w``; each curve adds measurement noise.
+        on by ``beta_{t+1} = c + F beta_t + w``; each curve adds measurement noise.
 
         Parameters
         ----------
@@ -885,7 +914,8 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         state_sd = np.sqrt(np.diag(self.state_cov_))
         paths = np.empty((n_paths, steps, H.shape[0]))
         for h in range(steps):
-            state = state @ self.transition_.T + rng.standard_normal((n_paths, k)) * state_sd
+            state = self.intercept_ + state @ self.transition_.T \
+                + rng.standard_normal((n_paths, k)) * state_sd
             paths[:, h] = state @ H.T + rng.standard_normal((n_paths, H.shape[0])) * np.sqrt(q)
         return paths
 
@@ -910,5 +940,6 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
              "random_state": 0},
             {"n_factors": 2, "hidden_layers": (4, 4), "maturities": "uniform",
              "start_decay": (1.0, 0.3), "maxiter": 2, "pretrain_maxiter": 2,
-             "filter": "parallel", "optimizer": "adam", "random_state": 0},
+             "filter": "parallel", "optimizer": "adam", "factor_mean": True,
+             "random_state": 0},
         ]

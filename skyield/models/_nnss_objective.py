@@ -3,10 +3,11 @@
 The model, for ``k`` factors and the maturities ``m_1 .. m_M``::
 
     y_t = H_theta beta_t + eps_t,          eps_t ~ N(0, Q),  Q = diag(Q_1 .. Q_M)
-    beta_t = F beta_{t-1} + w_t,           w_t ~ N(0, P),    P = diag(P_1 .. P_k)
+    beta_t = c + F beta_{t-1} + w_t,       w_t ~ N(0, P),    P = diag(P_1 .. P_k)
 
-with ``H_theta = [g_theta(m_1), ..., g_theta(m_M)]'``. The state equation has no intercept,
-as in the seed. The prior (section 3.2)::
+with ``H_theta = [g_theta(m_1), ..., g_theta(m_M)]'``. The seed's state equation has no
+intercept (``c = 0``); with a factor mean, ``c`` is estimated under a flat prior. The
+prior (section 3.2)::
 
     theta ~ N(0, sigma_NN^2 I)
     P_i ~ IG(a, b)                                   i = 1 .. k
@@ -124,7 +125,7 @@ def log_prior_state_var(P, a, b):
     return (const - (a + 1.0) * torch.log(P) - b / P).sum()
 
 
-def log_likelihood(y, loadings, F, P, Q, initial_var, filter="sequential"):
+def log_likelihood(y, loadings, F, P, Q, initial_var, filter="sequential", intercept=None):
     """Gaussian log-likelihood by the prediction error decomposition.
 
     The first state has the approximately diffuse prior ``N(0, initial_var * I)``: the
@@ -145,6 +146,8 @@ def log_likelihood(y, loadings, F, P, Q, initial_var, filter="sequential"):
     initial_var : float
         Variance of every factor at the first date.
     filter : {"sequential", "parallel"}, default="sequential"
+    intercept : Tensor of shape (k,), default=None
+        Transition intercept ``c``; None means zero.
 
     Returns
     -------
@@ -155,10 +158,11 @@ def log_likelihood(y, loadings, F, P, Q, initial_var, filter="sequential"):
     a0 = torch.zeros(k, dtype=F.dtype, device=F.device)
     P0 = initial_var * torch.eye(k, dtype=F.dtype, device=F.device)
     return FILTERS[filter](y, loadings, F, torch.diag(Q), torch.diag(P), a0=a0, P0=P0,
-                           init="known")
+                           c=intercept, init="known")
 
 
-def log_posterior(y, loadings, weights, F, P, Q, priors, initial_var, filter="sequential"):
+def log_posterior(y, loadings, weights, F, P, Q, priors, initial_var, filter="sequential",
+                  intercept=None):
     """Unnormalised log-posterior and log-likelihood of the parameters.
 
     Parameters
@@ -175,13 +179,15 @@ def log_posterior(y, loadings, weights, F, P, Q, priors, initial_var, filter="se
     initial_var : float
         Variance of every factor at the first date.
     filter : {"sequential", "parallel"}, default="sequential"
+    intercept : Tensor of shape (k,), default=None
+        Transition intercept ``c`` (flat prior); None means zero.
 
     Returns
     -------
     log_post : Tensor of shape ()
     log_lik : Tensor of shape ()
     """
-    log_lik = log_likelihood(y, loadings, F, P, Q, initial_var, filter).loglike
+    log_lik = log_likelihood(y, loadings, F, P, Q, initial_var, filter, intercept).loglike
     log_prior = (
         log_prior_weights(weights, priors.weight_var)
         + log_prior_transition(F, P, priors.lam, priors.gamma)

@@ -14,12 +14,13 @@ The seed starts the network from a fit of the dynamic Svensson (DSV) loadings an
   the start of ``GaussianLinearStateSpace`` too). The seed does not say how its 5-factor
   network was started.
 * **Two-step estimates**: OLS factors of every date with at least ``k`` observed
-  maturities (missing ones left out, never filled), then a VAR(1) *without intercept*
-  (the model's state equation has none) on the transitions between consecutive such
-  dates, estimated under the model's own priors: each equation's coefficients are the
-  posterior mode under the Minnesota prior given ``P`` (a ridge regression towards the
-  random walk), each ``P_i`` the inverse-gamma posterior mode given the residuals,
-  alternated a few times from OLS. With the seed's weak priors this is the OLS VAR to a
+  maturities (missing ones left out, never filled), then a VAR(1) on the transitions
+  between consecutive such dates, *without intercept* as the seed's state equation, or
+  with one when the model has a factor mean, estimated under the model's own priors:
+  each equation's coefficients are the posterior mode under the Minnesota prior given
+  ``P`` (a ridge regression towards the random walk; the intercept has a flat prior),
+  each ``P_i`` the inverse-gamma posterior mode given the residuals, alternated a few
+  times from OLS. With the seed's weak priors this is the OLS VAR to a
   few digits; with tight ones it starts ``F`` and ``P`` at the prior's mode rather than
   far from it. ``Q`` is the mean squared cross-sectional residual of each maturity.
   Variances are floored at ``1e-4`` times the average variance of the yields so that
@@ -83,31 +84,38 @@ def resolve_start_decay(start_decay, values, maturities):
     return tuple(float(d) for d in fit_svensson(values[enough], maturities, decay1="grid").decay)
 
 
-def _var_under_priors(previous, following, priors):
-    """VAR(1) without intercept: Minnesota ridge for F and IG posterior modes for P."""
+def _var_under_priors(previous, following, priors, intercept=False):
+    """VAR(1): Minnesota ridge for F and IG posterior modes for P.
+
+    With ``intercept`` the regressors start with a constant whose coefficient (the
+    intercept ``c``) has a flat prior. Returns ``(F, c, P)``.
+    """
     n, k = previous.shape
-    coef, *_ = np.linalg.lstsq(previous, following, rcond=None)
-    transition = coef.T
-    errors = following - previous @ coef
-    state_var = np.sum(errors**2, axis=0) / max(n - k, 1)
-    if priors is None:
-        return transition, state_var
-    gram, cross = previous.T @ previous, previous.T @ following
-    eye = np.eye(k)
-    for _ in range(_PRIOR_ROUNDS):
-        state_var = np.maximum(state_var, np.finfo(float).tiny)
-        for i in range(k):
-            prior_var = (priors.lam * priors.gamma) ** 2 * state_var[i] / state_var
-            prior_var[i] = priors.lam**2
-            lhs = gram / state_var[i] + np.diag(1.0 / prior_var)
-            rhs = cross[:, i] / state_var[i] + eye[i] / prior_var
-            transition[i] = np.linalg.solve(lhs, rhs)
-        errors = following - previous @ transition.T
-        state_var = (priors.b + 0.5 * np.sum(errors**2, axis=0)) / (priors.a + 1.0 + 0.5 * n)
-    return transition, state_var
+    n_const = int(intercept)
+    design = np.hstack([np.ones((n, n_const)), previous])
+    coef, *_ = np.linalg.lstsq(design, following, rcond=None)
+    coef = coef.T                       # row i: equation i, constant first
+    errors = following - design @ coef.T
+    state_var = np.sum(errors**2, axis=0) / max(n - k - n_const, 1)
+    if priors is not None:
+        gram, cross = design.T @ design, design.T @ following
+        centre = np.hstack([np.zeros((k, n_const)), np.eye(k)])
+        for _ in range(_PRIOR_ROUNDS):
+            state_var = np.maximum(state_var, np.finfo(float).tiny)
+            for i in range(k):
+                prior_var = (priors.lam * priors.gamma) ** 2 * state_var[i] / state_var
+                prior_var[i] = priors.lam**2
+                precision = np.concatenate([np.zeros(n_const), 1.0 / prior_var])
+                lhs = gram / state_var[i] + np.diag(precision)
+                rhs = cross[:, i] / state_var[i] + centre[i] * precision
+                coef[i] = np.linalg.solve(lhs, rhs)
+            errors = following - design @ coef.T
+            state_var = (priors.b + 0.5 * np.sum(errors**2, axis=0)) / (priors.a + 1.0 + 0.5 * n)
+    constant = coef[:, 0] if intercept else np.zeros(k)
+    return coef[:, n_const:], constant, state_var
 
 
-def two_step_start(values, maturities, n_factors, decays, priors=None):
+def two_step_start(values, maturities, n_factors, decays, priors=None, intercept=False):
     """Two-step estimates under the given start loadings.
 
     Parameters
@@ -119,13 +127,15 @@ def two_step_start(values, maturities, n_factors, decays, priors=None):
     decays : tuple of (float, float)
     priors : Priors, default=None
         The model's priors for the VAR step; None gives OLS.
+    intercept : bool, default=False
+        Estimate the VAR with an intercept (a model with a factor mean).
 
     Returns
     -------
     start : dict
         ``loadings`` (M, k), ``factors`` (n_dates, k) (NaN on dates with fewer than ``k``
-        observed maturities), ``transition`` (k, k), ``state_var`` (k,) and
-        ``measurement_var`` (M,).
+        observed maturities), ``transition`` (k, k), ``intercept`` (k,) (zeros without
+        ``intercept``), ``state_var`` (k,) and ``measurement_var`` (M,).
     """
     loadings = start_loadings(maturities, n_factors, decays)
     n_dates, M = values.shape
@@ -142,14 +152,16 @@ def two_step_start(values, maturities, n_factors, decays, priors=None):
         residuals[np.ix_(rows, mask)] = values[np.ix_(rows, mask)] - coef.T @ loadings[mask].T
 
     pairs = usable[1:] & usable[:-1]
-    if pairs.sum() <= n_factors:
+    needed = n_factors + int(intercept)
+    if pairs.sum() <= needed:
         raise ValueError(
-            f"the start values need more than {n_factors} transitions between consecutive "
+            f"the start values need more than {needed} transitions between consecutive "
             f"dates with at least n_factors={n_factors} observed maturities; the panel has "
             f"{int(pairs.sum())}"
         )
     previous, following = factors[:-1][pairs], factors[1:][pairs]
-    transition, state_var = _var_under_priors(previous, following, priors)
+    transition, constant, state_var = _var_under_priors(previous, following, priors,
+                                                        intercept)
     with np.errstate(invalid="ignore"):
         measurement_var = np.nanmean(residuals**2, axis=0)
     scale = float(np.nanmean(np.nanvar(values, axis=0)))
@@ -159,6 +171,7 @@ def two_step_start(values, maturities, n_factors, decays, priors=None):
         "loadings": loadings,
         "factors": factors,
         "transition": transition,
+        "intercept": constant,
         "state_var": np.maximum(state_var, floor),
         "measurement_var": np.maximum(measurement_var, floor),
     }

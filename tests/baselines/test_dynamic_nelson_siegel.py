@@ -118,18 +118,24 @@ def test_segment_likelihood_is_the_sum_over_segments(panel):
     assert joint.loglike(vector) == pytest.approx(total, rel=1e-12)
 
 
-@pytest.mark.parametrize("dynamics, state_cov", [
-    ("var", "full"), ("ar", "diagonal"), ("var", "diagonal"), ("ar", "full")])
-def test_fast_likelihood_and_score_match_statsmodels(panel, dynamics, state_cov):
+@pytest.mark.parametrize("dynamics, state_cov, factor_mean", [
+    ("var", "full", True), ("ar", "diagonal", True), ("var", "diagonal", True),
+    ("ar", "full", True), ("var", "full", False), ("ar", "diagonal", False)])
+def test_fast_likelihood_and_score_match_statsmodels(panel, dynamics, state_cov, factor_mean):
     values = panel.to_numpy()[:90]
-    params, _ = fit_two_step([values], np.array(TAU), "ns", dynamics, DECAY, state_cov)
+    params, _ = fit_two_step([values], np.array(TAU), "ns", dynamics, DECAY, state_cov,
+                             factor_mean=factor_mean)
     rng = np.random.default_rng(3)
     for starts in ([], [30, 31, 70]):
-        model = SegmentedDNSModel(values, params.loadings, starts, dynamics, state_cov)
+        model = SegmentedDNSModel(values, params.loadings, starts, dynamics, state_cov,
+                                  factor_mean)
         model.ssm.tolerance = 0
         likelihood = DNSLikelihood(model)
         u = rng.normal(scale=0.5, size=len(model.param_names))
-        u[:3] += MEAN
+        if factor_mean:
+            u[:3] += MEAN
+        else:
+            assert not any(name.startswith("mean") for name in model.param_names)
         # Measurement variances of 1e-14 and 9e-16: the maximum of smooth fitted curves
         # puts as many maturities as factors there.
         u[-2:] = [1e-7, 3e-8]
@@ -190,6 +196,17 @@ def test_one_step_does_not_depend_on_the_units_of_the_yields():
                                atol=1e-9)
     np.testing.assert_allclose(decimal.measurement_var_ * 1e4, percent.measurement_var_,
                                rtol=1e-5, atol=1e-9)
+
+
+def test_two_step_without_factor_mean_is_the_var_without_constant(panel):
+    model = DynamicNelsonSiegel(decay=DECAY, dynamics="var", factor_mean=False).fit(panel)
+    factors = model.factors_.to_numpy()
+    coef, *_ = np.linalg.lstsq(factors[:-1], factors[1:], rcond=None)
+    np.testing.assert_allclose(model.transition_, coef.T, rtol=1e-10)
+    residuals = factors[1:] - factors[:-1] @ coef
+    # Degrees of freedom: 3 regressors per equation, no constant.
+    np.testing.assert_allclose(model.state_cov_,
+                               residuals.T @ residuals / (len(residuals) - 3), rtol=1e-10)
 
 
 def test_two_step_recovers_the_simulated_dynamics(panel):
@@ -555,7 +572,7 @@ def test_windows_are_refused_and_panel_methods_always_exist(panel):
     assert estimator_kind(PerFamily(model)) == "sequence"
     assert hasattr(model, "transform")
     assert set(model.get_params()) == {"factors", "dynamics", "method", "decay", "maturities",
-                                       "state_cov", "maxiter", "warm_start"}
+                                       "state_cov", "maxiter", "factor_mean", "warm_start"}
     with pytest.raises(ValueError, match="dim 3"):
         model.fit(np.zeros((5, 3, 6)))
     for gone in ("window", "horizons", "targets"):

@@ -86,14 +86,26 @@ def test_grid_search_finds_the_generating_decay():
     assert model.decays_ == (grid[9],)
 
 
-def test_score_matches_numerical_derivative(curves, fitted):
+@pytest.fixture(scope="module")
+def fitted_with_mean(curves):
+    return GaussianLinearStateSpace(n_factors=4, decays=(0.7, 0.2),
+                                    factor_mean=True).fit(curves.iloc[:N_TRAIN])
+
+
+@pytest.mark.parametrize("factor_mean", [False, True])
+def test_score_matches_numerical_derivative(curves, fitted, fitted_with_mean, factor_mean):
+    fitted = fitted_with_mean if factor_mean else fitted
     values = curves.iloc[:40].to_numpy()
     model = fitted._state_space_model(values)
     estimation = _Estimation(model, values, fitted.fixed_loadings_, floor=1e-10)
     params = np.array(fitted.results_.params)
     params[-8:] *= 1.3  # away from the optimum, where the score is not ~0
     _, gradient = estimation.score(params)
-    for j in [0, 5, 17, 33, 40, 47, 50, 55]:
+    # Loadings, transition, (intercepts,) state and measurement variances.
+    checked = [0, 5, 17, 33, 40, 47, 50, 55] if not factor_mean else \
+        [0, 5, 17, 33, 40, 47, 48, 51, 52, 55, 59]
+    assert not factor_mean or model.param_names[48].startswith("intercept")
+    for j in checked:
         step = 1e-6 * max(1.0, abs(params[j]))
         up, down = params.copy(), params.copy()
         up[j] += step
@@ -102,7 +114,9 @@ def test_score_matches_numerical_derivative(curves, fitted):
         np.testing.assert_allclose(gradient[j], numerical, rtol=1e-4, atol=1e-3)
 
 
-def test_em_steps_never_lower_the_likelihood(curves, fitted):
+@pytest.mark.parametrize("factor_mean", [False, True])
+def test_em_steps_never_lower_the_likelihood(curves, fitted, fitted_with_mean, factor_mean):
+    fitted = fitted_with_mean if factor_mean else fitted
     values = curves.iloc[:N_TRAIN].to_numpy()
     model = fitted._state_space_model(values)
     estimation = _Estimation(model, values, fitted.fixed_loadings_, floor=1e-10)

@@ -183,3 +183,50 @@ def test_scaling_result_is_a_named_tuple():
     intercept, slope = scaling
     np.testing.assert_allclose(scaling.transform([0.0, 1.0]), [1.0, 3.0])
     assert (intercept, slope) == (1.0, 2.0)
+
+
+# ---------------------------------------------------------------- Fit max, discard rule
+def test_best_factor_estimate_picks_the_most_accurate_candidate():
+    from skyield.metrics import best_factor_estimate
+
+    rng = np.random.default_rng(0)
+    x = np.cumsum(rng.normal(size=300)) * 0.1
+    noise = rng.normal(size=(4, 300))
+    # Raw candidates on other scales and signs, with decreasing then increasing noise.
+    candidates = np.stack([3.0 + 2.0 * x + s * n for s, n in zip([1.0, 0.3, 0.1, 0.6],
+                                                                   noise)])
+    candidates[2] *= -5.0
+    index, mse = best_factor_estimate(x, candidates, calibration=150)
+    assert index == 2
+    # The MSE is that of a least-squares scaling fitted on the calibration span.
+    slope, intercept = np.polyfit(candidates[1, :150], x[:150], 1)
+    expected = np.mean((intercept + slope * candidates[1, 150:] - x[150:]) ** 2)
+    assert mse[1] == pytest.approx(expected)
+    constant = np.vstack([np.ones(300), candidates[0]])
+    index, mse = best_factor_estimate(x, constant, calibration=150)
+    assert index == 1 and mse[0] == np.inf
+    with pytest.raises(ValueError, match="shape"):
+        best_factor_estimate(x, candidates[:, :-1], calibration=150)
+    bad = candidates.copy()
+    bad[3, 200] = np.nan
+    with pytest.raises(ValueError, match="row 3 is not finite at index 200"):
+        best_factor_estimate(x, bad, calibration=150)
+
+
+def test_factor_is_flat_flags_estimates_the_scaling_shrinks_to_a_constant():
+    from skyield.metrics import factor_is_flat
+
+    rng = np.random.default_rng(1)
+    x = np.cumsum(rng.normal(size=400)) * 0.1
+    noise = rng.normal(size=400)
+    assert not factor_is_flat(x, -4.0 * x + 0.5 * noise, calibration=200)
+    # Unrelated to the factor: the LAD line is (nearly) flat.
+    assert factor_is_flat(x, noise, calibration=200)
+    # The rule: standard deviation of the LAD-scaled estimate on the evaluation span
+    # against the true factor's.
+    weak = x + 3.0 * noise
+    scaling = factor_scaling(x[:200], weak[:200])
+    ratio = np.std(scaling.transform(weak[200:])) / np.std(x[200:])
+    assert 0.05 < ratio < 0.95
+    assert factor_is_flat(x, weak, calibration=200, threshold=ratio + 0.01)
+    assert not factor_is_flat(x, weak, calibration=200, threshold=ratio - 0.01)

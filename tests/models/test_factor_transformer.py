@@ -465,3 +465,76 @@ def test_without_validation_errors_come_from_the_training_panel(panel):
     np.testing.assert_array_equal(model.error_levels_, panel.to_numpy()[:N_FIT])
     q = model.forecast(2, quantiles=[0.05, 0.5, 0.95])
     assert np.isfinite(q).all() and np.all(q[..., 0] < q[..., 2])
+
+
+# ---------------------------------------------------------------- stacked runs
+def test_stacked_runs_equal_separate_runs_without_dropout(panel):
+    """The runs trained as one stacked model are the runs trained one by one (same seeds):
+    same initial weights, batch orders, schedule and per-run early stopping."""
+    params = dict(TINY, n_runs=3, dropout=0.0, epochs=12, cycle_epochs=4, patience=2,
+                  lr=1e-3)
+    stacked = FactorTransformer(**params, batched=True).fit(panel)
+    separate = FactorTransformer(**params, batched=False).fit(panel)
+    assert min(separate.n_epochs_) < 12, "early stopping never triggered; make it harder"
+    assert len(set(separate.n_epochs_)) > 1, "the runs should stop at different epochs"
+    np.testing.assert_array_equal(stacked.n_epochs_, separate.n_epochs_)
+    np.testing.assert_allclose(stacked.valid_loss_, separate.valid_loss_, rtol=1e-5)
+    for one, other in zip(stacked.nets_, separate.nets_):
+        np.testing.assert_allclose(one.history[:, "valid_loss"],
+                                   other.history[:, "valid_loss"], rtol=1e-5)
+    _, runs = stacked.transform(panel, return_runs=True)
+    _, expected = separate.transform(panel, return_runs=True)
+    np.testing.assert_allclose(runs, expected, atol=1e-5)
+    assert not np.allclose(runs.iloc[2:, 0], runs.iloc[2:, 1])
+
+
+def test_stacked_runs_with_dropout_are_reproducible(panel):
+    params = dict(TINY, n_runs=2, epochs=3)
+    first = FactorTransformer(**params).fit(panel).transform(panel, return_runs=True)[1]
+    second = FactorTransformer(**params).fit(panel).transform(panel, return_runs=True)[1]
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first.iloc[2:, 0], first.iloc[2:, 1])
+
+
+class EpochRecorder:
+    """Epoch callback keeping every reported run's raw factor over one panel."""
+
+    def __init__(self, panel):
+        self.panel = panel
+        self.factors = {}
+
+    def __call__(self, epoch, runs, factors):
+        values = factors(self.panel)
+        assert values.shape == (len(self.panel), len(runs))
+        for column, run in enumerate(runs):
+            self.factors.setdefault(run, {})[epoch] = values[:, column]
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_epoch_callback_reports_every_epoch_of_every_run(panel, batched):
+    recorder = EpochRecorder(panel)
+    model = FactorTransformer(**dict(TINY, n_runs=2, epochs=6, cycle_epochs=3, patience=2,
+                                     lr=5e-3, batched=batched,
+                                     epoch_callback=recorder)).fit(panel)
+    assert sorted(recorder.factors) == [0, 1]
+    for run, by_epoch in recorder.factors.items():
+        assert sorted(by_epoch) == list(range(1, model.n_epochs_[run] + 1))
+        # The best epoch's weights are restored: its reported factor is the final one.
+        best = int(np.argmin(model.nets_[run].history[:, "valid_loss"])) + 1
+        final = model._pad(model._run_outputs(run, *model._prepare(panel)[3:])[0][:, -1],
+                           len(panel))
+        np.testing.assert_allclose(by_epoch[best], final, rtol=1e-5, atol=1e-6)
+        assert np.isnan(by_epoch[best][:2]).all()
+
+
+def test_stacked_training_rejects_other_optimizers():
+    from skorch import NeuralNet
+
+    from skyield.models._stacked import train_stacked
+    from skyield.nn import FactorTransformerLoss, FactorTransformerNet
+
+    net = NeuralNet(FactorTransformerNet, module__n_series=2, module__window=2,
+                    criterion=FactorTransformerLoss, criterion__n_series=2,
+                    optimizer=torch.optim.SGD).initialize()
+    with pytest.raises(TypeError, match="Adam and AdamW only"):
+        train_stacked([net], ({}, torch.zeros(1)), generators=[torch.Generator()])

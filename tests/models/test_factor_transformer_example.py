@@ -1,46 +1,82 @@
 """The Monte Carlo example runs end to end in its quick mode (pipeline invariants only)."""
 
-import importlib.util
-from pathlib import Path
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "factor_transformer_monte_carlo.py"
-
 
 @pytest.fixture(scope="module")
-def example():
-    spec = importlib.util.spec_from_file_location("factor_transformer_monte_carlo", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def example(load_example):
+    return load_example("factor_transformer_monte_carlo")
 
 
-def test_quick_monte_carlo(example, capsys):
+def _main(example, argv):
     previous = torch.get_num_threads()
     try:
-        results = example.main(["--quick", "--prior-weights", "0", "1"])
+        return example.main(argv)
     finally:
         torch.set_num_threads(previous)
-    assert list(results["prior_weight"]) == [0.0, 1.0]
+
+
+def test_quick_monte_carlo(example, capsys, tmp_path):
+    output, summary = tmp_path / "mc.csv", tmp_path / "mc.md"
+    results = _main(example, ["--quick", "--prior-weights", "0.6", "0", "--figures",
+                              str(tmp_path), "--output",
+                              str(output), "--summary", str(summary)])
+    assert list(results["prior_weight"]) == [0.6, 0.0]
     assert (results["process"] == 2).all() and (results["seed"] == 0).all()
     # 300 fitting periods: the Transformer trains on 240 and validates on the last 60.
     assert (results["n_train"] == 240).all() and (results["n_valid"] == 60).all()
-    for column in ("fit", "gain", "r2", "r2_kalman", "r2_kalman_max", "r2_oracle", "r2_mean"):
+    for column in ("fit", "gain", "r2", "r2_kalman", "r2_kalman_max", "r2_oracle", "r2_mean",
+                   "oracle_fit", "fit_max", "gain_max", "cpu_seconds"):
         assert np.isfinite(results[column]).all(), column
         if column.startswith("r2"):
             assert (results[column] <= 1).all()
-    # Fit and Gain are consistent with the R2 columns they are built from (eqs. 38-40).
+    # Fit, Gain and the oracle's Fit (the ceiling) follow from the R2 columns (eqs. 38-40).
     mse = 1 - results["r2"]
     mse_kalman = 1 - results["r2_kalman"]
+    mse_oracle = 1 - results["r2_oracle"]
     np.testing.assert_allclose(results["fit"], 100 * (mse_kalman - mse) / mse_kalman)
-    np.testing.assert_allclose(
-        results["gain"], 100 * (mse_kalman - mse) / (mse_kalman - (1 - results["r2_oracle"])))
+    np.testing.assert_allclose(results["gain"],
+                               100 * (mse_kalman - mse) / (mse_kalman - mse_oracle))
+    np.testing.assert_allclose(results["oracle_fit"],
+                               100 * (mse_kalman - mse_oracle) / mse_kalman)
+    # Fit max picks, per run, the most accurate epoch checked: at least the final Fit
+    # up to the scaling (least squares to choose, LAD to score).
+    assert (results["fit_max"] >= results["fit"] - 5).all()
+    assert set(results["fit_max_epoch"]) <= {1.0, 1.5, 2.0, 2.5, 3.0}
+    assert (~results["kalman_flat"]).all() and (results["flat_runs"] <= 2).all()
     # The oracle filter uses the true densities: it beats the data mean.
     assert (results["r2_oracle"] > results["r2_mean"]).all()
     assert "total" in capsys.readouterr().out
+    for name in ("ft_mc_process2.png", "ft_mc_process2_tentacles.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    saved = pd.read_csv(output)
+    assert len(saved) == 2
+    np.testing.assert_allclose(saved["gain"], results["gain"])
+    text = summary.read_text()
+    assert "ceiling: oracle Fit" in text and "Table 12" in text
+    assert json.loads(output.with_suffix(".machine.json").read_text())[0]["device"] == "cpu"
+    # Resuming finds every row done and fits nothing.
+    resumed = _main(example, ["--quick", "--prior-weights", "0.6", "0", "--output",
+                              str(output), "--resume"])
+    assert "resuming: 2 row(s)" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(resumed.reset_index(drop=True), saved)
+
+
+def test_discarded_seeds_leave_the_means(example):
+    rows = pd.DataFrame({"process": [2, 2, 2], "seed": [0, 1, 2], "prior_weight": 0.6,
+                         "fit": [10.0, 20.0, -90.0], "gain": [1.0, 2.0, 3.0],
+                         "kalman_flat": [False, False, True], "r2": 0.5, "r2_kalman": 0.4,
+                         "r2_kalman_max": 0.5, "r2_oracle": 0.6, "r2_mean": 0.3,
+                         "oracle_fit": 30.0})
+    table = example.summarise(rows)
+    assert table.loc[(2, 0.6), "fit"] == pytest.approx(15.0)
+    assert table.loc[(2, 0.6), "seeds_kept"] == 2 and table.loc[(2, 0.6), "seeds_discarded"] == 1
+    assert "| 2 | 1.5 (0.7) | 15.0 (7.1) | 30.0 (0.0) |" in example.markdown_summary(rows)
 
 
 def test_oracle_filter_handles_lags_and_regimes(example):
