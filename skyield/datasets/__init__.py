@@ -1,6 +1,6 @@
 """Bundled real data and simulators of the reference papers' processes.
 
-The CSV files in ``skyield/datasets/data`` ship with the package (provenance in
+The CSV files (one gzip-compressed) in ``skyield/datasets/data`` ship with the package (provenance in
 ``SOURCES.md`` beside them); nothing is downloaded at run time.
 """
 
@@ -16,9 +16,11 @@ from skyield.datasets._dfm_processes import (
 from skyield.datasets._loaders import (
     common_maturities,
     describe_dataset,
+    eiopa_benchmark_selection,
     international_curve_types,
     list_datasets,
     load_coincident_indicators,
+    load_eiopa_curves,
     load_gsw_zero,
     load_international_curves,
     load_nber_recessions,
@@ -34,9 +36,11 @@ __all__ = [
     "dfm_process_spec",
     "dfm_shock_logpdf",
     "dfm_state_mean",
+    "eiopa_benchmark_selection",
     "international_curve_types",
     "list_datasets",
     "load_coincident_indicators",
+    "load_eiopa_curves",
     "load_gsw_zero",
     "load_international_curves",
     "load_nber_recessions",
