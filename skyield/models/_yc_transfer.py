@@ -7,7 +7,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from skyield.models._base import _check_bool
 from skyield.models._yc_base import _YieldCurveNetBase
-from skyield.models._yield_curve_attention import YieldCurveAttentionRegressor
+from skyield.models._yield_curve_attention import (
+    YieldCurveAttentionRegressor,
+    check_residual_targets,
+)
 from skyield.utils import check_maturities
 
 __all__ = ["TransferredCurveRegressor"]
@@ -51,8 +54,9 @@ class TransferredCurveRegressor(_YieldCurveNetBase):
     With ``fine_tune=False`` (the seed's setting) the extractor's parameters are frozen:
     they stay bit-identical to the source's. ``fine_tune=True`` trains them too,
     starting from the source values. The architecture (extractor, units, embedding size,
-    dropout, quantile levels, gamma, distribution, activations, feature range) is the
-    source's. Scaling is refitted on the new training data, so the new yields are
+    dropout, quantile levels, gamma, distribution, activations, feature range, residual
+    skip connection) is the source's; with ``residual=True`` the skip passes the new
+    window's last curve, on the new grid, to the new heads. Scaling is refitted on the new training data, so the new yields are
     min-max scaled on their own training span.
 
     The extractor reads a sequence of any length, so the new windows may be longer or
@@ -207,6 +211,7 @@ window_, n_outputs_, n_epochs_
 
     def _training_setup(self, X, y, families):
         inputs, targets = super()._training_setup(X, y, families)
+        check_residual_targets(self)
         source = self._source_model()
         self.source_ = source
         self.maturities_ = None if self.maturities is None else \
@@ -224,7 +229,8 @@ window_, n_outputs_, n_epochs_
         return inputs, targets
 
     def _module_params(self):
-        return dict(super()._module_params(), adapter_outputs=self.source_.n_series_in_)
+        return dict(super()._module_params(), adapter_outputs=self.source_.n_series_in_,
+                    residual=self.architecture_["residual"])
 
     def _initialize_net(self, net):
         net.initialize()

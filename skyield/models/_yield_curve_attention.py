@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from skyield.models._base import _check_int, _check_real
+from skyield.models._base import _check_bool, _check_int, _check_real
 from skyield.models._yc_base import (
     DISTRIBUTIONS,
     EXTRACTORS,
@@ -28,6 +28,21 @@ def check_feature_range(feature_range):
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise ValueError(f"feature_range must be finite with low < high, got {feature_range!r}")
     return low, high
+
+
+def check_residual_targets(estimator):
+    """With ``residual=True`` the targets must be the input curves (at every horizon).
+
+    The skip connection adds the window's last curve to every horizon's output, which
+    is meaningful only when ``y`` holds the same series as the windows.
+    """
+    layout = estimator.target_layout_
+    if estimator.architecture_["residual"] and layout.n_targets != estimator.n_series_in_:
+        raise ValueError(
+            f"residual=True forecasts the change from the window's last curve, so y must "
+            f"hold the {estimator.n_series_in_} input series at each horizon; got "
+            f"{layout.n_targets} targets"
+        )
 
 
 class YieldCurveAttentionRegressor(_YieldCurveNetBase):
@@ -58,6 +73,11 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
     default sigmoid ``g`` the central forecast stays inside the training range mapped
     through ``feature_range``; a narrower ``feature_range`` such as (0.1, 0.9) leaves
     room outside it, ``output_activation="linear"`` removes the bound.
+
+    ``residual=True`` (beyond the seed) lets the heads forecast the change from the
+    window's last curve: a skip connection adds that curve back, ``centre = y_last +
+    g(.) - g(0)``, so a network whose heads output zero is the random walk. The
+    quantiles are built from this centre as above.
 
     Parameters
     ----------
@@ -90,6 +110,12 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         Gaussian standard deviation).
     feature_range : tuple of (float, float), default=(0.0, 1.0)
         Range that the training minimum and maximum yields are mapped to.
+    residual : bool, default=False
+        Forecast the change from the last curve of the window (skip connection) instead
+        of the level; ``y`` must then hold the input series (at one or more horizons).
+        With the sigmoid ``g`` the change per output is bounded by half the scaled
+        training range; ``output_activation="linear"`` removes the bound. False is the
+        seed's architecture.
     maturities : array-like of shape (n_series,), default=None
         Maturities of the input series in years. Recorded as ``maturities_``; a
         :class:`TransferredCurveRegressor` uses them to start its adapter from linear
@@ -126,7 +152,7 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
     architecture_ : dict
         The validated architecture (extractor, units, embedding_size, dropout,
         quantiles, gamma, distribution, output_activation, spread_activation,
-        feature_range).
+        feature_range, residual).
     quantiles_ : ndarray of shape (n_quantiles,)
         Levels of the quantile heads.
     families_ : ndarray of shape (n_families,) or None
@@ -189,9 +215,10 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
     def __init__(self, *, window=None, extractor="attention", units=8, embedding_size=5,
                  dropout=0.5, quantiles=(0.025, 0.975), gamma=1, distribution="quantile",
                  output_activation="sigmoid", spread_activation="sigmoid",
-                 feature_range=(0.0, 1.0), maturities=None, epochs=100, batch_size=32,
-                 lr=1e-3, early_stopping=False, validation_fraction=0.1, validation_gap=0,
-                 patience=10, device="cpu", random_state=None, verbose=0):
+                 feature_range=(0.0, 1.0), residual=False, maturities=None, epochs=100,
+                 batch_size=32,
+                 lr=1e-3, early_stopping=False, validation_fraction=0.1,
+                 validation_gap=0, patience=10, device="cpu", random_state=None, verbose=0):
         self.window = window
         self.extractor = extractor
         self.units = units
@@ -203,6 +230,7 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         self.output_activation = output_activation
         self.spread_activation = spread_activation
         self.feature_range = feature_range
+        self.residual = residual
         self.maturities = maturities
         self.epochs = epochs
         self.batch_size = batch_size
@@ -248,10 +276,15 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
             output_activation=self.output_activation,
             spread_activation=self.spread_activation,
             feature_range=check_feature_range(self.feature_range),
+            residual=_check_bool(self, "residual"),
         )
+
+    def _module_params(self):
+        return dict(super()._module_params(), residual=self.architecture_["residual"])
 
     def _training_setup(self, X, y, families):
         inputs, targets = super()._training_setup(X, y, families)
+        check_residual_targets(self)
         self.maturities_ = None if self.maturities is None else \
             check_maturities(self.maturities, self.n_series_in_)
         return inputs, targets
@@ -270,5 +303,5 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
              "quantiles": (0.1, 0.5, 0.9), "early_stopping": True, "patience": 1,
              "validation_fraction": 0.2, "random_state": 0},
             {"extractor": "lstm", "units": 4, "epochs": 2, "distribution": "gaussian",
-             "random_state": 0},
+             "output_activation": "linear", "random_state": 0},
         ]

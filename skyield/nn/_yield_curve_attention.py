@@ -9,7 +9,9 @@ mean and a standard deviation) for every output. It is assembled from three part
   :class:`TransformerBlock` for YC_TRANS), returning a sequence ``(window, units)``;
 - the flattened sequence after dropout, joined with a learned family embedding;
 - output heads: :class:`QuantileHeads` (eqs. 4.1-4.3, quantiles that cannot cross) or
-  :class:`GaussianHeads` (the mean and standard deviation of YC_ATT_DE).
+  :class:`GaussianHeads` (the mean and standard deviation of YC_ATT_DE); with
+  ``residual=True`` the heads forecast the change from the window's last curve, which a
+  skip connection adds back (beyond the seed).
 
 :class:`YieldCurveAttentionNet` puts them together, optionally behind a time-distributed
 linear *adapter* that maps another maturity grid onto the one the extractor was trained
@@ -42,7 +44,12 @@ __all__ = [
 ]
 
 EXTRACTORS = ("attention", "conv", "lstm", "transformer")
-_ACTIVATIONS = {"sigmoid": torch.sigmoid, "linear": lambda x: x}
+def _identity(x):
+    return x
+
+
+# Module-level functions, not lambdas: a fitted net is pickled with its heads.
+_ACTIVATIONS = {"sigmoid": torch.sigmoid, "linear": _identity}
 _POSITIVE = {"sigmoid": torch.sigmoid, "softplus": F.softplus}
 
 
@@ -225,6 +232,13 @@ def _make_extractor(name, n_inputs, units):
     raise ValueError(f"extractor must be one of {EXTRACTORS}, got {name!r}")
 
 
+def _center(g, raw, base):
+    """``g(raw)``, or ``base + g(raw) - g(0)``: a change from ``base`` (the skip connection)."""
+    if base is None:
+        return g(raw)
+    return base + (g(raw) - g(raw.new_zeros(())))
+
+
 class QuantileHeads(nn.Module):
     """Central forecast and non-crossing quantiles (eqs. 4.1-4.3, generalised).
 
@@ -257,8 +271,11 @@ class QuantileHeads(nn.Module):
 
     Shape
     -----
-    Input ``(batch, n_features)``; output ``(batch, 1 + n_quantiles, n_outputs)``: the
-    centre, then the quantiles in level order.
+    ``forward(z, base=None)`` with ``z`` of shape ``(batch, n_features)``; output
+    ``(batch, 1 + n_quantiles, n_outputs)``: the centre, then the quantiles in level
+    order. With ``base`` of shape ``(batch, n_outputs)`` the centre is
+    ``base + g(.) - g(0)``: the heads give the change from ``base``, which is ``base``
+    itself when their affine map is zero.
     """
 
     def __init__(self, n_features, n_outputs, quantiles, center="median",
@@ -276,9 +293,9 @@ class QuantileHeads(nn.Module):
         n_rows = 1 + len(self.below) + len(self.above) + int(self.median_offset)
         self.linear = _glorot(nn.Linear(n_features, n_rows * n_outputs))
 
-    def forward(self, z):
+    def forward(self, z, base=None):
         raw = self.linear(z).unflatten(-1, (-1, self.n_outputs))
-        center = self.g(raw[:, 0])
+        center = _center(self.g, raw[:, 0], base)
         n_below, n_above = len(self.below), len(self.above)
         low = high = center
         median = center
@@ -313,8 +330,9 @@ class GaussianHeads(nn.Module):
 
     Shape
     -----
-    Input ``(batch, n_features)``; output ``(batch, 2, n_outputs)``: mean, standard
-    deviation.
+    ``forward(z, base=None)`` with ``z`` of shape ``(batch, n_features)``; output
+    ``(batch, 2, n_outputs)``: mean, standard deviation. With ``base`` the mean is
+    ``base + g(.) - g(0)``, as in :class:`QuantileHeads`.
     """
 
     def __init__(self, n_features, n_outputs, output_activation="sigmoid",
@@ -325,9 +343,9 @@ class GaussianHeads(nn.Module):
         self.phi = _POSITIVE[spread_activation]
         self.linear = _glorot(nn.Linear(n_features, 2 * n_outputs))
 
-    def forward(self, z):
+    def forward(self, z, base=None):
         raw = self.linear(z).unflatten(-1, (2, self.n_outputs))
-        return torch.stack([self.g(raw[:, 0]), self.phi(raw[:, 1])], dim=1)
+        return torch.stack([_center(self.g, raw[:, 0], base), self.phi(raw[:, 1])], dim=1)
 
 
 class YieldCurveAttentionNet(nn.Module):
@@ -362,6 +380,13 @@ class YieldCurveAttentionNet(nn.Module):
     adapter_outputs : int, default=None
         When set, a time-distributed linear layer maps the ``n_series`` inputs of every
         date to ``adapter_outputs`` values before the extractor (the transfer adapter).
+    residual : bool, default=False
+        Skip connection: the heads forecast the change from the last curve of the window
+        (the input as given, before any adapter), which is added back to the centre (or
+        the Gaussian mean): ``centre = y_last + g(.) - g(0)``. For ``n_outputs = horizon *
+        n_series`` the last curve is repeated for every horizon (outputs laid out
+        horizon-major, as the estimators flatten ``(horizon, n_series)`` targets).
+        False is the seed's architecture.
 
     Shape
     -----
@@ -377,8 +402,14 @@ class YieldCurveAttentionNet(nn.Module):
     def __init__(self, n_series, n_outputs, window, n_families=1, extractor="attention",
                  units=8, embedding_size=5, dropout=0.5, quantiles=(0.025, 0.975),
                  center="median", distribution="quantile", output_activation="sigmoid",
-                 spread_activation="sigmoid", adapter_outputs=None):
+                 spread_activation="sigmoid", adapter_outputs=None, residual=False):
         super().__init__()
+        if residual and n_outputs % n_series:
+            raise ValueError(
+                f"residual=True adds the last input curve to the outputs, so n_outputs "
+                f"({n_outputs}) must be a multiple of n_series ({n_series})"
+            )
+        self.residual = residual
         self.adapter = None
         n_inputs = n_series
         if adapter_outputs is not None:
@@ -403,6 +434,9 @@ class YieldCurveAttentionNet(nn.Module):
             )
 
     def forward(self, yields, family=None, return_attention=False, return_features=False):
+        base = None
+        if self.residual:
+            base = yields[:, -1].repeat(1, self.heads.n_outputs // yields.shape[-1])
         x = yields if self.adapter is None else self.adapter(yields)
         sequence, attention = self.extractor(x)
         features = sequence.flatten(1)
@@ -413,7 +447,7 @@ class YieldCurveAttentionNet(nn.Module):
             embedded = self.embedding(family)
             z = torch.cat([z, embedded], dim=-1)
             features = torch.cat([embedded, features], dim=-1)
-        out = self.heads(z)
+        out = self.heads(z, base)
         if return_attention:
             return out, attention
         if return_features:
