@@ -16,7 +16,7 @@ A. Source study (Tables 1 and 2 of the seed). Four zero-coupon families that sha
    seeds (ensemble members trained as one batched model); the table gives the average of
    the runs' metrics and the metrics of their averaging ensemble. Benchmarks: dynamic
    NS/NSS with AR(1)/VAR(1) factors (two-step Diebold-Li, decays of appendix A.1),
-   fitted per family. Also YC_ATT_DE (Gaussian heads, deep ensemble, section 6.1),
+   fitted per family, and the random walk. Also YC_ATT_DE (Gaussian heads, deep ensemble, section 6.1),
    per-family and per-maturity coverage, forecast fans, the mean attention matrix, and
    the PCA analysis of the learned features against Svensson factors (section 5). An
    ablation beyond the seed refits each extractor (gamma 1) with a linear ``g`` instead
@@ -55,7 +55,7 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
 
-from skyield.baselines import DynamicNelsonSiegel, NelsonSiegelCurve
+from skyield.baselines import DynamicNelsonSiegel, NelsonSiegelCurve, RandomWalk
 from skyield.datasets import load_international_curves
 from skyield.ensemble import SeedEnsemble
 from skyield.metrics import mean_absolute_error, mean_squared_error, mpiw, picp
@@ -140,7 +140,12 @@ def picp_by_maturity(y, bounds, grid):
 
 # ---------------------------------------------------------------- models
 def fit_dns(X, y, families, grid, train, test):
-    results, fitted = {}, {}
+    """The random walk (last curve; Gaussian intervals from the training changes, pooled
+    over families) and the four dynamic NS/NSS models, per family."""
+    walk = RandomWalk().fit(X[train], y[train])
+    results = {"RW": point_and_interval(y[test], walk.predict(X[test]),
+                                        walk.predict_interval(X[test], COVERAGE))}
+    fitted = {}
     for name, (factors, dynamics) in DNS_MODELS.items():
         model = DynamicNelsonSiegel(factors=factors, dynamics=dynamics,
                                     decay="mean-maturity", maturities=grid)

@@ -44,7 +44,7 @@ def test_quick_run_invariants(quick_results):
     data = source["data"]
     assert data["n_train"] > 0 and data["n_test"] > 0
     assert data["test_targets"][0] > "2012-12-31"          # leak-free split
-    assert set(source["table1"]) == {"NS_AR", "NS_VAR", "NSS_AR", "NSS_VAR"}
+    assert set(source["table1"]) == {"RW", "NS_AR", "NS_VAR", "NSS_AR", "NSS_VAR"}
     for metrics in source["table1"].values():
         check_metrics(metrics)
     expected = {f"{m} gamma={g}" for m in ("YC_ATT", "YC_CONV", "YC_LSTM", "YC_TRANS")
