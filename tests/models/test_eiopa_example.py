@@ -135,10 +135,16 @@ def test_quick_run_invariants(quick_results):
     assert set(tables["per_family"]["a"]["NSS_VAR"]) == {"CH", "EU", "GB", "TR", "US"}
     tuning = results["tuning"]
     assert tuning["chosen"] in tuning["grid"]
-    assert len(tuning["chosen_runs"]) == len(saved["settings"]["seeds"])
-    assert len(tuning["interval_factors"]) == 12
-    for run in tuning["chosen_runs"]:
-        check_metrics(run["calibrated"])
+    assert tuning["chosen_level"] == "paper"                # the only one in the quick grid
+    assert set(tuning["seed_runs"]) == {tuning["chosen"], "paper"}
+    for runs in tuning["seed_runs"].values():
+        assert [run["seed"] for run in runs] == saved["settings"]["seeds"]
+        for run in runs:
+            check_metrics(run["calibrated"])
+    for entry in tuning["grid"].values():
+        assert len(entry["interval_factors"]) == 12
+        check_metrics(entry["test_calibrated_a"])
+    assert len(tuning["residual_runs"]) == len(saved["settings"]["seeds"])
     transfer = results["transfer"]
     assert transfer["extractor_frozen"] is True
     for entry in transfer["deep"].values():
