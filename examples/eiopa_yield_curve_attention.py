@@ -113,7 +113,8 @@ DEEP_MODELS["YC_ATT_DE"] = {"extractor": "attention", "distribution": "gaussian"
 # yields): MSE as printed (its "x 1e5" behaves as x 1e4), MAE as printed (x 1e2), MPIW
 # x 100 (printed in decimals). The printed 0.115 for YC_CONV gamma=1 (ensemble MPIW) is
 # read as 0.0115: appendix A.2 makes it equal to the average run's 0.0115.
-PAPER_TABLE1 = {"NS_AR": (0.7433, 0.4496, 0.9984, 5.40), "NS_VAR": (0.4977, 0.3492, 0.7288, 0.80),
+PAPER_TABLE1 = {"NS_AR": (0.7433, 0.4496, 0.9984, 5.40),
+                "NS_VAR": (0.4977, 0.3492, 0.7288, 0.80),
                 "NSS_AR": (0.5379, 0.3709, 0.9987, 42.53),
                 "NSS_VAR": (0.4626, 0.3226, 0.7462, 3.07)}
 PAPER_TABLE2 = {
@@ -418,7 +419,8 @@ def stretch_scores(truth, forecast):
     ``s = max((c - y) / (c - lower), (y - c) / (upper - c))``: the band scaled by ``s``
     about the centre just contains ``y``. Shape of ``truth``.
     """
-    centre, lower, upper = forecast["centre"], forecast["bounds"][..., 0], forecast["bounds"][..., 1]
+    centre = forecast["centre"]
+    lower, upper = forecast["bounds"][..., 0], forecast["bounds"][..., 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         below = (centre - truth) / (centre - lower)
         above = (truth - centre) / (upper - centre)

@@ -56,8 +56,8 @@ class TransferredCurveRegressor(_YieldCurveNetBase):
     starting from the source values. The architecture (extractor, units, embedding size,
     dropout, quantile levels, gamma, distribution, activations, feature range, residual
     skip connection) is the source's; with ``residual=True`` the skip passes the new
-    window's last curve, on the new grid, to the new heads. Scaling is refitted on the new training data, so the new yields are
-    min-max scaled on their own training span.
+    window's last curve, on the new grid, to the new heads. Scaling is refitted on the
+    new training data, so the new yields are min-max scaled on their own training span.
 
     The extractor reads a sequence of any length, so the new windows may be longer or
     shorter than the source's; only the heads (new anyway) depend on it.
