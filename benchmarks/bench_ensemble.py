@@ -73,12 +73,12 @@ def main():
                                             batch_size=32, device=args.device)
         one = timed(lambda: base.set_params(random_state=0).fit(X, y, families=families),
                     args.repeats)
-        batched = timed(lambda: SeedEnsemble(base, args.members, batched=True,
+        batched = timed(lambda: SeedEnsemble(base, n_estimators=args.members, batched=True,
                                              random_state=0).fit(X, y, families=families),
                         args.repeats)
         separate = None
         if position == 0 or args.all_separate:
-            separate = timed(lambda: SeedEnsemble(base, args.members, n_jobs=1,
+            separate = timed(lambda: SeedEnsemble(base, n_estimators=args.members, n_jobs=1,
                                                   random_state=0).fit(X, y, families=families),
                              max(1, args.repeats // 2))
         rows.append((extractor, one, batched, separate))

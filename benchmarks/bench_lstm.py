@@ -1,17 +1,25 @@
-"""Training throughput of LSTMAttentionRegressor and LSTMRegressor on weekly Treasury windows.
+"""Training cost of LSTMAttentionRegressor and LSTMRegressor on weekly Treasury windows.
 
 Windows of 52 weeks of the ten constant-maturity yields (1993-2018, ~1300 windows) and the
-10-year yield one week ahead. Throughput is training windows per second, from the wall
-time of an epoch (median over the timed epochs, after one warm-up epoch) and from the CPU
-time of an epoch (which other processes on a shared machine do not inflate). The
-reference is a hand-written training loop of a same-size ``torch.nn.LSTM`` + linear head
-(Adam, MSE, shuffled mini-batches) on identical windows: the cost of the framework
-(skorch, validation, standardisation) and of the model's own choices (attention decoder,
-hand-written recurrent-dropout loop) shows against it.
+10-year yield one week ahead. The cost of a case is the CPU time of one training epoch:
+the CPU time of a fit of ``epochs`` epochs minus that of a fit of one epoch (which takes
+set-up out), over ``epochs - 1``. The cases are measured in interleaved rounds (every
+case once per round, ``--rounds`` rounds) and the median over the rounds is reported, so
+that a change in the load of a shared machine hits every case alike; CPU time is not
+inflated by other processes waiting for a core.
+
+Cases: both estimators with the seed's recurrent dropout of 0.1, with one mask per
+mini-batch (``recurrent_dropout_mode="batch"``, the fused LSTM kernel) and one mask per
+window (``"sequence"``, Keras' sampling, a step-by-step loop), and without recurrent
+dropout. The reference is a hand-written training loop of a same-size
+``torch.nn.LSTM`` + linear head (Adam, MSE, shuffled mini-batches) on identical windows.
+The ratios printed are the cost of each case over that of the same estimator without
+recurrent dropout, and over the reference loop.
 
 Optional peer comparison: ``--peer darts`` also times darts' ``BlockRNNModel`` (LSTM, same
 size) when darts is installed (``pip install "darts[torch]" torch==<your torch version>``
-in one command so the installed torch build is kept).
+in one command so the installed torch build is kept); darts exposes no per-epoch times,
+so its row is the wall time of a whole fit per epoch.
 
 Run::
 
@@ -42,27 +50,18 @@ def treasury_windows():
     return panel, windows.X, windows.y[:, 0, :]
 
 
-def estimator_throughput(model, X, y):
-    """Training windows per second: from wall time (median epoch) and from CPU time.
-
-    CPU time per epoch is the difference between a fit of ``epochs`` epochs and a fit of
-    one epoch (both after a warm-up fit), divided by ``epochs - 1``: it excludes set-up and
-    does not depend on other processes sharing the machine.
-    """
-    epochs = model.epochs
-    model.set_params(epochs=1).fit(X, y)  # warm-up: first-call costs stay out of the timing
+def estimator_epoch_seconds(model, X, y, epochs):
+    """CPU seconds of one training epoch of ``model`` (set-up excluded)."""
     cpu = time.process_time()
-    model.fit(X, y)
+    model.set_params(epochs=1).fit(X, y)
     one_epoch = time.process_time() - cpu
     cpu = time.process_time()
     model.set_params(epochs=epochs).fit(X, y)
-    cpu_per_epoch = (time.process_time() - cpu - one_epoch) / (epochs - 1)
-    durations = np.asarray(model.net_.history[:, "dur"])[1:]
-    return X.shape[0] / float(np.median(durations)), X.shape[0] / cpu_per_epoch, durations
+    return (time.process_time() - cpu - one_epoch) / (epochs - 1)
 
 
-def reference_throughput(X, y, units, epochs, batch_size, device, seed=0):
-    """Same-size torch.nn.LSTM + linear head, plain training loop."""
+def reference_epoch_seconds(X, y, units, epochs, batch_size, device, seed=0):
+    """CPU seconds of one epoch of a same-size torch.nn.LSTM + linear head, plain loop."""
     torch.manual_seed(seed)
     device = torch.device(device)
     lstm = torch.nn.LSTM(X.shape[2], units, batch_first=True).to(device)
@@ -76,9 +75,9 @@ def reference_throughput(X, y, units, epochs, batch_size, device, seed=0):
     generator = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True,
                                          generator=generator)
-    durations, cpu_durations = [], []
+    cpu_durations = []
     for _ in range(epochs):
-        tic, cpu = time.perf_counter(), time.process_time()
+        cpu = time.process_time()
         for xb, yb in loader:
             xb, yb = xb.to(device), yb.to(device)
             optimizer.zero_grad()
@@ -88,14 +87,11 @@ def reference_throughput(X, y, units, epochs, batch_size, device, seed=0):
             optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        durations.append(time.perf_counter() - tic)
         cpu_durations.append(time.process_time() - cpu)
-    durations = np.asarray(durations[1:])
-    return (X.shape[0] / float(np.median(durations)),
-            X.shape[0] / float(np.mean(cpu_durations[1:])), durations)
+    return float(np.mean(cpu_durations[1:]))
 
 
-def darts_throughput(panel, units, epochs, batch_size, device):
+def darts_epoch_seconds(panel, units, epochs, batch_size, device):
     """darts' BlockRNNModel (LSTM) on the same data: 10Y target, other yields as covariates."""
     try:
         from darts import TimeSeries
@@ -117,70 +113,88 @@ def darts_throughput(panel, units, epochs, batch_size, device):
     )
     tic = time.perf_counter()
     model.fit(target, past_covariates=covariates, verbose=False)
-    elapsed = time.perf_counter() - tic
-    n_windows = len(panel) - 52
-    return n_windows * epochs / elapsed
+    return (time.perf_counter() - tic) / epochs
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--epochs", type=int, default=4,
-                        help="epochs per timed fit, at least 2 (the first is warm-up)")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="epochs of the long timed fit, at least 2")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds over all cases (median reported)")
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--peer", choices=["none", "darts"], default="none")
     parser.add_argument("--output", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     if args.epochs < 2:
-        parser.error("--epochs must be at least 2 (the first epoch is a warm-up)")
+        parser.error("--epochs must be at least 2")
     torch.set_num_threads(args.threads)
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     if device == "auto":
         device = "cpu"
 
     panel, X, y = treasury_windows()
-    common = dict(units=args.units, epochs=args.epochs, batch_size=args.batch_size,
-                  device=device, random_state=0)
+    common = dict(units=args.units, batch_size=args.batch_size, device=device, random_state=0)
+    attention = dict(attn_dense_nodes=16, shared_attention=False, **common)
     cases = {
-        "LSTMAttentionRegressor (attn 16, per-output, recurrent dropout 0.1)":
-            LSTMAttentionRegressor(attn_dense_nodes=16, shared_attention=False, **common),
-        "LSTMAttentionRegressor (attn 16, per-output, no recurrent dropout)":
-            LSTMAttentionRegressor(attn_dense_nodes=16, shared_attention=False,
-                                   recurrent_dropout=0.0, **common),
-        "LSTMRegressor (recurrent dropout 0.1)": LSTMRegressor(**common),
-        "LSTMRegressor (no recurrent dropout)": LSTMRegressor(recurrent_dropout=0.0, **common),
+        "LSTMAttentionRegressor, recurrent dropout 0.1, one mask per mini-batch":
+            ("attention", LSTMAttentionRegressor(recurrent_dropout_mode="batch", **attention)),
+        "LSTMAttentionRegressor, recurrent dropout 0.1, one mask per window":
+            ("attention", LSTMAttentionRegressor(recurrent_dropout_mode="sequence", **attention)),
+        "LSTMAttentionRegressor, no recurrent dropout":
+            ("attention", LSTMAttentionRegressor(recurrent_dropout=0.0, **attention)),
+        "LSTMRegressor, recurrent dropout 0.1, one mask per mini-batch":
+            ("lstm", LSTMRegressor(recurrent_dropout_mode="batch", **common)),
+        "LSTMRegressor, recurrent dropout 0.1, one mask per window":
+            ("lstm", LSTMRegressor(recurrent_dropout_mode="sequence", **common)),
+        "LSTMRegressor, no recurrent dropout":
+            ("lstm", LSTMRegressor(recurrent_dropout=0.0, **common)),
     }
+    reference = "reference: torch.nn.LSTM + linear, plain loop"
+    for _, model in cases.values():  # warm-up: first-call costs stay out of the timing
+        model.set_params(epochs=1).fit(X, y)
+    seconds = {name: [] for name in [*cases, reference]}
+    for _ in range(args.rounds):
+        for name, (_, model) in cases.items():
+            seconds[name].append(estimator_epoch_seconds(model, X, y, args.epochs))
+        seconds[reference].append(reference_epoch_seconds(X, y, args.units, args.epochs,
+                                                          args.batch_size, device))
+    median = {name: float(np.median(values)) for name, values in seconds.items()}
+    without = {family: median[name] for name, (family, model) in cases.items()
+               if model.recurrent_dropout == 0.0}
     rows = []
-    for name, model in cases.items():
-        rate, cpu_rate, durations = estimator_throughput(model, X, y)
-        rows.append({"model": name, "windows_per_second": rate,
-                     "windows_per_cpu_second": cpu_rate,
-                     "epoch_seconds": durations.round(3).tolist()})
-    rate, cpu_rate, durations = reference_throughput(X, y, args.units, args.epochs,
-                                                     args.batch_size, device)
-    rows.append({"model": "reference: torch.nn.LSTM + linear, plain loop",
-                 "windows_per_second": rate, "windows_per_cpu_second": cpu_rate,
-                 "epoch_seconds": durations.round(3).tolist()})
+    for name, values in seconds.items():
+        family = cases[name][0] if name in cases else None
+        rows.append({"model": name, "cpu_seconds_per_epoch": median[name],
+                     "rounds": [round(v, 4) for v in values],
+                     "vs_no_dropout": median[name] / without[family] if family else None,
+                     "vs_reference": median[name] / median[reference]})
     if args.peer == "darts":
-        rows.append({"model": "darts BlockRNNModel (LSTM)",
-                     "windows_per_second": darts_throughput(panel, args.units, args.epochs,
-                                                            args.batch_size, device)})
+        rows.append({"model": "darts BlockRNNModel (LSTM), wall time of a fit per epoch",
+                     "wall_seconds_per_epoch": darts_epoch_seconds(
+                         panel, args.units, args.epochs, args.batch_size, device)})
 
     info = {"device": device, "threads": args.threads, "n_windows": int(X.shape[0]),
             "window": 52, "n_series": 10, "units": args.units, "batch_size": args.batch_size,
-            "epochs": args.epochs, "torch": torch.__version__,
+            "epochs": args.epochs, "rounds": args.rounds, "torch": torch.__version__,
             "processor": platform.processor() or platform.machine()}
     info["load_average"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     print(f"{device}, {args.threads} thread(s), {X.shape[0]} windows of 52 x 10, "
-          f"{args.units} units, batch {args.batch_size}, load average {info['load_average']}")
-    print("| model | windows / s (wall) | windows / CPU s |")
-    print("|---|---:|---:|")
+          f"{args.units} units, batch {args.batch_size}, {args.rounds} rounds, "
+          f"load average {info['load_average']}")
+    print("| case | CPU s / epoch | windows / CPU s | vs. no recurrent dropout | vs. reference |")
+    print("|---|---:|---:|---:|---:|")
     for row in rows:
-        cpu_rate = row.get("windows_per_cpu_second")
-        shown = f"{cpu_rate:.0f}" if cpu_rate else "-"
-        print(f"| {row['model']} | {row['windows_per_second']:.0f} | {shown} |")
+        if "cpu_seconds_per_epoch" not in row:
+            print(f"| {row['model']} | {row['wall_seconds_per_epoch']:.3f} (wall) | | | |")
+            continue
+        ratio = f"{row['vs_no_dropout']:.2f}x" if row["vs_no_dropout"] else ""
+        print(f"| {row['model']} | {row['cpu_seconds_per_epoch']:.3f} | "
+              f"{X.shape[0] / row['cpu_seconds_per_epoch']:,.0f} | {ratio} | "
+              f"{row['vs_reference']:.2f}x |")
     if args.output:
         Path(args.output).write_text(json.dumps({"info": info, "rows": rows}, indent=2))
     return rows

@@ -2,19 +2,20 @@
 
 One evaluation of what ``NeuralStateSpaceModel.fit`` optimises, in the setting of seed
 004: 750 dates, 11 maturities (1 to 84 months), 5 factors, the loading network with two
-hidden layers of 300 tanh units. Rows:
+hidden layers of 300 tanh units. Cases, timed in interleaved rounds (see ``_timing.py``):
 
 * the whole objective (network -> loadings -> Kalman log-likelihood + log-priors) and its
   gradient with respect to every parameter (90,000 network weights, F, log P, log Q), with
   the sequential filter and with the parallel scan;
 * the Kalman log-likelihood and gradient alone (loadings held as a leaf tensor);
-* the network alone (loadings at the 11 maturities and the backward pass).
+* the network alone (loadings at the 11 maturities and the backward pass);
+* statsmodels' log-likelihood of the same state space model (no gradient), a yardstick
+  that makes runs at different times, and on different machines, comparable.
 
 The data are simulated from the model with Svensson-like loadings (no missing values).
-Each entry is the median of ``--repeats`` runs after one warm-up run: wall-clock time and
-the CPU time of the process. The table is printed and written as a Markdown page
-(``--output``; the block between the page's markers is replaced, the rest of the page is
-kept). Run::
+CPU time of the process, medians over the rounds; one thread for torch and for numpy's
+BLAS. The block of the page between its markers is replaced (``--output``; '' only
+prints). Run::
 
     .venv/bin/python benchmarks/bench_nnss.py
 
@@ -24,13 +25,14 @@ and, on a machine with a GPU, ``--device cuda`` (the CPU rows are measured as we
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from statsmodels.tsa.statespace.mlemodel import MLEModel
+from threadpoolctl import threadpool_limits
+
+from _timing import interleaved, load_average, median_cpu, median_ratio, median_wall, write_section
 
 from skyield._nelson_siegel import nelson_siegel_loadings, svensson_loadings
 from skyield.models._nnss_objective import Priors, log_likelihood, log_posterior
@@ -56,26 +58,21 @@ def make_problem(seed=0):
     return tau, y, loadings, F, np.diag(P), np.diag(Q)
 
 
-def median_time(func, repeats, sync=None):
-    """Median wall-clock and process CPU seconds of ``func`` over ``repeats`` runs."""
-    func()
-    if sync:
-        sync()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        func()
-        if sync:
-            sync()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall), statistics.median(cpu)
+def statsmodels_loglike(y, loadings, F, P, Q, initial_var):
+    """statsmodels' log-likelihood of the same model (known start, no gradient)."""
+    k = F.shape[0]
+    model = MLEModel(y, k_states=k)
+    model.ssm["design"] = loadings
+    model.ssm["obs_cov"] = np.diag(Q)
+    model.ssm["transition"] = F
+    model.ssm["selection"] = np.eye(k)
+    model.ssm["state_cov"] = np.diag(P)
+    model.ssm.initialize_known(np.zeros(k), initial_var * np.eye(k))
+    return model.ssm.loglike
 
 
-def run_benchmarks(device, repeats):
-    sync = torch.cuda.synchronize if device.type == "cuda" else None
-    where = "GPU" if device.type == "cuda" else "CPU"
-    tau, y, loadings, F, P, Q = make_problem()
+def skyield_cases(device, problem):
+    tau, y, loadings, F, P, Q = problem
 
     def as_t(array):
         return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float64, device=device)
@@ -86,7 +83,7 @@ def run_benchmarks(device, repeats):
     module = NeuralLoadings(N_FACTORS, (300, 300), maturity_scale=float(tau.max()))
     module = module.to(device=device, dtype=torch.float64)
     weights = list(module.parameters())
-    rows = []
+    cases = {}
     for name in ("sequential", "parallel"):
         def objective(filter=name):
             F_t = as_t(F).requires_grad_()
@@ -104,58 +101,57 @@ def run_benchmarks(device, repeats):
             result.loglike.backward()
 
         label = "sequential" if name == "sequential" else "parallel scan"
-        rows.append(("log-posterior + gradient (network, filter, priors)",
-                     f"{label} ({where})", median_time(objective, repeats, sync)))
-        rows.append(("Kalman log-likelihood + gradient only",
-                     f"{label} ({where})", median_time(filter_only, repeats, sync)))
+        cases[("log-posterior + gradient (network, filter, priors)", label, device.type)] = objective
+        cases[("Kalman log-likelihood + gradient only", label, device.type)] = filter_only
 
     def network_only():
         for w in weights:
             w.grad = None
         module(tau_t).sum().backward()
 
-    rows.append(("loading network (11 maturities) + gradient only", f"({where})",
-                 median_time(network_only, repeats, sync)))
-    return rows
+    cases[("loading network (11 maturities) + gradient only", "", device.type)] = network_only
+    return cases
+
+
+def run_benchmarks(devices, rounds):
+    problem = make_problem()
+    tau, y, loadings, F, P, Q = problem
+    yardstick = ("statsmodels log-likelihood of the same model (no gradient)", "", "cpu")
+    cases = {yardstick: statsmodels_loglike(y, loadings, F, P, Q, 10.0 * float(np.mean(y**2)))}
+    for device in devices:
+        cases.update(skyield_cases(torch.device(device), problem))
+    sync = torch.cuda.synchronize if "cuda" in devices else None
+    times = interleaved(cases, rounds, sync)
+    return [(*case, times[case], median_ratio(times[case], times[yardstick])) for case in cases]
 
 
 def format_table(rows):
-    lines = ["| task | filter (device) | wall time (ms) | CPU time (ms) |",
-             "|---|---|---:|---:|"]
-    lines += [f"| {task} | {impl} | {wall * 1e3:.1f} | {cpu * 1e3:.1f} |"
-              for task, impl, (wall, cpu) in rows]
+    lines = ["| task | filter | device | CPU ms | wall ms | x statsmodels log-likelihood |",
+             "|---|---|---|---:|---:|---:|"]
+    lines += [f"| {task} | {impl} | {device.upper()} | {1e3 * median_cpu(samples):.1f} | "
+              f"{1e3 * median_wall(samples):.1f} | {ratio:.1f} |"
+              for task, impl, device, samples, ratio in rows]
     return "\n".join(lines)
 
 
-def _load_average():
-    try:
-        return f"{os.getloadavg()[0]:.1f}"
-    except OSError:  # pragma: no cover - not available on every platform
-        return "n/a"
-
-
 START, END = "<!-- bench_nnss: start -->", "<!-- bench_nnss: end -->"
-PAGE = """# Neural state space model: performance
-
-{start}
-{section}{end}
-"""
 SECTION = """## One evaluation of the MAP objective
 
 What one iteration of `NeuralStateSpaceModel.fit` costs (L-BFGS-B needs about 1.1
 evaluations per iteration): the log-posterior of the seed-004 setting (750 dates,
 11 maturities, 5 factors, loading network with two hidden layers of 300 tanh units, about
 91,000 weights) and its gradient with respect to every parameter. The data are simulated
-from the model. Median of {repeats} runs after a warm-up: wall-clock time and the CPU time
-of the benchmark process (`time.process_time`; on a busy machine the better measure of
-the work done, since waiting for a core is excluded).
+from the model. {rounds} interleaved rounds; CPU time of the process (`time.process_time`)
+and wall time, medians over the rounds; the last column is the median over the rounds of
+the ratio to statsmodels' log-likelihood (without gradient) of the same model, timed in the
+same rounds.
 
 Command: `{command}`
 
-Machine: {cores} CPU cores ({machine}), Python {python}, torch {torch},
-`torch.set_num_threads({threads})`, GPU: {gpu}. 1-minute load average {load_before} before
-and {load_after} after the run, on {cores} cores: the machine was shared with other
-processes, which inflates wall-clock times by an unknown amount.
+Machine: {cores} CPU cores ({machine}), Python {python}, torch {torch}, one thread (torch
+and numpy's BLAS), GPU: {gpu}. 1-minute load average {load_before} before and {load_after}
+after the run, on {cores} cores: the machine was shared with other processes, which
+stretches wall times far more than CPU times.
 
 {table}
 """
@@ -164,42 +160,29 @@ processes, which inflates wall-clock times by an unknown amount.
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--output", default="docs/performance/nnss.md",
                         help="Markdown file to write ('' to skip)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda requested but CUDA is not available")
-    torch.set_num_threads(args.threads)
-    load_before = _load_average()
-    rows = run_benchmarks(torch.device("cpu"), args.repeats)
-    if args.device == "cuda":
-        rows += run_benchmarks(torch.device("cuda"), args.repeats)
-    load_after = _load_average()
+    torch.set_num_threads(1)
+    load_before = load_average()
+    devices = ["cpu"] + (["cuda"] if args.device == "cuda" else [])
+    with threadpool_limits(limits=1):
+        rows = run_benchmarks(devices, args.rounds)
     table = format_table(rows)
     print(table)
     if args.output:
         command = ".venv/bin/python benchmarks/bench_nnss.py " + " ".join(
             sys.argv[1:] if argv is None else argv)
         text = SECTION.format(
-            repeats=args.repeats, command=command.strip(), cores=os.cpu_count(),
+            rounds=args.rounds, command=command.strip(), cores=os.cpu_count(),
             machine=platform.machine(), python=platform.python_version(),
-            torch=torch.__version__, threads=args.threads,
+            torch=torch.__version__,
             gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-            load_before=load_before, load_after=load_after, table=table)
-        write_section(Path(args.output), text)
-
-
-def write_section(path, section):
-    """Replace the measured block of ``path`` (between the markers), keeping the rest."""
-    if path.exists() and START in path.read_text():
-        page = path.read_text()
-        head, rest = page.split(START, 1)
-        tail = rest.split(END, 1)[1] if END in rest else ""
-        path.write_text(f"{head}{START}\n{section}{END}{tail}")
-    else:
-        path.write_text(PAGE.format(start=START, section=section, end=END))
+            load_before=load_before, load_after=load_average(), table=table)
+        write_section(args.output, text, START, END, "Neural state space model: performance")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def run(start, test_start, end, horizons, refit, window, models, coverage=0.95):
         started = time.perf_counter()
         results = backtest(MODELS[name](maturities), panel, window=window, horizons=horizons,
                            refit=refit, coverage=coverage, test_start=test_start,
-                           evaluate_on="target", mode="window")
+                           evaluate_on="target")
         seconds[name] = time.perf_counter() - started
         frames.append(results.assign(model=name))
         print(f"{name}: {results['target_date'].nunique()} target months, "
@@ -129,7 +129,10 @@ def main(argv=None):
         f"Data: GSW zero-coupon yields, month ends {span}, maturities "
         f"{', '.join(map(str, MATURITIES))} years. Test targets from "
         f"{settings['test_start'][:7]}; refit every {settings['refit']} months on earlier "
-        f"data only; window models see the last {settings['window']} months.",
+        f"data only. The dynamic Nelson-Siegel models are sequence models: each refit "
+        f"estimates them on every month before it, and between refits they are filtered "
+        f"forward on the new months with their parameters frozen. The random walk is a "
+        f"window model on the last {settings['window']} months.",
         "",
         "RMSE (percentage points) by maturity (years):",
         "",

@@ -86,6 +86,7 @@ from scipy.stats import norm
 from sklearn.frozen import FrozenEstimator
 
 from skyield.baselines import DynamicNelsonSiegel, RandomWalk
+from skyield.compose import PerFamily
 from skyield.datasets import (
     eiopa_benchmark_selection,
     load_eiopa_curves,
@@ -250,7 +251,7 @@ def runs_and_ensemble(truth, members):
 
 # ---------------------------------------------------------------- benchmarks
 def dns_forecast(model, steps):
-    """Mean and 95% interval of a fitted panel-mode DynamicNelsonSiegel, per family.
+    """Mean and 95% interval of a fitted ``PerFamily(DynamicNelsonSiegel(...))``.
 
     The one place that calls the sequence-model forecast methods.
 
@@ -259,7 +260,7 @@ def dns_forecast(model, steps):
     centre : DataFrame indexed by (family, date)
     bounds : ndarray of shape (n_rows, n_maturities, 2), rows as ``centre``
     """
-    return model.forecast(steps), model.forecast_interval(steps, coverage=COVERAGE)
+    return model.forecast(steps), model.forecast(steps, coverage=COVERAGE)
 
 
 def _by_family(centre, bounds, families, steps):
@@ -295,7 +296,8 @@ def random_walk_forecasts(panel, origin, families, start, rolling, steps):
 def dns_forecasts(panel, origin, families, steps, factors, dynamics):
     """A dynamic NS/NSS model fitted per family at ``origin``, forecast under both protocols."""
     learning = split_at(panel, origin)
-    model = DynamicNelsonSiegel(factors=factors, dynamics=dynamics, decay="mean-maturity")
+    model = PerFamily(DynamicNelsonSiegel(factors=factors, dynamics=dynamics,
+                                          decay="mean-maturity"))
     model.fit(learning)
     protocol_a = _by_family(*dns_forecast(model, steps), families, steps)
     dates = panel.index.get_level_values("date")
@@ -709,7 +711,7 @@ def benchmark_timing(settings, started):
         panel = panel.loc[list(settings["families"])]
     test_start = settings["benchmark_test_start"]
     horizons = [1, 6, 12]
-    sequence = dict(mode="sequence", refit=12)
+    sequence = dict(refit=12)        # backtest fits one clone per family
     models = {
         "random walk": (RandomWalk(), dict(window=1, refit=False)),
         **{name: (DynamicNelsonSiegel(factors=factors, dynamics=dynamics,

@@ -79,10 +79,10 @@ CQR_GRID = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
 
 FULL = dict(start="1986-01", fit_end="2017-12", test_start="2018-01", end="2025-09",
             n_paths=5000, calibration_months=60, yc_epochs=200, yc_units=16,
-            nnss_hidden=(300, 300), nnss_epochs=300, nnss_pretrain=300)
+            nnss_hidden=(300, 300), nnss_maxiter=300, nnss_pretrain_maxiter=300)
 QUICK = dict(start="2005-01", fit_end="2019-12", test_start="2020-01", end="2021-12",
              n_paths=200, calibration_months=36, yc_epochs=3, yc_units=4,
-             nnss_hidden=(8, 8), nnss_epochs=5, nnss_pretrain=5)
+             nnss_hidden=(8, 8), nnss_maxiter=5, nnss_pretrain_maxiter=5)
 
 
 def liability():
@@ -109,11 +109,11 @@ def build_models(settings, maturities, seed, n_calibration):
 
     models = {
         "DNS-VAR": DynamicNelsonSiegel(factors="ns", dynamics="var", method="two-step",
-                                       maturities=maturities, horizons=HORIZONS),
+                                       maturities=maturities),
         "RW+copula": RandomWalk(),
     }
     try:
-        from skyield.models._yield_curve_attention import YieldCurveAttentionRegressor
+        from skyield.models import YieldCurveAttentionRegressor
     except ImportError as error:  # pragma: no cover - reported in the results
         warnings.warn(f"YC_ATT left out: {error}")
         return models
@@ -129,11 +129,11 @@ def build_models(settings, maturities, seed, n_calibration):
 
 
 def build_nnss(settings, maturities, seed):
-    from skyield.models._neural_state_space import NeuralStateSpaceModel
+    from skyield.models import NeuralStateSpaceModel
 
     return NeuralStateSpaceModel(n_factors=4, hidden_layers=settings["nnss_hidden"],
-                                 maturities=maturities, epochs=settings["nnss_epochs"],
-                                 pretrain_epochs=settings["nnss_pretrain"],
+                                 maturities=maturities, maxiter=settings["nnss_maxiter"],
+                                 pretrain_maxiter=settings["nnss_pretrain_maxiter"],
                                  random_state=seed)
 
 
@@ -161,6 +161,7 @@ def run(settings, seed=0, output_dir=None, include_nnss=True, figures=True):
     import torch
     from sklearn.base import clone
 
+    from skyield.base import estimator_kind
     from skyield.datasets import load_gsw_zero
     from skyield.model_selection import backtest
     from skyield.preprocessing import make_windows
@@ -187,16 +188,20 @@ def run(settings, seed=0, output_dir=None, include_nnss=True, figures=True):
     for name, model in models.items():
         t0 = time.perf_counter()
         res = backtest(model, panel, window=WINDOW, horizons=HORIZONS, refit=False,
-                       coverage=COVERAGE, test_start=settings["test_start"], mode="window")
+                       coverage=COVERAGE, test_start=settings["test_start"])
         frames.append(res.assign(model=name))
-        fitted = clone(model).fit(windows.X, windows.y)
-        kwargs = {}
-        if name != "DNS-VAR":
+        if estimator_kind(model) == "sequence":
+            # Fitted on the fit span, then filtered on to the valuation date.
+            fitted = clone(model).fit(fit_panel)
+            fitted.update(panel.loc[panel.index > fit_panel.index[-1]])
+            cube = sample_paths(fitted, settings["n_paths"], 12, random_state=seed)
+        else:
+            fitted = clone(model).fit(windows.X, windows.y)
             grid = {"YC_ATT": GRID, "YC_ATT+CQR": CQR_GRID}.get(name)
-            kwargs = dict(copula=fit_copula(fitted, cal_X, cal_y, quantile_grid=grid),
-                          quantile_grid=grid)
-        cube = sample_paths(fitted, settings["n_paths"], 12, X=origin_window,
-                            random_state=seed, **kwargs)
+            cube = sample_paths(fitted, settings["n_paths"], 12, X=origin_window,
+                                random_state=seed,
+                                copula=fit_copula(fitted, cal_X, cal_y, quantile_grid=grid),
+                                quantile_grid=grid)
         cubes[name] = np.asarray(cube)
         timings[name] = time.perf_counter() - t0
         print(f"{name}: {timings[name]:.1f} s", flush=True)
@@ -208,8 +213,7 @@ def run(settings, seed=0, output_dir=None, include_nnss=True, figures=True):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 res = backtest(nnss, panel, horizons=HORIZONS, refit=False,
-                               coverage=COVERAGE, test_start=settings["test_start"],
-                               mode="sequence")
+                               coverage=COVERAGE, test_start=settings["test_start"])
                 fitted = build_nnss(settings, maturities, seed).fit(fit_panel)
                 fitted.update(panel.loc[panel.index > fit_panel.index[-1]])
             messages = sorted({str(w.message)[:200] for w in caught})

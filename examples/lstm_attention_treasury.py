@@ -75,11 +75,15 @@ def build_windows(panel, horizons):
 
 
 def attention_model(settings, horizon, differences, target, study=False):
-    """The attention model: early stopping in part A, a fixed number of epochs in part B."""
+    """The attention model: early stopping in part A, a fixed number of epochs in part B.
+
+    ``weight_decay=2e-5`` is the seed's Keras ``l2(1e-5)`` (Adam's coupled decay).
+    """
     return LSTMAttentionRegressor(
-        n_outputs=horizon, differences=differences, target=target,
+        horizons=horizon, differences=differences, targets=target,
         units=settings["units"], attn_dense_nodes=settings["attn_dense_nodes"],
-        shared_attention=False, regularization=1e-5, recurrent_dropout=0.1,
+        shared_attention=False, weight_decay=2e-5, recurrent_dropout=0.1,
+        recurrent_dropout_mode="sequence",  # Keras' masks: the run reported in the docs
         epochs=settings["study_epochs" if study else "epochs"],
         batch_size=settings["batch_size"], lr=settings["lr"], early_stopping=not study,
         validation_fraction=0.1, validation_gap=horizon - 1, patience=settings["patience"],
@@ -89,8 +93,9 @@ def attention_model(settings, horizon, differences, target, study=False):
 
 def lstm_model(settings, horizon, differences, target):
     return LSTMRegressor(
-        n_outputs=horizon, differences=differences, target=target,
-        units=settings["lstm_units"], regularization=1e-5, recurrent_dropout=0.1,
+        horizons=horizon, differences=differences, targets=target,
+        units=settings["lstm_units"], weight_decay=2e-5, recurrent_dropout=0.1,
+        recurrent_dropout_mode="sequence",
         epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
         early_stopping=True, validation_fraction=0.1, validation_gap=horizon - 1,
         patience=settings["patience"], random_state=0,
@@ -104,7 +109,7 @@ def inputs_for(X, differences):
 
 
 def attention_summary(attention):
-    """Dispersion of attention weights of shape (n, n_outputs, n_lags)."""
+    """Dispersion of attention weights of shape (n, n_horizons, n_lags)."""
     n_lags = attention.shape[-1]
     entropy = -(attention * np.log(np.clip(attention, 1e-12, None))).sum(-1) / np.log(n_lags)
     mean = attention.mean(axis=(0, 1))
@@ -163,7 +168,7 @@ def lag_dates(origin, n_lags):
 
 
 def taper_tantrum(attention_row, origin):
-    """Where the attention of one forecast (n_outputs, n_lags) concentrates in calendar time."""
+    """Where the attention of one forecast (n_horizons, n_lags) concentrates in calendar time."""
     dates = lag_dates(origin, attention_row.shape[-1])
     announcement_week = dates[dates >= ANNOUNCEMENT][0]
     near = np.abs((dates - announcement_week).days) <= 7
@@ -329,7 +334,7 @@ def forecast_comparison(settings, panel, windows, y, horizon, label, target, tra
     forecasts["random_walk"] = RandomWalk(targets=[target]).fit(
         levels_train, y_train[:, :, None]).predict(levels_test)[:, :, 0]
     forecasts["weighted_rolling_regression"] = WeightedRollingRegression(
-        half_life=26, target=target).fit(levels_train, y_train[:, :, None]).predict(
+        half_life=26, targets=target).fit(levels_train, y_train[:, :, None]).predict(
         levels_test)[:, :, 0]
     arima, order = arima_fit
     forecasts["arima"] = arima_forecasts(arima, panel[TARGET_YEARS], origins,

@@ -24,7 +24,7 @@ points, per maturity, with their average and standard deviation over maturities.
 
 Table 5 repeats the 4-NNSS forecasts for gamma in {0.1, 0.5, 0.9} and sigma_NN^2 in
 {5e-3, 1e-2, 5e-2, 1e-1} (a = 0.1, b = 0.001, lambda = 0.5), with fewer optimiser
-iterations than the main fits (``grid_epochs``) so that the whole script fits the
+iterations than the main fits (``grid_maxiter``) so that the whole script fits the
 compute budget of the package's reproductions.
 
 Outputs: ``<output-dir>/results.json`` (settings, timings, every table, the NNSS
@@ -41,7 +41,7 @@ earlier one with the same settings (and rewrites the ``tables.md`` beside it).
 Run::
 
     python examples/nnss_treasury.py --output-dir nnss-output            # as reported
-    python examples/nnss_treasury.py --grid-epochs 3000 --output-dir nnss-full
+    python examples/nnss_treasury.py --grid-maxiter 3000 --output-dir nnss-full
                                                    # prior grid fitted to convergence
     python examples/nnss_treasury.py --quick --output-dir nnss-quick     # CI size
     python examples/nnss_treasury.py --models 5-GLSS --skip-grid --output-dir glss5 \\
@@ -74,13 +74,13 @@ BASIS_POINTS = 100.0  # the yields are in percent
 
 SETTINGS = {
     "full": dict(start="2003-08-01", end="2018-08-31", train_end="2015-07-31",
-                 hidden_layers=(300, 300), epochs=10000, pretrain_epochs=500,
-                 grid_epochs=600, grid_pretrain_epochs=500, grid_gammas=GAMMAS,
+                 hidden_layers=(300, 300), maxiter=10000, pretrain_maxiter=500,
+                 grid_maxiter=600, grid_pretrain_maxiter=500, grid_gammas=GAMMAS,
                  grid_weight_vars=WEIGHT_VARS, dns_maxiter=500, glss_maxiter=500,
                  filter="parallel"),
     "quick": dict(start="2016-01-01", end="2018-08-31", train_end="2017-12-31",
-                  hidden_layers=(8, 8), epochs=3, pretrain_epochs=20,
-                  grid_epochs=2, grid_pretrain_epochs=10, grid_gammas=(0.5, 0.9),
+                  hidden_layers=(8, 8), maxiter=3, pretrain_maxiter=20,
+                  grid_maxiter=2, grid_pretrain_maxiter=10, grid_gammas=(0.5, 0.9),
                   grid_weight_vars=(5e-3, 5e-2), dns_maxiter=2, glss_maxiter=2,
                   filter="parallel"),
 }
@@ -259,8 +259,8 @@ def make_figures(output_dir, fitted, grid_models, panel, train_end):
 # --------------------------------------------------------------------------- the study
 def _models(settings):
     dns = dict(dynamics="var", decay="grid", maxiter=settings["dns_maxiter"])
-    nnss = dict(hidden_layers=settings["hidden_layers"], epochs=settings["epochs"],
-                pretrain_epochs=settings["pretrain_epochs"], filter=settings["filter"],
+    nnss = dict(hidden_layers=settings["hidden_layers"], maxiter=settings["maxiter"],
+                pretrain_maxiter=settings["pretrain_maxiter"], filter=settings["filter"],
                 random_state=0)
     return {
         "RW": None,
@@ -340,8 +340,8 @@ def _prior_grid(settings, panel, n_train, results, output_dir, log):
     for gamma in settings["grid_gammas"]:
         for weight_var in settings["grid_weight_vars"]:
             model = NeuralStateSpaceModel(**{
-                **nnss.get_params(), "epochs": settings["grid_epochs"],
-                "pretrain_epochs": settings["grid_pretrain_epochs"],
+                **nnss.get_params(), "maxiter": settings["grid_maxiter"],
+                "pretrain_maxiter": settings["grid_pretrain_maxiter"],
                 "prior_gamma": gamma, "prior_weight_var": weight_var})
             t0 = time.perf_counter()
             try:
@@ -371,7 +371,7 @@ def _prior_grid(settings, panel, n_train, results, output_dir, log):
     return grid_models
 
 
-def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_epochs=None,
+def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_maxiter=None,
         models=None, skip_grid=False, merge_into=None):
     """Run the study; return the results dictionary (also written to ``results.json``).
 
@@ -385,7 +385,7 @@ def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_epochs
         torch threads.
     log : callable, default=print
         Receives one progress line per fit.
-    grid_epochs : int, default=None
+    grid_maxiter : int, default=None
         MAP iterations of each prior-grid fit (None: the settings' own).
     models : sequence of str, default=None
         Names of the models of Tables 1-4 to run (None: all, see ``MODEL_NAMES``).
@@ -401,8 +401,8 @@ def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_epochs
     results : dict
     """
     settings = dict(SETTINGS["quick" if quick else "full"])
-    if grid_epochs is not None:
-        settings["grid_epochs"] = int(grid_epochs)
+    if grid_maxiter is not None:
+        settings["grid_maxiter"] = int(grid_maxiter)
     chosen = select_models(_models(settings), models)
     torch.set_num_threads(threads)
     output_dir = Path(output_dir)
@@ -521,7 +521,9 @@ def parse_args(argv=None):
     parser.add_argument("--output-dir", default="nnss-output")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch and BLAS threads (default 1)")
-    parser.add_argument("--grid-epochs", type=int, default=None,
+    # --grid-epochs: the option's name before NeuralStateSpaceModel's epochs became maxiter.
+    parser.add_argument("--grid-maxiter", "--grid-epochs", dest="grid_maxiter", type=int,
+                        default=None,
                         help="MAP iterations of each prior-grid fit (full settings: 600)")
     parser.add_argument("--models", type=_model_list, default=None, metavar="NAME,NAME",
                         help="run only these models of Tables 1-4, comma-separated, "
@@ -541,5 +543,5 @@ if __name__ == "__main__":
     # The same thread budget for numpy's and scipy's BLAS as for torch.
     with threadpool_limits(limits=args.threads):
         run(quick=args.quick, output_dir=args.output_dir, threads=args.threads,
-            grid_epochs=args.grid_epochs, models=args.models, skip_grid=args.skip_grid,
+            grid_maxiter=args.grid_maxiter, models=args.models, skip_grid=args.skip_grid,
             merge_into=args.merge_into)

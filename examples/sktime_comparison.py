@@ -45,6 +45,7 @@ from sktime.performance_metrics.forecasting.probabilistic import EmpiricalCovera
 from sktime.split import ExpandingWindowSplitter
 
 from skyield.baselines import DynamicNelsonSiegel, RandomWalk
+from skyield.compose import InChanges
 from skyield.datasets import load_gsw_zero
 from skyield.sktime import SkyieldForecaster
 
@@ -62,12 +63,11 @@ def models():
     """The compared forecasters, by name (skyield first, then sktime's own)."""
     return {
         "RandomWalk (skyield)": SkyieldForecaster(RandomWalk(), window=1),
-        "DNS ns-ar (skyield)": SkyieldForecaster(DynamicNelsonSiegel(dynamics="ar"),
-                                                 mode="sequence"),
-        "DNS ns-var (skyield)": SkyieldForecaster(DynamicNelsonSiegel(dynamics="var"),
-                                                  mode="sequence"),
+        "DNS ns-ar (skyield)": SkyieldForecaster(DynamicNelsonSiegel(dynamics="ar")),
+        "DNS ns-var (skyield)": SkyieldForecaster(DynamicNelsonSiegel(dynamics="var")),
+        # The ridge sees the 6 monthly changes inside each window of 7 months.
         "Ridge on 6 monthly changes (skyield adapter)": SkyieldForecaster(
-            Ridge(alpha=1.0), window=6, differences=True),
+            InChanges(Ridge(alpha=1.0)), window=7),
         "NaiveForecaster last (sktime)": NaiveForecaster(strategy="last"),
         "VAR(1) (sktime)": VAR(maxlags=1),
         "ARIMA(1,1,0) per maturity (sktime)": StatsModelsARIMA(order=(1, 1, 0)),

@@ -16,7 +16,9 @@ A. Source study (Tables 1 and 2 of the seed). Four zero-coupon families that sha
    seeds (ensemble members trained as one batched model); the table gives the average of
    the runs' metrics and the metrics of their averaging ensemble. Benchmarks: dynamic
    NS/NSS with AR(1)/VAR(1) factors (two-step Diebold-Li, decays of appendix A.1),
-   fitted per family, and the random walk. Also YC_ATT_DE (Gaussian heads, deep ensemble, section 6.1),
+   fitted per family on its curves up to t0 (``PerFamily(DynamicNelsonSiegel(...))``),
+   each test curve forecast one month ahead from the curves before it with the
+   parameters frozen. Also YC_ATT_DE (Gaussian heads, deep ensemble, section 6.1),
    per-family and per-maturity coverage, forecast fans, the mean attention matrix, and
    the PCA analysis of the learned features against Svensson factors (section 5). An
    ablation beyond the seed refits each extractor (gamma 1) with a linear ``g`` instead
@@ -56,6 +58,7 @@ from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
 
 from skyield.baselines import DynamicNelsonSiegel, NelsonSiegelCurve, RandomWalk
+from skyield.compose import PerFamily
 from skyield.datasets import load_international_curves
 from skyield.ensemble import SeedEnsemble
 from skyield.metrics import mean_absolute_error, mean_squared_error, mpiw, picp
@@ -90,12 +93,14 @@ SETTINGS = {
 
 # ---------------------------------------------------------------- data
 def family_windows(families, grid, start, end, window):
+    """Windows of the (family, date) panel, their targets, families and target dates,
+    and the panel itself (for the sequence models)."""
     panel = load_international_curves(families=families, maturities=grid, start=start,
                                       end=end)
     windows = make_family_windows(panel, window=window, horizons=1)
     y = windows.y.reshape(windows.n_samples, -1)
     targets = pd.DatetimeIndex(np.asarray(windows.target_dates).reshape(-1))
-    return windows.X, y, np.asarray(windows.families, dtype=object), targets
+    return windows.X, y, np.asarray(windows.families, dtype=object), targets, panel
 
 
 def split(targets, test_end=None):
@@ -139,22 +144,36 @@ def picp_by_maturity(y, bounds, grid):
 
 
 # ---------------------------------------------------------------- models
-def fit_dns(X, y, families, grid, train, test):
-    """The random walk (last curve; Gaussian intervals from the training changes, pooled
-    over families) and the four dynamic NS/NSS models, per family."""
+def fit_dns(panel, X, y, families, targets, grid, train, test):
+    """The random walk and the DNS benchmarks, one DNS model per family fitted on the
+    family's curves up to t0.
+
+    The random walk forecasts the last curve, with Gaussian intervals from the training
+    windows' changes pooled over families. Each test window's target curve is forecast
+    one month ahead from the curves before it, with the DNS parameters frozen
+    (``predict`` of the sequence model on the test dates), then put in the row order of
+    the windows.
+    """
     walk = RandomWalk().fit(X[train], y[train])
     results = {"RW": point_and_interval(y[test], walk.predict(X[test]),
-                                        walk.predict_interval(X[test], COVERAGE))}
+                                        walk.predict_interval(X[test], coverage=COVERAGE))}
     fitted = {}
+    dates = panel.index.get_level_values(-1)
+    rows = pd.MultiIndex.from_arrays([families[test], targets[test]])
+    train_panel = panel[np.asarray(dates <= T0)]
+    test_panel = panel[panel.index.isin(rows)]
+    positions = test_panel.index.get_indexer(rows)
+    if np.any(positions < 0):
+        raise ValueError("a test window's target date is not in the panel")
     for name, (factors, dynamics) in DNS_MODELS.items():
-        model = DynamicNelsonSiegel(factors=factors, dynamics=dynamics,
-                                    decay="mean-maturity", maturities=grid)
+        model = PerFamily(DynamicNelsonSiegel(factors=factors, dynamics=dynamics,
+                                              decay="mean-maturity", maturities=grid))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model.fit(X[train], y[train], families=families[train])
-                centre = model.predict(X[test], families=families[test])
-                bounds = model.predict_interval(X[test], COVERAGE, families=families[test])
+                model.fit(train_panel)
+                centre = model.predict(test_panel).to_numpy()[positions]
+                bounds = model.predict_interval(test_panel, COVERAGE)[positions]
             if not (np.all(np.isfinite(centre)) and np.all(np.isfinite(bounds))):
                 raise ValueError("non-finite forecasts")
         except (ValueError, np.linalg.LinAlgError) as error:
@@ -295,8 +314,9 @@ def log(message, started):
 
 def source_study(settings, started, seed):
     window = settings["window"]
-    X, y, families, targets = family_windows(SOURCE_FAMILIES, SOURCE_GRID,
-                                             settings["start"], settings["end"], window)
+    X, y, families, targets, panel = family_windows(SOURCE_FAMILIES, SOURCE_GRID,
+                                                    settings["start"], settings["end"],
+                                                    window)
     train, test = split(targets)
     low = min(X[train].min(), y[train].min())
     high = max(X[train].max(), y[train].max())
@@ -312,7 +332,7 @@ def source_study(settings, started, seed):
     }
     log(f"source windows: {data['n_train']} train, {data['n_test']} test", started)
 
-    table1, dns_fitted = fit_dns(X, y, families, SOURCE_GRID, train, test)
+    table1, dns_fitted = fit_dns(panel, X, y, families, targets, SOURCE_GRID, train, test)
     log("DNS benchmarks fitted", started)
     table2, ablation, timings, ensembles = {}, {}, {}, {}
     for extractor in settings["extractors"]:
@@ -390,16 +410,16 @@ def source_study(settings, started, seed):
 
 def transfer_study(settings, source_ensemble, started, seed):
     window = settings["window"]
-    X, y, families, targets = family_windows(TARGET_FAMILIES, TARGET_GRID,
-                                             settings["target_start"],
-                                             settings["target_end"], window)
+    X, y, families, targets, panel = family_windows(TARGET_FAMILIES, TARGET_GRID,
+                                                    settings["target_start"],
+                                                    settings["target_end"], window)
     train, test = split(targets, settings["target_end"])
     data = {"n_train": int(train.sum()), "n_test": int(test.sum()),
             "train_targets": [str(targets[train].min().date()),
                               str(targets[train].max().date())],
             "test_targets": [str(targets[test].min().date()), str(targets[test].max().date())]}
     log(f"transfer windows: {data['n_train']} train, {data['n_test']} test", started)
-    table3, _ = fit_dns(X, y, families, TARGET_GRID, train, test)
+    table3, _ = fit_dns(panel, X, y, families, targets, TARGET_GRID, train, test)
     direct = seed_ensemble(yc_model(settings, "attention", 1, maturities=TARGET_GRID),
                            settings, seed)
     direct.fit(X[train], y[train], families=families[train])

@@ -36,4 +36,10 @@ cli
     The ``skyield`` command (``skyield benchmark``, ``skyield datasets``).
 """
 
-__version__ = "0.1.0"
+import importlib.metadata as _metadata
+
+try:
+    # One source of truth: the version in pyproject.toml, as recorded by the installation.
+    __version__ = _metadata.version("skyield")
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"

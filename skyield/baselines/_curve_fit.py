@@ -19,7 +19,7 @@ from skyield._nelson_siegel import (
     nelson_siegel_loadings,
     svensson_loadings,
 )
-from skyield.utils.validation import resolve_maturities
+from skyield.utils.validation import check_numeric, check_units, resolve_maturities
 
 __all__ = [
     "CurveFit",
@@ -466,7 +466,10 @@ class NelsonSiegelCurve(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_curves, n_maturities)
-            Training curves (used by ``decay="grid"``).
+            Training curves (used by ``decay="grid"``), numbers only (text is refused,
+            however numeric it reads). Curves that look like decimals get a
+            :class:`skyield.utils.UnitsWarning`. Each curve is fitted on its own, so
+            their dates, if any, do not enter the fit.
         y : None
             Ignored.
 
@@ -478,8 +481,10 @@ class NelsonSiegelCurve(TransformerMixin, BaseEstimator):
         if self.missing not in ("raise", "allow"):
             raise ValueError(f"missing must be 'raise' or 'allow', got {self.missing!r}")
         columns = list(X.columns) if isinstance(X, pd.DataFrame) else None
+        check_numeric(X, "X")
         values = validate_data(self, X, dtype=np.float64,
                                ensure_all_finite="allow-nan" if self.missing == "allow" else True)
+        check_units(values, name="X")
         n_factors = len(FACTOR_NAMES[factors])
         if values.shape[1] < n_factors:
             raise ValueError(
@@ -503,6 +508,7 @@ class NelsonSiegelCurve(TransformerMixin, BaseEstimator):
         factors : ndarray of shape (n_curves, n_factors)
         """
         check_is_fitted(self)
+        check_numeric(X, "X")
         values = validate_data(self, X, dtype=np.float64, reset=False,
                                ensure_all_finite="allow-nan" if self.missing == "allow" else True)
         factors, _ = solve_factors(values, self.loadings_)

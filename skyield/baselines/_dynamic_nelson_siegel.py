@@ -1,22 +1,21 @@
 """Dynamic Nelson-Siegel and Svensson models (DNS / DSV), two-step or one-step.
 
-One class serves both kinds of skyield estimators: ``fit(X, y)`` on windows makes it a
-window regressor, ``fit(Y)`` on a panel a sequence model with ``transform``,
-``forecast`` and ``update``. Both go through the same estimation code, which works on
-segments of consecutive curves: a panel is one segment, and windows are chained back
-into segments, so that stride-1 windows of a panel give exactly the panel estimates.
+A sequence model (:class:`skyield.base.BaseSequenceModel`): ``fit(Y)`` estimates the
+model on a panel of consecutive curves, ``transform`` gives the factors of any panel,
+``update`` appends curves and ``forecast`` continues from the last date seen. The
+estimation code (:mod:`skyield.baselines._dns_statespace`) works on segments of
+consecutive curves; a panel is one segment. Several curve families are modelled one
+family at a time by :class:`skyield.compose.PerFamily`.
 """
 
-from functools import update_wrapper
-from numbers import Integral
-from types import MethodType
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from skyield.base import BaseSequenceModel
 from skyield.baselines._curve_fit import FACTOR_NAMES, solve_factors
 from skyield.baselines._dns_statespace import (
     fit_one_step,
@@ -24,100 +23,14 @@ from skyield.baselines._dns_statespace import (
     forecast_moments,
     kalman_filter,
 )
-from skyield.baselines._random_walk import (
-    flattened_r2_score,
-    interval_levels,
-    validate_window_data,
-    resolve_horizons,
-    resolve_targets,
-)
-from skyield.utils.validation import (
-    check_family_panel,
-    check_increasing_levels,
-    check_panel,
-    resolve_maturities,
-    restore_target_layout,
-    validate_windows,
-)
+from skyield.utils import Interval, Options, Satisfies
 
 __all__ = ["DynamicNelsonSiegel"]
 
-_DYNAMICS = ("ar", "var")
-_METHODS = ("two-step", "kalman")
-_STATE_COVS = ("auto", "full", "diagonal")
 
-
-class _panel_only:
-    """A method that exists only on an estimator fitted on a panel.
-
-    scikit-learn's common checks treat any estimator with a ``transform`` attribute as
-    a transformer; the factor filter is defined only after a panel fit, so ``hasattr``
-    is False otherwise and the AttributeError says why.
-    """
-
-    def __init__(self, function):
-        self.function = function
-        update_wrapper(self, function)
-
-    def __get__(self, instance, owner=None):
-        if instance is None:
-            return self.function
-        mode = getattr(instance, "mode_", None)
-        if mode != "panel":
-            state = "is not fitted" if mode is None else "was fitted on windows: use predict(X)"
-            raise AttributeError(
-                f"{type(instance).__name__}.{self.function.__name__} is available after "
-                f"fit(Y) on a panel (with y=None); this estimator {state}"
-            )
-        return MethodType(self.function, instance)
-
-
-def window_segments(X3, future=None):
-    """Chain windows into segments of consecutive curves.
-
-    Window ``i`` continues window ``i - 1`` when ``X[i, :-1] == X[i - 1, 1:]``; windows of
-    a single date always chain (the condition holds trivially), so their rows are read
-    as consecutive dates. A segment is its first window followed by the last curve of
-    every window chained to it, then ``future`` curves of its last window.
-
-    Parameters
-    ----------
-    X3 : ndarray of shape (n_samples, window, n_series)
-    future : ndarray of shape (n_samples, n_future, n_series), default=None
-        Curves at steps 1 .. n_future after each window's last date.
-
-    Returns
-    -------
-    segments : list of ndarray of shape (n_dates_s, n_series)
-    """
-    n, window, _ = X3.shape
-    if window >= 2:
-        chained = np.all(X3[1:, :-1] == X3[:-1, 1:], axis=(1, 2))
-    else:
-        chained = np.ones(n - 1, dtype=bool)
-    starts = np.concatenate([[0], np.flatnonzero(~chained) + 1, [n]])
-    segments = []
-    for a, b in zip(starts[:-1], starts[1:]):
-        parts = [X3[a], X3[a + 1:b, -1]]
-        if future is not None:
-            parts.append(future[b - 1])
-        segments.append(np.vstack(parts))
-    return segments
-
-
-def _check_steps(steps):
-    if isinstance(steps, Integral) and not isinstance(steps, bool):
-        if steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {steps}")
-        return np.arange(1, int(steps) + 1)
-    values = np.asarray(steps)
-    if values.ndim != 1 or values.size == 0 or values.dtype.kind not in "iu" \
-            or np.any(values < 1) or np.any(np.diff(values) <= 0):
-        raise ValueError(
-            f"steps must be a positive integer or strictly increasing positive integers, "
-            f"got {steps!r}"
-        )
-    return values.astype(int)
+def _is_decay_pair(value):
+    pair = tuple(float(v) for v in value)
+    return len(pair) == 2 and all(np.isfinite(v) and v > 0 for v in pair)
 
 
 def _standard_deviation(variance):
@@ -134,7 +47,13 @@ def _standard_deviation(variance):
     return np.sqrt(np.clip(variance, 0.0, None))
 
 
-class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
+def _covariance_root(cov):
+    """A matrix ``F`` with ``F F' = cov`` (eigen-decomposition: valid when singular)."""
+    eigenvalues, eigenvectors = np.linalg.eigh(np.asarray(cov, dtype=float))
+    return eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))
+
+
+class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
     """Dynamic Nelson-Siegel (DNS) or Svensson (DSV) model, two-step or one-step.
 
     The yields at maturities ``tau`` follow the Gaussian linear state space
@@ -159,35 +78,20 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
     optimiser stopped before converging. On smooth fitted curves the maximum often puts
     the measurement variance of some maturities at (numerically) zero.
 
-    **Windows** (``fit(X, y)``): ``X`` holds windows of curves ``(n_samples, window,
-    n_maturities)``; ``y`` the curves (or the ``targets`` maturities) at the horizons.
-    Windows are chained back into segments of consecutive dates (window ``i`` continues
-    window ``i - 1`` when ``X[i, :-1] == X[i - 1, 1:]``; one-date windows always chain);
-    when the horizons of ``y`` start at ``1, 2, ...`` and ``y`` holds every maturity, the
-    target curves at those leading consecutive horizons extend each segment. The
-    estimators then run on the segments (the one-step log-likelihood is the sum over
-    segments, each started from the stationary distribution), so stride-1 windows of a
-    panel give the panel estimates. ``predict`` forecasts from the last curve of each
-    window: its OLS factors (two-step) or the state filtered over the window from the
-    stationary distribution (one-step), ``mu + A^h (beta_t - mu)``, mapped through the
-    loadings.
-
-    **Panel** (``fit(Y)`` with ``y=None``): ``Y`` is a DataFrame (dates x maturities,
-    maturities parsed from the column labels; several families as a (family, date)
-    MultiIndex) or a 2-D array with ``maturities=``. Then ``transform(Y)`` gives the
-    factors per date, ``forecast(steps)`` continues from the end of the last panel seen
-    and ``update(Y_new)`` appends observations without re-estimating.
+    ``fit(Y)`` takes a panel: a DataFrame (dates x maturities, maturities parsed from the
+    column labels) or a 2-D array with ``maturities=``. Then ``transform(Y)`` gives the
+    factors per date, ``forecast(steps)`` continues from the end of the last panel seen,
+    ``update(Y_new)`` appends observations without re-estimating, and ``predict(Y)``,
+    ``predict_interval(Y)`` and ``score(Y)`` forecast a test block that follows (see
+    :class:`skyield.base.BaseSequenceModel`). The state at the last date seen is the OLS
+    factors of the last curve (two-step) or the Kalman-filtered state (one-step, filtered
+    from the stationary distribution at the first date of the training panel).
 
     Predictive distributions are Gaussian: the curve variance at horizon ``h`` is
     ``diag(Lambda V_h Lambda') + h`` with ``V_h = sum_{j<h} A^j Q A^j'`` (plus ``A^h P
     A^h'`` for the filtered state covariance ``P`` of the one-step model), giving the
     intervals whose coverage (PICP) and width (MPIW) Richman and Scognamiglio (2024)
     report in their Table 1.
-
-    Several curve families get separate parameters: pass ``families=`` (one label per
-    window) to ``fit`` and ``predict`` in window mode, or a (family, date) MultiIndex
-    panel. ``families`` is routed by scikit-learn's metadata routing (``set_fit_request``,
-    ``set_predict_request``, ``set_score_request``).
 
     Parameters
     ----------
@@ -202,15 +106,8 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
         see :func:`skyield.baselines.fit_nelson_siegel`. ``"grid"`` minimises the total
         squared error over the training curves.
     maturities : array-like of shape (n_maturities,), "uniform" or None, default=None
-        Maturities in years. Needed for array input; a panel DataFrame's column labels
-        give them otherwise.
-    horizons : int or list of int, default=None
-        Steps ahead held by the horizon axis of ``y`` (window mode); None means
-        ``1 .. horizon``.
-    window : int, default=None
-        Window length for reading a 2-D ``X`` in window mode.
-    targets : int, list of int or None, default=None
-        Maturities (positions) held by the columns of ``y``; None means all of them.
+        Maturities in years. Needed for array input; a DataFrame's column labels give
+        them otherwise.
     state_cov : {"auto", "full", "diagonal"}, default="auto"
         Form of ``Q``: "auto" is diagonal for ``dynamics="ar"`` and full for "var".
         The one-step model parameterises a full ``Q`` by its Cholesky factor.
@@ -219,11 +116,9 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
-    mode_ : {"windows", "panel"}
-        How the model was fitted.
     maturities_ : ndarray of shape (n_maturities,)
         Maturities in years.
-    decay_ : float, tuple of (float, float), or ndarray of shape (n_families,) or (n_families, 2)
+    decay_ : float or tuple of (float, float)
         Resolved decay(s) in 1/years.
     loadings_ : ndarray of shape (n_maturities, n_factors)
     transition_ : ndarray of shape (n_factors, n_factors)
@@ -241,14 +136,18 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
     converged_ : bool
         Whether the optimiser converged (``method="kalman"`` only).
     factors_ : DataFrame or ndarray of shape (n_dates, n_factors)
-        Training factors (panel mode): OLS (two-step) or filtered (one-step).
-    families_ : ndarray of shape (n_families,) or None
-        Family labels; with families, every parameter attribute above gains a leading
-        axis in this order.
-    params_ : dict
-        ``{family: DNSParams}`` (key None without families), the full parameter sets.
+        Training factors: OLS (two-step) or filtered (one-step).
+    params_ : DNSParams
+        The full parameter set.
+    state_ : ndarray of shape (n_factors,)
+        Factor state at the last date seen.
+    state_cov_at_last_ : ndarray of shape (n_factors, n_factors) or None
+        Its covariance (one-step model; None for the two-step model, whose factors at
+        the last date are taken as known).
     n_features_in_ : int
-        Number of features of ``X`` (window mode) or maturities (panel mode).
+        Number of maturities.
+    columns_, last_date_, freq_, n_dates_seen_
+        Panel bookkeeping (see :class:`skyield.base.BaseSequenceModel`).
 
     References
     ----------
@@ -266,359 +165,132 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
     >>> from skyield.datasets import make_nelson_siegel_curves
     >>> curves = make_nelson_siegel_curves(n_dates=120, maturities=[0.25, 1, 2, 5, 10, 30],
     ...                                    random_state=0).curves
-    >>> model = DynamicNelsonSiegel(dynamics="var").fit(curves)
+    >>> model = DynamicNelsonSiegel(dynamics="var").fit(curves[:100])
     >>> model.forecast(3).shape
     (3, 6)
-    >>> model.forecast_interval(3, coverage=0.9).shape
+    >>> model.forecast(3, coverage=0.9).shape
     (3, 6, 2)
+    >>> model.predict(curves[100:]).shape
+    (20, 6)
     """
 
-    def __init__(self, factors="ns", dynamics="ar", method="two-step", decay="diebold-li",
-                 maturities=None, horizons=None, window=None, targets=None,
-                 state_cov="auto", maxiter=500):
+    _parameter_constraints = {
+        "factors": [Options("ns", "nss")],
+        "dynamics": [Options("ar", "var")],
+        "method": [Options("two-step", "kalman")],
+        "decay": [Options("diebold-li", "mean-maturity", "grid"),
+                  Interval(Real, 0, None, closed="neither"),
+                  Satisfies(_is_decay_pair, "a pair of positive decays")],
+        "maturities": [None, Options("uniform"), "array-like"],
+        "state_cov": [Options("auto", "full", "diagonal")],
+        "maxiter": [Interval(Integral, 1, None)],
+    }
+
+    def __init__(self, *, factors="ns", dynamics="ar", method="two-step", decay="diebold-li",
+                 maturities=None, state_cov="auto", maxiter=500):
         self.factors = factors
         self.dynamics = dynamics
         self.method = method
         self.decay = decay
         self.maturities = maturities
-        self.horizons = horizons
-        self.window = window
-        self.targets = targets
         self.state_cov = state_cov
         self.maxiter = maxiter
 
     # ------------------------------------------------------------------ fitting
-    def _check_params(self):
-        if self.factors not in FACTOR_NAMES:
-            raise ValueError(f"factors must be 'ns' or 'nss', got {self.factors!r}")
-        if self.dynamics not in _DYNAMICS:
-            raise ValueError(f"dynamics must be one of {_DYNAMICS}, got {self.dynamics!r}")
-        if self.method not in _METHODS:
-            raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}")
-        if self.state_cov not in _STATE_COVS:
-            raise ValueError(f"state_cov must be one of {_STATE_COVS}, got {self.state_cov!r}")
-        if not isinstance(self.maxiter, Integral) or isinstance(self.maxiter, bool) \
-                or self.maxiter < 1:
-            raise ValueError(f"maxiter must be a positive integer, got {self.maxiter!r}")
-
     def _state_cov_type(self):
         if self.state_cov == "auto":
             return "diagonal" if self.dynamics == "ar" else "full"
         return self.state_cov
 
-    def _n_factors(self):
-        return len(FACTOR_NAMES[self.factors])
+    def _check_model_panel(self, Y, name, min_length=1, maturities=None,
+                           need_maturities=False):
+        if not hasattr(self, "maturities_"):
+            return super()._check_model_panel(Y, name, min_length, maturities=self.maturities,
+                                              need_maturities=True)
+        # After the fit: the number of series first, then a DataFrame's labels are read
+        # and checked against the fitted maturities (an array takes them).
+        panel = super()._check_model_panel(Y, name, min_length)
+        if panel.n_series != self.maturities_.size:
+            raise ValueError(
+                f"X has {panel.n_series} features, but {type(self).__name__} is expecting "
+                f"{self.maturities_.size} features as input (its maturities)"
+            )
+        if isinstance(Y, pd.DataFrame) and self.maturities is None:
+            panel = super()._check_model_panel(Y, name, min_length, need_maturities=True)
+            if not np.allclose(panel.maturities, self.maturities_):
+                raise ValueError(
+                    f"{name} has maturities {panel.maturities.tolist()} but the model was "
+                    f"fitted on {self.maturities_.tolist()}"
+                )
+        return panel
 
-    def fit(self, X, y=None, families=None):
-        """Fit on windows (``y`` given) or on a panel (``y=None``).
+    def fit(self, Y, y=None):
+        """Estimate the model on a panel of consecutive curves.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, window, n_maturities), or a panel
-            Windows of curves (or 2-D, ``(n_samples, n_features)``, read with ``window``);
-            or, with ``y=None``, a panel: DataFrame of shape (n_dates, n_maturities) (a
-            (family, date) MultiIndex for several families) or a 2-D array with
-            ``maturities=``.
-        y : array-like of shape (n_samples, horizon, n_targets), default=None
-            Curves (or the ``targets`` maturities) at the horizons; also (n_samples,) or
-            (n_samples, n_targets) for one horizon. None for a panel.
-        families : array-like of shape (n_samples,), default=None
-            Family label of each window (window mode).
+        Y : DataFrame of shape (n_dates, n_maturities) or array-like
+            Curves at consecutive dates: a DataFrame whose column labels are maturities
+            (e.g. ``"3M"``, ``"10Y"`` or years as numbers), or a 2-D array with
+            ``maturities=``. No missing values.
+        y : None
+            Ignored.
 
         Returns
         -------
         self : DynamicNelsonSiegel
         """
-        self._check_params()
-        for name in ("log_likelihood_", "converged_", "factors_", "feature_names_in_"):
+        for name in ("log_likelihood_", "converged_", "maturities_"):
             if hasattr(self, name):
                 delattr(self, name)
-        if y is None:
-            if families is not None:
-                raise ValueError(
-                    "families are read from the (family, date) MultiIndex of a panel; pass "
-                    "families= only with windows (fit(X, y, families=...))"
-                )
-            return self._fit_panel(X)
-        return self._fit_windows(X, y, families)
-
-    def _estimate(self, segments, maturities, family, n_samples=None):
-        params, segment_factors = fit_two_step(
-            segments, maturities, self.factors, self.dynamics, self.decay,
-            self._state_cov_type(), n_samples=n_samples,
-        )
-        if self.method == "kalman":
-            params = fit_one_step(segments, params, segment_factors, self.dynamics,
-                                  self._state_cov_type(), self.maxiter,
-                                  label="" if family is None else str(family))
-        return params, segment_factors
-
-    def _fit_windows(self, X, y, families):
-        X3, y3, self.target_layout_ = validate_window_data(self, X, y, self.window)
-        n, _, n_series = X3.shape
-        k = self._n_factors()
-        if n_series < k:
-            hint = (" (a 2-D X is read as one series of n_features lags unless window is set)"
-                    if np.ndim(X) == 2 and self.window is None else "")
-            raise ValueError(
-                f"DynamicNelsonSiegel(factors={self.factors!r}) needs curves of at least "
-                f"{k} maturities; the windows hold {n_series} series "
-                f"(n_features={n_series}){hint}"
-            )
-        if self.maturities is None:
-            raise ValueError(
-                "DynamicNelsonSiegel on windows needs maturities=[...] in years (one per "
-                "series), or maturities='uniform' for 1, 2, ..., n_series years"
-            )
-        self.maturities_ = resolve_maturities(self.maturities, n_series)
-        self.targets_ = resolve_targets(self.targets, n_series, y3.shape[2], "DynamicNelsonSiegel")
-        self.horizons_ = resolve_horizons(self.horizons, y3.shape[1])
-        self.n_series_in_ = n_series
-        future = None
-        if self.targets_.size == n_series and np.all(self.targets_ == np.arange(n_series)):
-            leading = int(np.sum(self.horizons_ == np.arange(1, self.horizons_.size + 1)))
-            if leading:
-                future = y3[:, :leading, :]
-        groups = self._family_groups(families, n, fitting=True)
-        params = {}
-        for family, rows in groups.items():
-            segments = window_segments(X3[rows], None if future is None else future[rows])
-            try:
-                params[family], _ = self._estimate(segments, self.maturities_, family,
-                                                   rows.size)
-            except ValueError as error:
-                if family is None:
-                    raise
-                raise ValueError(f"family {family!r}: {error}") from None
-        self._publish(params)
-        self.mode_ = "windows"
-        return self
-
-    def _family_groups(self, families, n_samples, fitting):
-        if families is None:
-            if not fitting and self.families_ is not None:
-                raise ValueError(
-                    "this model was fitted with families; pass families= (one label per "
-                    "window) to predict"
-                )
-            return {None: np.arange(n_samples)}
-        labels = np.asarray(families, dtype=object)
-        if labels.ndim != 1 or labels.shape[0] != n_samples:
-            raise ValueError(
-                f"families must have one label per window: expected shape ({n_samples},), "
-                f"got {labels.shape}"
-            )
-        if pd.isna(labels).any():
-            first = int(np.flatnonzero(pd.isna(labels))[0])
-            raise ValueError(f"families has a missing label at window {first}")
-        if fitting:
-            self.families_ = np.asarray(pd.unique(labels), dtype=object)
-        elif self.families_ is None:
-            raise ValueError("this model was fitted without families; do not pass families=")
-        else:
-            unknown = [f for f in pd.unique(labels) if f not in set(self.families_)]
-            if unknown:
-                raise ValueError(
-                    f"family {unknown[0]!r} was not seen in fit; fitted families: "
-                    f"{list(self.families_)}"
-                )
-        if fitting:
-            return {f: np.flatnonzero(labels == f) for f in self.families_}
-        return {f: np.flatnonzero(labels == f) for f in pd.unique(labels)}
-
-    def _publish(self, params):
-        self.params_ = params
-        keys = list(params)
-        if keys == [None]:
-            self.families_ = None
-
-        def stack(name):
-            values = [getattr(params[f], name) for f in keys]
-            return values[0] if keys == [None] else np.stack([np.asarray(v) for v in values])
-
-        self.decay_ = stack("decay")
-        self.loadings_ = stack("loadings")
-        self.transition_ = stack("transition")
-        self.intercept_ = stack("intercept")
-        self.mean_ = stack("mean")
-        self.state_cov_ = stack("state_cov")
-        self.measurement_var_ = stack("measurement_var")
-        if self.method == "kalman":
-            self.log_likelihood_ = stack("log_likelihood")
-            self.converged_ = stack("converged")
-
-    def _read_panel(self, Y, name="Y"):
-        """Validated panels per family (key None for a single family)."""
-        if isinstance(Y, pd.DataFrame) and isinstance(Y.index, pd.MultiIndex):
-            return check_family_panel(Y, name=name, maturities=self.maturities,
-                                      need_maturities=True)
-        return {None: check_panel(Y, name=name, maturities=self.maturities,
-                                  need_maturities=True)}
-
-    def _fit_panel(self, Y):
-        panels = self._read_panel(Y)
-        first = next(iter(panels.values()))
-        k = self._n_factors()
-        if first.n_series < k:
+        k = len(FACTOR_NAMES.get(self.factors, ()))
+        panel = self._validate_fit_panel(Y, min_length=3)
+        if panel.n_series < k:
             raise ValueError(
                 f"DynamicNelsonSiegel(factors={self.factors!r}) needs at least {k} "
-                f"maturities, the panel has {first.n_series}"
+                f"maturities, the panel has {panel.n_series} (n_features = {panel.n_series})"
             )
-        self.maturities_ = first.maturities
-        self.n_features_in_ = first.n_series
-        self.columns_ = list(first.columns)
-        self.families_ = None if list(panels) == [None] else np.asarray(list(panels), dtype=object)
-        params, factors, states = {}, {}, {}
-        for family, panel in panels.items():
-            try:
-                params[family], segment_factors = self._estimate(
-                    [panel.values], self.maturities_, family)
-            except ValueError as error:
-                if family is None:
-                    raise
-                raise ValueError(f"family {family!r}: {error}") from None
-            if self.method == "kalman":
-                means, covs = kalman_filter(params[family], panel.values[None])
-                factors[family] = means[0]
-                states[family] = (means[0, -1], covs[-1])
-            else:
-                factors[family] = segment_factors[0]
-                states[family] = (segment_factors[0][-1], None)
-        self._publish(params)
-        self.factors_ = self._factor_output(panels, factors)
-        self.panel_state_ = {
-            family: {"state": states[family][0], "cov": states[family][1],
-                     "index": panels[family].index, "n_dates": panels[family].n_dates}
-            for family in panels
-        }
-        self.mode_ = "panel"
+        self.maturities_ = panel.maturities
+        params, segment_factors = fit_two_step(
+            [panel.values], self.maturities_, self.factors, self.dynamics, self.decay,
+            self._state_cov_type(),
+        )
+        if self.method == "kalman":
+            params = fit_one_step([panel.values], params, segment_factors, self.dynamics,
+                                  self._state_cov_type(), self.maxiter)
+            means, covs = kalman_filter(params, panel.values[None])
+            factors, self.state_, self.state_cov_at_last_ = means[0], means[0, -1], covs[-1]
+        else:
+            factors = segment_factors[0]
+            self.state_, self.state_cov_at_last_ = factors[-1], None
+        self.params_ = params
+        self.decay_ = params.decay
+        self.loadings_ = params.loadings
+        self.transition_ = params.transition
+        self.intercept_ = params.intercept
+        self.mean_ = params.mean
+        self.state_cov_ = params.state_cov
+        self.measurement_var_ = params.measurement_var
+        if self.method == "kalman":
+            self.log_likelihood_ = params.log_likelihood
+            self.converged_ = params.converged
+        self.factors_ = self._factor_output(panel, factors)
         return self
 
-    def _factor_output(self, panels, factors):
-        names = list(FACTOR_NAMES[self.factors])
-        if list(panels) == [None]:
-            panel = panels[None]
-            if panel.index is None:
-                return factors[None]
-            return pd.DataFrame(factors[None], index=panel.index, columns=names)
-        frames = {f: pd.DataFrame(factors[f], index=panels[f].index, columns=names)
-                  for f in panels}
-        return pd.concat(frames, names=["family", panels[next(iter(panels))].index.name])
+    def _factor_output(self, panel, factors):
+        if panel.index is None:
+            return factors
+        return pd.DataFrame(factors, index=panel.index,
+                            columns=list(FACTOR_NAMES[self.factors]))
 
-    # --------------------------------------------------------------- window mode
-    def _check_window_mode(self, method):
-        check_is_fitted(self)
-        if self.mode_ != "windows":
-            raise ValueError(
-                f"{method} needs a model fitted on windows (fit(X, y)); this one was fitted "
-                f"on a panel: use forecast(steps), forecast_quantiles or forecast_interval"
-            )
-
-    def _window_moments(self, X, families):
-        self._check_window_mode("predict")
-        X3, _ = validate_windows(self, X, window=self.window, reset=False)
-        groups = self._family_groups(families, X3.shape[0], fitting=False)
-        shape = (X3.shape[0], self.horizons_.size, self.targets_.size)
-        mean, var = np.empty(shape), np.empty(shape)
-        for family, rows in groups.items():
-            params = self.params_[family]
-            if self.method == "kalman":
-                means, covs = kalman_filter(params, X3[rows])
-                state, cov = means[:, -1], covs[-1]
-            else:
-                state, _ = solve_factors(X3[rows, -1], params.loadings)
-                cov = None
-            m, v = forecast_moments(params, state, self.horizons_, cov)
-            mean[rows] = m[:, :, self.targets_]
-            var[rows] = v[None][:, :, self.targets_]
-        return mean, var
-
-    def predict(self, X, families=None):
-        """Forecast the target curves from the last curve of each window.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, window, n_maturities) or (n_samples, n_features)
-        families : array-like of shape (n_samples,), default=None
-            Family label of each window, when fitted with families.
-
-        Returns
-        -------
-        y_pred : ndarray of the layout of ``y`` in ``fit``
-        """
-        mean, _ = self._window_moments(X, families)
-        return restore_target_layout(mean, self.target_layout_)
-
-    def predict_quantiles(self, X, quantiles=(0.05, 0.5, 0.95), families=None):
-        """Gaussian predictive quantiles.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, window, n_maturities) or (n_samples, n_features)
-        quantiles : array-like of shape (n_quantiles,), default=(0.05, 0.5, 0.95)
-            Strictly increasing levels in (0, 1).
-        families : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        y_quantiles : ndarray
-            The layout of ``predict`` with a last axis of length n_quantiles.
-        """
-        levels = check_increasing_levels(quantiles)
-        mean, var = self._window_moments(X, families)
-        values = mean[..., None] + _standard_deviation(var)[..., None] * norm.ppf(levels)
-        return restore_target_layout(values, self.target_layout_)
-
-    def predict_interval(self, X, coverage=0.95, families=None):
-        """Central Gaussian predictive interval.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, window, n_maturities) or (n_samples, n_features)
-        coverage : float, default=0.95
-        families : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        y_interval : ndarray
-            The layout of ``predict`` with a last axis (lower, upper).
-        """
-        return self.predict_quantiles(X, interval_levels(coverage), families=families)
-
-    def score(self, X, y, sample_weight=None, families=None):
-        """Coefficient of determination over all horizons and targets.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, window, n_maturities) or (n_samples, n_features)
-        y : array-like of the layout given to ``fit``
-        sample_weight : array-like of shape (n_samples,), default=None
-        families : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        score : float
-            ``r2_score`` with the horizon and target axes flattened into outputs.
-        """
-        return flattened_r2_score(y, self.predict(X, families=families), sample_weight)
-
-    # ---------------------------------------------------------------- panel mode
-    def _check_panel_mode(self, method):
-        check_is_fitted(self)
-        if self.mode_ != "panel":
-            raise ValueError(
-                f"{method} needs a model fitted on a panel (fit(Y) with y=None); this one "
-                f"was fitted on windows: use predict(X)"
-            )
-
-    @_panel_only
+    # ------------------------------------------------------------------ factors
     def transform(self, Y, smooth=False):
         """Factor estimates per date of a panel, with the fitted parameters.
 
         Parameters
         ----------
         Y : DataFrame of shape (n_dates, n_maturities) or array-like
-            A panel with the fitted maturities (a (family, date) MultiIndex for families).
+            A panel with the fitted maturities.
         smooth : bool, default=False
             ``method="kalman"`` only: smoothed instead of filtered factors.
 
@@ -628,196 +300,76 @@ class DynamicNelsonSiegel(RegressorMixin, BaseEstimator):
             OLS factors (two-step) or the states filtered (smoothed) from the stationary
             distribution (one-step); a DataFrame when ``Y`` is one.
         """
-        self._check_panel_mode("transform")
+        check_is_fitted(self)
         if smooth and self.method != "kalman":
             raise ValueError("smooth=True needs method='kalman'; two-step factors are OLS fits")
-        panels = self._panels_like_fit(Y, "Y")
-        factors = {}
-        for family, panel in panels.items():
-            params = self.params_[family]
-            if self.method == "kalman":
-                factors[family] = kalman_filter(params, panel.values[None], smooth=smooth)[0][0]
-            else:
-                factors[family] = solve_factors(panel.values, params.loadings)[0]
-        return self._factor_output(panels, factors)
-
-    def _panels_like_fit(self, Y, name):
-        panels = self._read_panel(Y, name=name)
-        for family, panel in panels.items():
-            where = "" if family is None else f"family {family!r}: "
-            if family not in self.params_:
-                raise ValueError(
-                    f"{name} holds family {family!r}, which was not seen in fit"
-                    if family is not None else
-                    f"this model was fitted on families {list(self.families_)}; {name} must "
-                    f"have a (family, date) MultiIndex"
-                )
-            if panel.n_series != self.n_features_in_ or not np.allclose(
-                    panel.maturities, self.maturities_):
-                raise ValueError(
-                    f"{where}{name} has maturities {panel.maturities.tolist()} but the model "
-                    f"was fitted on {self.maturities_.tolist()}"
-                )
-        return panels
-
-    def update(self, Y):
-        """Append observations after the end of the last panel seen (no re-estimation).
-
-        Parameters
-        ----------
-        Y : DataFrame of shape (n_new, n_maturities) or array-like
-            New curves, dated after the last date seen (for DataFrames with dates).
-
-        Returns
-        -------
-        self : DynamicNelsonSiegel
-        """
-        self._check_panel_mode("update")
-        panels = self._panels_like_fit(Y, "Y")
-        for family, panel in panels.items():
-            stored = self.panel_state_[family]
-            where = "" if family is None else f"family {family!r}: "
-            self._check_follows(family, panel, where)
-            params = self.params_[family]
-            if self.method == "kalman":
-                A = params.transition
-                prior_mean = params.intercept + A @ stored["state"]
-                prior_cov = A @ stored["cov"] @ A.T + params.state_cov
-                means, covs = kalman_filter(params, panel.values[None], prior_mean, prior_cov)
-                stored["state"], stored["cov"] = means[0, -1], covs[-1]
-            else:
-                stored["state"] = solve_factors(panel.values[-1:], params.loadings)[0][0]
-            if stored["index"] is not None and panel.index is not None:
-                stored["index"] = stored["index"].append(panel.index)
-            stored["n_dates"] += panel.n_dates
-        return self
-
-    def _check_follows(self, family, panel, where):
-        """New dates must follow the last date seen (the next one, at a known frequency)."""
-        seen = self.panel_state_[family]["index"]
-        if seen is None or panel.index is None:
-            return
-        last, first = seen[-1], panel.index[0]
-        if not first > last:
-            raise ValueError(
-                f"{where}update expects dates after the last one seen ({last!r}); Y starts "
-                f"at {first!r}"
-            )
-        freq = self._freq(family)
-        if freq is not None:
-            expected = pd.date_range(last, periods=2, freq=freq)[1]
-            if first != expected:
-                raise ValueError(
-                    f"{where}Y starts at {first!r} but the date after the last one seen "
-                    f"({last!r}) at frequency {pd.tseries.frequencies.to_offset(freq).freqstr} "
-                    f"is {expected!r} (a gap or an off-grid date)"
-                )
-
-    def _freq(self, family):
-        index = self.panel_state_[family]["index"]
-        if isinstance(index, pd.DatetimeIndex):
-            return index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
-        return None
-
-    def _forecast_index(self, family, steps):
-        index = self.panel_state_[family]["index"]
-        freq = self._freq(family)
-        if freq is not None:
-            future = pd.date_range(index[-1], periods=int(steps[-1]) + 1, freq=freq)[1:]
-            return pd.DatetimeIndex(future[steps - 1], name=index.name)
-        return pd.Index(steps, name="step")
-
-    def _forecast_moments(self, method, steps):
-        """Mean and variance per family, stacked in the row order of ``forecast``."""
-        self._check_panel_mode(method)
-        steps = _check_steps(steps)
-        means, variances, indexes = [], [], {}
-        for family in self.params_:
-            stored = self.panel_state_[family]
-            mean, var = forecast_moments(self.params_[family], stored["state"][None], steps,
-                                         stored["cov"])
-            means.append(mean[0])
-            variances.append(var)
-            indexes[family] = self._forecast_index(family, steps)
-        if list(indexes) == [None]:
-            index = indexes[None]
+        panel = self._validate_panel(Y)
+        if self.method == "kalman":
+            factors = kalman_filter(self.params_, panel.values[None], smooth=smooth)[0][0]
         else:
-            first = next(iter(indexes.values()))
-            index = pd.MultiIndex.from_tuples(
-                [(f, label) for f, i in indexes.items() for label in i],
-                names=["family", first.name])
-        return np.vstack(means), np.vstack(variances), index
+            factors = solve_factors(panel.values, self.loadings_)[0]
+        return self._factor_output(panel, factors)
 
-    def forecast(self, steps=1):
-        """Mean forecast of the curves from the end of the last panel seen.
-
-        Parameters
-        ----------
-        steps : int or list of int, default=1
-            ``h`` for steps ``1 .. h``, or the steps ahead themselves.
+    def get_feature_names_out(self, input_features=None):
+        """Names of the factors returned by :meth:`transform`.
 
         Returns
         -------
-        forecast : DataFrame of shape (n_steps, n_maturities)
-            Indexed by the future dates when the panel's dates have a frequency, else by
-            the step; rows ``(family, date)`` (families in ``families_`` order) for
-            several families. The columns are those of the panel.
+        names : ndarray of str of shape (n_factors,)
         """
-        mean, _, index = self._forecast_moments("forecast", steps)
-        return pd.DataFrame(mean, index=index, columns=self.columns_)
+        check_is_fitted(self)
+        return np.asarray(FACTOR_NAMES[self.factors], dtype=object)
 
-    def forecast_quantiles(self, steps=1, quantiles=(0.05, 0.5, 0.95)):
-        """Gaussian predictive quantiles of the curves.
+    # ------------------------------------------------------------------ sequence hooks
+    def _update(self, values):
+        params = self.params_
+        if self.method == "kalman":
+            A = params.transition
+            prior_mean = params.intercept + A @ self.state_
+            prior_cov = A @ self.state_cov_at_last_ @ A.T + params.state_cov
+            means, covs = kalman_filter(params, values[None], prior_mean, prior_cov)
+            self.state_, self.state_cov_at_last_ = means[0, -1], covs[-1]
+        else:
+            self.state_ = solve_factors(values[-1:], params.loadings)[0][0]
+            self.state_cov_at_last_ = None
 
-        Parameters
-        ----------
-        steps : int or list of int, default=1
-        quantiles : array-like of shape (n_quantiles,), default=(0.05, 0.5, 0.95)
-            Strictly increasing levels in (0, 1).
+    def _skip(self, n_steps):
+        # Predict the state over the unobserved dates; its uncertainty grows with them.
+        params = self.params_
+        A, Q = params.transition, params.state_cov
+        cov = np.zeros_like(Q) if self.state_cov_at_last_ is None else self.state_cov_at_last_
+        state = self.state_
+        for _ in range(n_steps):
+            state = params.intercept + A @ state
+            cov = A @ cov @ A.T + Q
+        self.state_, self.state_cov_at_last_ = state, cov
 
-        Returns
-        -------
-        quantiles : ndarray of shape (n_steps, n_maturities, n_quantiles)
-            Rows in the order of :meth:`forecast` (``n_families * n_steps`` rows for
-            several families).
-        """
-        levels = check_increasing_levels(quantiles)
-        mean, var, _ = self._forecast_moments("forecast_quantiles", steps)
-        return mean[..., None] + _standard_deviation(var)[..., None] * norm.ppf(levels)
+    def _forecast_moments(self, steps):
+        mean, var = forecast_moments(self.params_, self.state_[None],
+                                     np.arange(1, steps + 1), self.state_cov_at_last_)
+        return mean[0], _standard_deviation(var)
 
-    def forecast_interval(self, steps=1, coverage=0.95):
-        """Central Gaussian predictive interval of the curves.
-
-        Parameters
-        ----------
-        steps : int or list of int, default=1
-        coverage : float, default=0.95
-
-        Returns
-        -------
-        interval : ndarray of shape (n_steps, n_maturities, 2)
-            Lower and upper bounds along the last axis; rows as in :meth:`forecast`.
-        """
-        return self.forecast_quantiles(steps, interval_levels(coverage))
-
-    # ------------------------------------------------------------------- checks
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.target_tags.multi_output = True
-        # Curves of random features follow no Nelson-Siegel shape.
-        tags.regressor_tags.poor_score = True
-        return tags
+    def _sample_paths(self, n_paths, steps, rng):
+        params = self.params_
+        k = params.transition.shape[0]
+        state = np.repeat(self.state_[None], n_paths, axis=0)
+        if self.state_cov_at_last_ is not None:  # one-step model: the state is uncertain
+            state = state + rng.standard_normal((n_paths, k)) @ \
+                _covariance_root(self.state_cov_at_last_).T
+        state_noise = _covariance_root(params.state_cov)
+        noise_sd = np.sqrt(np.clip(params.measurement_var, 0, None))
+        values = np.empty((n_paths, steps, params.loadings.shape[0]))
+        for h in range(steps):
+            state = params.intercept + state @ params.transition.T + \
+                rng.standard_normal((n_paths, k)) @ state_noise.T
+            values[:, h] = state @ params.loadings.T + \
+                rng.standard_normal((n_paths, noise_sd.size)) * noise_sd
+        return values
 
     @classmethod
     def get_test_params(cls):
-        """Small parameter sets for the common estimator checks.
-
-        One-date windows (``window=1``) of generic 2-D data are curves at 1, 2, ...
-        years whose rows are read as consecutive dates; ``y`` holds the last maturity.
-        """
+        """Small parameter sets for the common estimator checks (curves at 1, 2, ... years)."""
         return [
-            {"window": 1, "maturities": "uniform", "targets": -1, "dynamics": "var"},
-            {"window": 1, "maturities": "uniform", "targets": -1, "method": "kalman",
-             "maxiter": 3},
+            {"maturities": "uniform", "dynamics": "var"},
+            {"maturities": "uniform", "method": "kalman", "maxiter": 3},
         ]

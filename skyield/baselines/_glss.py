@@ -12,11 +12,12 @@ maturities and 4 factors).
 """
 
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.linalg
 from scipy.optimize import minimize
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from statsmodels.tsa.statespace.kalman_smoother import (
@@ -31,7 +32,8 @@ from skyield._nelson_siegel import (
     extended_svensson_loadings,
     svensson_loadings,
 )
-from skyield.baselines._sequence import StateSpaceSequenceMixin, check_positive_int
+from skyield.baselines._statsmodels_state import StateSpaceSequenceMixin
+from skyield.utils import Interval, Options
 
 __all__ = ["GaussianLinearStateSpace"]
 
@@ -311,7 +313,7 @@ class _Estimation:
         return llf, gradient
 
 
-class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEstimator):
+class GaussianLinearStateSpace(TransformerMixin, StateSpaceSequenceMixin):
     """Yield-curve factor model with a free loadings matrix (GLSS), maximum likelihood.
 
     The Gaussian linear state-space model that Kauffmann et al. use as the free-loadings
@@ -379,10 +381,10 @@ class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEs
         Diagonal ``P``.
     error_cov_ : ndarray of shape (n_series, n_series)
         Diagonal ``Q``.
-    initial_loglikelihood_ : float
+    initial_log_likelihood_ : float
         Log-likelihood of the training panel at the start values.
-    loglikelihood_ : float
-        Log-likelihood at the estimate (never below ``initial_loglikelihood_``).
+    log_likelihood_ : float
+        Log-likelihood at the estimate (never below ``initial_log_likelihood_``).
     converged_ : bool
         Whether the optimisation met its convergence criterion.
     n_iter_ : int
@@ -451,13 +453,23 @@ class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEs
     >>> Y = pd.DataFrame(curves + rng.normal(scale=0.02, size=curves.shape),
     ...                  index=dates, columns=maturities)
     >>> model = GaussianLinearStateSpace(n_factors=3, decays=0.7).fit(Y)
-    >>> model.loglikelihood_ >= model.initial_loglikelihood_
+    >>> model.log_likelihood_ >= model.initial_log_likelihood_
     True
     >>> model.forecast(steps=2).index[0]
     Timestamp('2017-04-21 00:00:00')
     """
 
-    def __init__(self, n_factors=4, transition="full", decays=None, maturities=None,
+    _parameter_constraints = {
+        "n_factors": [Interval(Integral, 1, None)],
+        "transition": [Options(*_TRANSITIONS)],
+        "decays": [None, Interval(Real, 0, None, closed="neither"), "array-like"],
+        "maturities": [None, Options("uniform"), "array-like"],
+        "maxiter": [Interval(Integral, 1, None)],
+        "em_iter": [Interval(Integral, 0, None)],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, *, n_factors=4, transition="full", decays=None, maturities=None,
                  maxiter=500, em_iter=20, tol=1e-6):
         self.n_factors = n_factors
         self.transition = transition
@@ -476,20 +488,6 @@ class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEs
              "em_iter": 0},
         ]
 
-    def _check_options(self):
-        n_factors = check_positive_int(self.n_factors, "n_factors")
-        if self.transition not in _TRANSITIONS:
-            raise ValueError(
-                f"transition must be one of {_TRANSITIONS}, got {self.transition!r}"
-            )
-        maxiter = check_positive_int(self.maxiter, "maxiter")
-        if isinstance(self.em_iter, bool) or not isinstance(self.em_iter, (int, np.integer)) \
-                or self.em_iter < 0:
-            raise ValueError(f"em_iter must be a non-negative integer, got {self.em_iter!r}")
-        if not (isinstance(self.tol, (float, int)) and np.isfinite(self.tol) and self.tol > 0):
-            raise ValueError(f"tol must be a positive number, got {self.tol!r}")
-        return n_factors, maxiter, _check_decays(self.decays, n_factors)
-
     def fit(self, Y, y=None):
         """Estimate the model on a training panel of yield curves.
 
@@ -505,9 +503,10 @@ class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEs
         -------
         self : object
         """
-        n_factors, maxiter, decays = self._check_options()
         panel = self._validate_fit_panel(Y, min_length=10, maturities=self.maturities,
                                          need_maturities=True)
+        n_factors, maxiter = self.n_factors, self.maxiter
+        decays = _check_decays(self.decays, n_factors)
         values = panel.values
         if panel.n_series < n_factors:
             raise ValueError(
@@ -531,8 +530,8 @@ class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEs
 
         self.results_ = model.smooth(params, cov_type="none")
         self.state_results_ = self.results_
-        self.loglikelihood_ = float(self.results_.llf)
-        self.initial_loglikelihood_ = history["initial"]
+        self.log_likelihood_ = float(self.results_.llf)
+        self.initial_log_likelihood_ = history["initial"]
         self.converged_ = history["converged"]
         self.n_iter_ = history["n_iter"]
         if not self.converged_:
@@ -649,25 +648,6 @@ class GaussianLinearStateSpace(StateSpaceSequenceMixin, TransformerMixin, BaseEs
         panel = self._validate_panel(Y)
         states, _ = self._filter_panel(panel.values, smooth=smooth)
         return np.asarray(states, dtype=float).T
-
-    def predict(self, Y):
-        """One-step-ahead predictions of every curve of a panel from the curves before it.
-
-        Parameters
-        ----------
-        Y : DataFrame of shape (n_dates, n_maturities) or array-like
-            Consecutive dates at the training maturities.
-
-        Returns
-        -------
-        predictions : ndarray of shape (n_dates, n_maturities)
-            ``E[y_t | y_1, ..., y_{t-1}]``; the first row comes from the diffuse initial
-            state and is uninformative.
-        """
-        check_is_fitted(self)
-        panel = self._validate_panel(Y)
-        _, results = self._filter_panel(panel.values)
-        return np.asarray(results.filter_results.forecasts, dtype=float).T
 
     def get_feature_names_out(self, input_features=None):
         """Names of the factors returned by :meth:`transform`.

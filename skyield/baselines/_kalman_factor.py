@@ -8,32 +8,21 @@ of new panels with frozen parameters, updates and Gaussian forecast quantiles.
 """
 
 import warnings
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from statsmodels.tools.sm_exceptions import ConvergenceWarning as StatsmodelsConvergenceWarning
 from statsmodels.tsa.statespace.dynamic_factor import DynamicFactor
 
-from skyield.baselines._sequence import StateSpaceSequenceMixin, check_positive_int
+from skyield.baselines._statsmodels_state import StateSpaceSequenceMixin
+from skyield.utils import Interval, Options
 
 __all__ = ["KalmanFactorModel"]
 
 _ERROR_COVS = {"diagonal": "diagonal", "full": "unstructured"}
-
-
-def _check_options(estimator):
-    n_factors = check_positive_int(estimator.n_factors, "n_factors")
-    factor_order = check_positive_int(estimator.factor_order, "factor_order")
-    maxiter = check_positive_int(estimator.maxiter, "maxiter")
-    if estimator.error_cov not in _ERROR_COVS:
-        raise ValueError(
-            f"error_cov must be one of {tuple(_ERROR_COVS)}, got {estimator.error_cov!r}"
-        )
-    if not isinstance(estimator.standardize, (bool, np.bool_)):
-        raise ValueError(f"standardize must be True or False, got {estimator.standardize!r}")
-    return n_factors, factor_order, maxiter
 
 
 def _fallback_start_params(model, values):
@@ -54,7 +43,7 @@ def _fallback_start_params(model, values):
     return params
 
 
-class KalmanFactorModel(StateSpaceSequenceMixin, TransformerMixin, BaseEstimator):
+class KalmanFactorModel(TransformerMixin, StateSpaceSequenceMixin):
     """Linear-Gaussian dynamic factor model with Kalman filtering (maximum likelihood).
 
     The state-space model of Snellman's Kalman benchmark (eqs. 33-35), with ``k`` factors
@@ -106,7 +95,7 @@ class KalmanFactorModel(StateSpaceSequenceMixin, TransformerMixin, BaseEstimator
         ``[A_1, ..., A_p]``.
     error_cov_ : ndarray of shape (n_series, n_series)
         ``R``, in standardised units.
-    loglikelihood_ : float
+    log_likelihood_ : float
         Log-likelihood of the standardised training panel at the estimate.
     converged_ : bool
         Whether the optimiser reported convergence.
@@ -138,9 +127,10 @@ class KalmanFactorModel(StateSpaceSequenceMixin, TransformerMixin, BaseEstimator
     ``transform`` filters (or smooths) a panel from the stationary distribution of the
     factors; filtered factors at a date depend only on that date and earlier ones, so
     fitting on a training span and filtering a longer panel gives a leak-free factor
-    series (the prior that the factor Transformer is trained against). ``predict`` gives
-    one-step-ahead predictions over a panel; ``forecast``, ``forecast_quantiles``,
-    ``forecast_interval`` and ``sample_paths`` continue from the last date seen.
+    series (the prior that the factor Transformer is trained against). ``forecast`` and
+    ``sample_paths`` continue from the last date seen; ``predict``, ``predict_quantiles``,
+    ``predict_interval`` and ``score`` forecast a block of dates that follows (see
+    :class:`skyield.base.BaseSequenceModel`).
 
     References
     ----------
@@ -165,7 +155,15 @@ class KalmanFactorModel(StateSpaceSequenceMixin, TransformerMixin, BaseEstimator
     (2, 3)
     """
 
-    def __init__(self, n_factors=1, error_cov="diagonal", factor_order=1, maxiter=500,
+    _parameter_constraints = {
+        "n_factors": [Interval(Integral, 1, None)],
+        "error_cov": [Options(*_ERROR_COVS)],
+        "factor_order": [Interval(Integral, 1, None)],
+        "maxiter": [Interval(Integral, 1, None)],
+        "standardize": ["boolean"],
+    }
+
+    def __init__(self, *, n_factors=1, error_cov="diagonal", factor_order=1, maxiter=500,
                  standardize=True):
         self.n_factors = n_factors
         self.error_cov = error_cov
@@ -195,8 +193,8 @@ class KalmanFactorModel(StateSpaceSequenceMixin, TransformerMixin, BaseEstimator
         -------
         self : object
         """
-        n_factors, factor_order, maxiter = _check_options(self)
-        panel = self._validate_fit_panel(Y, min_length=max(10, 2 * factor_order + 2))
+        panel = self._validate_fit_panel(Y, min_length=max(10, 2 * self.factor_order + 2))
+        n_factors, factor_order, maxiter = self.n_factors, self.factor_order, self.maxiter
         values = panel.values
         if panel.n_series < max(2, n_factors + 1):
             raise ValueError(
@@ -249,7 +247,7 @@ class KalmanFactorModel(StateSpaceSequenceMixin, TransformerMixin, BaseEstimator
         params = self._normalise_signs(model, np.asarray(fitted.params, dtype=float))
         self.results_ = model.smooth(params, cov_type="none")
         self.state_results_ = self.results_
-        self.loglikelihood_ = float(self.results_.llf)
+        self.log_likelihood_ = float(self.results_.llf)
         self._store_parameters(model, params)
         return self
 
@@ -319,26 +317,6 @@ class KalmanFactorModel(StateSpaceSequenceMixin, TransformerMixin, BaseEstimator
         panel = self._validate_panel(Y)
         states, _ = self._filter_panel(panel.values, smooth=smooth)
         return np.asarray(states[:self.loadings_.shape[1]], dtype=float).T
-
-    def predict(self, Y):
-        """One-step-ahead predictions of every date of a panel from the dates before it.
-
-        Parameters
-        ----------
-        Y : DataFrame of shape (n_dates, n_series) or array-like
-            Consecutive dates; filtering starts from the stationary distribution, so the
-            first row's prediction is the unconditional mean.
-
-        Returns
-        -------
-        predictions : ndarray of shape (n_dates, n_series)
-            ``E[y_t | y_1, ..., y_{t-1}]`` in the units of ``Y``.
-        """
-        check_is_fitted(self)
-        panel = self._validate_panel(Y)
-        _, results = self._filter_panel(panel.values)
-        mean = np.asarray(results.filter_results.forecasts, dtype=float).T
-        return self._from_model_units(mean, mean)[0]
 
     def get_feature_names_out(self, input_features=None):
         """Names of the factors returned by :meth:`transform`.

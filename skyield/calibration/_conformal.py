@@ -37,14 +37,24 @@ Springer.
 """
 
 import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import clone
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skyield.utils.validation import check_coverage, check_increasing_levels
+from skyield.base import BaseFamilyWindowRegressor, accepts_families
+from skyield.utils import (
+    HasMethods,
+    Interval,
+    Options,
+    check_coverage,
+    check_increasing_levels,
+    check_numeric,
+    validate_params,
+)
 
 from ._multi_quantile import numeric_targets
 from ._scores import (
@@ -80,7 +90,7 @@ def _levels(coverages):
         np.round((1 + coverages) / 2, _LEVEL_DECIMALS)
 
 
-class ConformalIntervalRegressor(RegressorMixin, BaseEstimator):
+class ConformalIntervalRegressor(BaseFamilyWindowRegressor):
     """Conformal intervals and quantiles for any forecaster, valid for time series.
 
     Parameters
@@ -209,6 +219,17 @@ class ConformalIntervalRegressor(RegressorMixin, BaseEstimator):
     (3, 2)
     """
 
+    _parameter_constraints = {
+        "estimator": [HasMethods("fit", "predict")],
+        "method": [Options(*METHODS)],
+        "coverage": [Interval(Real, 0, 1, closed="neither")],
+        "calibration_size": [Interval(Real, 0, 1, closed="neither"),
+                             Interval(Integral, 1, None)],
+        "gap": [Interval(Integral, 0, None)],
+        "gamma": [Interval(Real, 0, None, closed="neither")],
+        "score_window": [None, Interval(Integral, 1, None)],
+    }
+
     def __init__(self, estimator, *, method="cqr", coverage=0.95, calibration_size=0.2,
                  gap=0, gamma=0.005, score_window=None):
         self.estimator = estimator
@@ -238,27 +259,7 @@ class ConformalIntervalRegressor(RegressorMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- validation
     def _check_params(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        check_coverage(self.coverage)
-        size = self.calibration_size
-        if isinstance(size, bool) or not isinstance(size, numbers.Real) or not (
-                (isinstance(size, numbers.Integral) and size >= 1)
-                or (not isinstance(size, numbers.Integral) and 0 < size < 1)):
-            raise ValueError(
-                f"calibration_size must be a fraction in (0, 1) or a positive number of "
-                f"rows, got {size!r}"
-            )
-        if isinstance(self.gap, bool) or not isinstance(self.gap, numbers.Integral) \
-                or self.gap < 0:
-            raise ValueError(f"gap must be a non-negative integer, got {self.gap!r}")
-        if isinstance(self.gamma, bool) or not isinstance(self.gamma, numbers.Real) \
-                or not np.isfinite(self.gamma) or self.gamma <= 0:
-            raise ValueError(f"gamma must be a positive number, got {self.gamma!r}")
-        window = self.score_window
-        if window is not None and (isinstance(window, bool)
-                                   or not isinstance(window, numbers.Integral) or window < 1):
-            raise ValueError(f"score_window must be None or a positive integer, got {window!r}")
+        validate_params(self)
 
     def _check_inner(self):
         estimator = self.estimator
@@ -278,6 +279,7 @@ class ConformalIntervalRegressor(RegressorMixin, BaseEstimator):
         return "interval"
 
     def _validate_X(self, X, reset):
+        check_numeric(X, "X")
         allow_nan = get_tags(self.estimator).input_tags.allow_nan
         return validate_data(self, X, reset=reset, allow_nd=True,
                              ensure_all_finite="allow-nan" if allow_nan else True)
@@ -362,7 +364,7 @@ class ConformalIntervalRegressor(RegressorMixin, BaseEstimator):
         train, calibration = np.arange(n_train), np.arange(n_samples - n_cal, n_samples)
         params = {key: _take(value, train) if _per_row(value, n_samples) else value
                   for key, value in fit_params.items()}
-        if families is not None:
+        if families is not None and accepts_families(self.estimator.fit):
             params["families"] = _take(families, train)
         self.estimator_ = clone(self.estimator).fit(_take(X, train), _take(y, train), **params)
         self.score_ = score
@@ -374,17 +376,22 @@ class ConformalIntervalRegressor(RegressorMixin, BaseEstimator):
         lower, upper, center = self._band(self.calibration_X_, np.array([self.coverage]),
                                           self.calibration_families_)
         self.conformity_scores_ = conformity_scores(lower, upper, self.calibration_y_)[..., 0]
+        # Too few scores for the coverage is an error for every method: ACI would start
+        # from intervals that are the whole line.
+        self.correction_ = conformal_quantile(self._recent(self.conformity_scores_)
+                                              if self.method == "aci" else
+                                              self.conformity_scores_, self.coverage)
         if self.method == "aci":
             self.miscoverage_ = np.full(self.output_shape_, 1.0 - self.coverage)
             self.n_updates_ = 0
-            self.correction_ = self._aci_correction(self.conformity_scores_, self.miscoverage_)
-        else:
-            self.correction_ = conformal_quantile(self.conformity_scores_, self.coverage)
         return self
 
     # ----------------------------------------------------------------- inner band
     def _inner_kwargs(self, families):
-        return {} if families is None else {"families": families}
+        # A model that pools the families (no families= in its signature) gets none.
+        if families is None or not accepts_families(self.estimator.predict):
+            return {}
+        return {"families": families}
 
     def _as_outputs(self, values, n_samples, method, extra=()):
         values = np.asarray(values, dtype=float)

@@ -9,23 +9,35 @@ conformalized by :class:`~skyield.calibration.ConformalIntervalRegressor` or com
 skyield's own quantile models.
 """
 
-
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import clone
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skyield.utils.validation import check_coverage, check_increasing_levels
-
-from skyield.utils import check_targets, restore_target_layout
+from skyield.base import DEFAULT_COVERAGE, DEFAULT_QUANTILES, BaseWindowRegressor
+from skyield.utils import (
+    HasMethods,
+    Satisfies,
+    check_coverage,
+    check_increasing_levels,
+    check_numeric,
+    check_targets,
+    restore_target_layout,
+    validate_params,
+)
 
 __all__ = ["MultiQuantileRegressor", "numeric_targets"]
 
 _LEVEL_ATOL = 1e-9
 
 
+def _are_levels(value):
+    return check_increasing_levels(value).size > 0
+
+
 def numeric_targets(y, name="y"):
-    """``y`` as a float array; object arrays of numbers are accepted."""
+    """``y`` as a float array; object arrays of numbers are accepted, text is not."""
+    check_numeric(y, name)
     values = np.asarray(y)
     if values.dtype.kind in "biuf":
         return values.astype(float)
@@ -40,7 +52,7 @@ def numeric_targets(y, name="y"):
     )
 
 
-class MultiQuantileRegressor(RegressorMixin, BaseEstimator):
+class MultiQuantileRegressor(BaseWindowRegressor):
     """One single-quantile regressor per quantile level and output.
 
     Parameters
@@ -50,7 +62,7 @@ class MultiQuantileRegressor(RegressorMixin, BaseEstimator):
         ``quantile_param`` (e.g. ``QuantileRegressor(alpha=0.0)``,
         ``GradientBoostingRegressor(loss="quantile")``). It is cloned for every level and
         output.
-    quantiles : sequence of float, default=(0.05, 0.5, 0.95)
+    quantiles : sequence of float, default=(0.025, 0.5, 0.975)
         Levels to fit, strictly increasing in (0, 1); must include 0.5, the median being
         what ``predict`` returns.
     quantile_param : str, default="auto"
@@ -106,7 +118,13 @@ class MultiQuantileRegressor(RegressorMixin, BaseEstimator):
     (2, 2)
     """
 
-    def __init__(self, estimator, *, quantiles=(0.05, 0.5, 0.95), quantile_param="auto"):
+    _parameter_constraints = {
+        "estimator": [HasMethods("fit", "predict")],
+        "quantiles": [Satisfies(_are_levels, "strictly increasing levels in (0, 1)")],
+        "quantile_param": [str],
+    }
+
+    def __init__(self, estimator, *, quantiles=DEFAULT_QUANTILES, quantile_param="auto"):
         self.estimator = estimator
         self.quantiles = quantiles
         self.quantile_param = quantile_param
@@ -143,6 +161,7 @@ class MultiQuantileRegressor(RegressorMixin, BaseEstimator):
         )
 
     def _validate_X(self, X, reset):
+        check_numeric(X, "X")
         X = validate_data(self, X, reset=reset, allow_nd=True,
                           ensure_all_finite=not get_tags(self.estimator).input_tags.allow_nan)
         if X.ndim > 2:
@@ -164,6 +183,7 @@ class MultiQuantileRegressor(RegressorMixin, BaseEstimator):
         -------
         self : MultiQuantileRegressor
         """
+        validate_params(self)
         levels = check_increasing_levels(self.quantiles)
         if not np.any(np.isclose(levels, 0.5, rtol=0, atol=_LEVEL_ATOL)):
             raise ValueError(
@@ -227,14 +247,14 @@ class MultiQuantileRegressor(RegressorMixin, BaseEstimator):
         values = self._all_quantiles(X)[..., self._positions([0.5])[0]]
         return restore_target_layout(values, self.target_layout_)
 
-    def predict_quantiles(self, X, quantiles=None):
+    def predict_quantiles(self, X, quantiles=DEFAULT_QUANTILES):
         """Forecast quantiles, sorted along the last axis.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, window, n_series)
-        quantiles : sequence of float, default=None
-            Strictly increasing levels among the fitted ones; None gives all of them.
+        quantiles : sequence of float, default=(0.025, 0.5, 0.975)
+            Strictly increasing levels among the fitted ones (``quantiles_``).
 
         Returns
         -------
@@ -242,17 +262,17 @@ class MultiQuantileRegressor(RegressorMixin, BaseEstimator):
             ``y.shape`` being the target layout ``fit`` received.
         """
         check_is_fitted(self)
-        levels = self.quantiles_ if quantiles is None else check_increasing_levels(quantiles)
+        levels = check_increasing_levels(quantiles)
         values = self._all_quantiles(X)[..., self._positions(levels)]
         return restore_target_layout(values, self.target_layout_)
 
-    def predict_interval(self, X, coverage=0.9):
+    def predict_interval(self, X, coverage=DEFAULT_COVERAGE):
         """Central forecast interval between the ``(1 -/+ coverage) / 2`` quantiles.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, window, n_series)
-        coverage : float, default=0.9
+        coverage : float, default=0.95
             Nominal coverage; both levels ``(1 - coverage) / 2`` and ``(1 + coverage) / 2``
             must have been fitted.
 

@@ -1,4 +1,9 @@
-"""``skyield benchmark``: rolling-origin comparison of models on bundled or user data."""
+"""``skyield benchmark``: rolling-origin comparison of models on bundled or user data.
+
+The run reads its data through :mod:`skyield.cli._intake`, checks every option before any
+work, runs the models, and writes its files through :mod:`skyield.cli._output` (into a
+new folder moved into place in one step at the end).
+"""
 
 import argparse
 import json
@@ -9,33 +14,27 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from skyield import __version__
-from skyield.cli._leaderboard import format_leaderboard, leaderboard, summary_lines
 from skyield.cli._diagnostics import DIAGNOSTICS
-from skyield.cli._models import MODELS, resolve_models
+from skyield.cli._intake import add_data_arguments, load_data
+from skyield.cli._leaderboard import format_leaderboard, leaderboard, summary_lines
+from skyield.cli._models import MODELS, handles_missing_values, resolve_models
+from skyield.cli._output import check_output_target, staged_folder
 from skyield.cli._progress import ModelProgress, progress_mode
 from skyield.cli._report import results_to_frames, write_report
+from skyield.utils import UnitsWarning
 
 DEFAULTS = {
-    "dataset": "gsw_zero",
-    "freq": "monthly",
-    "maturities": "1,2,3,5,7,10",
-    "start": "1972-01-01",
-    "end": None,
     "test_start": "2000-01-01",
     "horizons": "1,6,12",
     "window": 12,
     "refit": 12,
     "coverage": 0.95,
 }
-_FREQ_DATASETS = ("treasury_cmt", "gsw_zero")
-
 
 def _models_epilog():
     width = max(len(entry.name) for entry in MODELS.values())
@@ -47,7 +46,7 @@ def _models_epilog():
     return "\n".join(lines)
 
 
-def add_benchmark_parser(commands):
+def add_benchmark_parser(commands, parents=()):
     parser = commands.add_parser(
         "benchmark",
         help="compare models out of sample on bundled data (rolling origin)",
@@ -59,20 +58,9 @@ def add_benchmark_parser(commands):
         ),
         epilog=_models_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=list(parents),
     )
-    parser.add_argument("--dataset", default=DEFAULTS["dataset"],
-                        help="bundled dataset (treasury_cmt, gsw_zero) or a CSV file with a "
-                             "date column first and one column per maturity "
-                             f"(default: {DEFAULTS['dataset']})")
-    parser.add_argument("--freq", default=DEFAULTS["freq"],
-                        choices=("daily", "weekly", "monthly"),
-                        help="frequency of a bundled dataset (default: monthly)")
-    parser.add_argument("--maturities", default=DEFAULTS["maturities"],
-                        help="comma-separated maturities (labels or years) to use "
-                             f"(default: {DEFAULTS['maturities']}; 'all' for every column)")
-    parser.add_argument("--start", default=DEFAULTS["start"],
-                        help=f"first date used (default: {DEFAULTS['start']})")
-    parser.add_argument("--end", default=DEFAULTS["end"], help="last date used (default: all)")
+    add_data_arguments(parser)
     parser.add_argument("--test-start", default=DEFAULTS["test_start"],
                         help="first forecast origin: the train/test split date "
                              f"(default: {DEFAULTS['test_start']})")
@@ -93,10 +81,12 @@ def add_benchmark_parser(commands):
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="parallel jobs through joblib (default: 1)")
     parser.add_argument("--output", default="skyield-benchmark",
-                        help="output folder (default: skyield-benchmark); an existing "
-                             "non-empty folder is an error unless --overwrite is given")
+                        help="output folder (default: skyield-benchmark), written in one "
+                             "step at the end; an existing non-empty folder is an error "
+                             "unless --overwrite is given")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace the files of an existing output folder")
+                        help="replace an existing output folder as a whole (in one step, "
+                             "once the new one is complete)")
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing but errors (no progress bars, no leaderboard)")
     parser.set_defaults(run=run_benchmark)
@@ -110,53 +100,6 @@ def _split_list(text, name, convert=str):
     if not values:
         raise ValueError(f"--{name} is empty")
     return values
-
-
-def load_panel(dataset, freq, maturities, start, end):
-    """Load the benchmark panel: a bundled dataset or a user's CSV file."""
-    from skyield.datasets import load_gsw_zero, load_treasury_cmt
-    from skyield.utils import check_panel
-
-    selected = None if maturities == "all" else _split_list(maturities, "maturities")
-    if dataset in _FREQ_DATASETS:
-        loader = {"treasury_cmt": load_treasury_cmt, "gsw_zero": load_gsw_zero}[dataset]
-        return loader(freq, start=start, end=end, maturities=selected)
-    path = Path(dataset)
-    if not path.is_file():
-        raise ValueError(
-            f"dataset {dataset!r} is neither a bundled curve dataset "
-            f"({', '.join(_FREQ_DATASETS)}) nor an existing CSV file")
-    try:
-        frame = pd.read_csv(path, index_col=0, parse_dates=[0])
-    except (ValueError, pd.errors.ParserError) as error:
-        raise ValueError(f"cannot read {path}: {error}") from None
-    if not isinstance(frame.index, pd.DatetimeIndex):
-        raise ValueError(f"{path}: the first column must hold dates (YYYY-MM-DD)")
-    if selected is not None:
-        missing = [label for label in selected if label not in frame.columns]
-        if missing:
-            raise ValueError(f"{path}: no column(s) {missing}; columns are {list(frame.columns)}")
-        frame = frame[selected]
-    frame = frame.loc[start:end] if (start or end) else frame
-    panel = check_panel(frame, name=str(path), need_maturities=True)
-    frame.columns = panel.maturities
-    return frame
-
-
-def _has_intervals(estimator):
-    return hasattr(estimator, "predict_interval") or hasattr(estimator, "forecast_interval")
-
-
-def _prepare_output(folder, overwrite):
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"output {folder} exists and is not a folder")
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
-        raise ValueError(
-            f"output folder {folder} already exists and is not empty; choose another "
-            f"--output or pass --overwrite to replace its files")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @contextmanager
@@ -179,6 +122,9 @@ def _first_test_date(panel, test_start):
     if start > panel.index[-1]:
         raise ValueError(f"--test-start {test_start} is after the last date of the panel "
                          f"({panel.index[-1]:%Y-%m-%d})")
+    if start <= panel.index[0]:
+        raise ValueError(f"--test-start {test_start} leaves no training dates: the panel "
+                         f"starts on {panel.index[0]:%Y-%m-%d}")
     return start
 
 
@@ -230,13 +176,16 @@ def _plural(count, word):
     return f"{count} {word}{'s' if count > 1 else ''}"
 
 
-def _recorded(name, call):
+def _recorded(name, call, ignore=()):
     """Run ``call()`` recording every warning; return its value and one note per warning.
 
-    A note gives one distinct warning (category and first line) with how often it came.
+    A note gives one distinct warning (category and first line) with how often it came;
+    warnings of the categories in ``ignore`` are not recorded.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        for category in ignore:
+            warnings.simplefilter("ignore", category)
         value = call()
     counts = {}
     for item in caught:
@@ -248,95 +197,73 @@ def _recorded(name, call):
 
 
 def _run_model(entry, args, panel, maturities, horizons, label, mode):
-    """Backtest one model; return its results, seconds and warning notes."""
+    """Backtest one model; return its results, first fitted model, seconds and notes."""
     from skyield.model_selection import backtest
 
     estimator = entry.build(args.seed, args.device, maturities)
     progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
     started = time.perf_counter()
-    results, notes, n_warnings = _recorded(entry.name, lambda: backtest(
+    # The units were checked once, when the data was read.
+    (results, fits), notes, n_warnings = _recorded(entry.name, lambda: backtest(
         estimator, panel, window=args.window, horizons=horizons,
         refit=False if (entry.fit_once or not args.refit) else args.refit,
-        coverage=args.coverage if _has_intervals(estimator) else None,
-        test_start=args.test_start, n_jobs=args.n_jobs, mode=entry.mode,
-        progress=progress,
-    ))
+        coverage=args.coverage, test_start=args.test_start, n_jobs=args.n_jobs,
+        missing="allow" if args.allow_missing else "raise",
+        progress=progress, return_estimators=True,
+    ), ignore=(UnitsWarning,))
     seconds = time.perf_counter() - started
     summary = f"{results['origin'].nunique()} origins in {seconds:.1f} s"
     if n_warnings:
         summary += f", {_plural(n_warnings, 'warning')} (see the report)"
     progress.close(summary)
-    return results.assign(model=entry.name), seconds, notes
+    # The model of the first fit, trained on the dates before the test start: the one
+    # whose insides the report shows.
+    first = fits[0]["estimator"]
+    first = first[None] if isinstance(first, dict) else first
+    return results.assign(model=entry.name), first, seconds, notes
 
 
-def _diagnostic_figures(entry, args, context, maturities):
-    """The report figures of one model (none without diagnostics) and warning notes."""
+def _diagnostic_figures(entry, model, context):
+    """The report figures of one fitted model (none without diagnostics) and notes."""
     if entry.diagnostics is None:
         return [], []
-    estimator = entry.build(args.seed, args.device, maturities)
-    figures, notes, _ = _recorded(f"{entry.name} (fit for the figures)",
-                                  lambda: DIAGNOSTICS[entry.diagnostics](estimator, context))
+    figures, notes, _ = _recorded(f"{entry.name} (figures)",
+                                  lambda: DIAGNOSTICS[entry.diagnostics](model, context),
+                                  ignore=(UnitsWarning,))
     return [(entry.name, caption, figure) for caption, figure in figures], notes
 
 
-def run_benchmark(args):
-    """Run the benchmark described by parsed command-line ``args``."""
-    horizons = _check_arguments(args)
-    models = resolve_models(args.models)
-    panel = load_panel(args.dataset, args.freq, args.maturities, args.start, args.end)
-    if panel.isna().any().any():
-        gaps = panel.columns[panel.isna().any()].tolist()
+def _check_models_for_missing(models, allow_missing):
+    if not allow_missing:
+        return
+    unable = [entry.name for entry in models if not handles_missing_values(entry)]
+    if unable:
+        able = [entry.name for entry in MODELS.values() if handles_missing_values(entry)]
         raise ValueError(
-            f"the panel has missing values in maturities {gaps} between {args.start} and "
-            f"{args.end or 'the end'}; choose --maturities or --start without gaps")
-    test_start = _first_test_date(panel, args.test_start)
-    folder = _prepare_output(args.output, args.overwrite)
-    maturities = np.asarray(panel.columns, dtype=float)
-    _say(args, f"skyield benchmark: {args.dataset} ({args.freq}), {len(panel)} dates "
-               f"{panel.index[0]:%Y-%m-%d} .. {panel.index[-1]:%Y-%m-%d}, maturities "
-               f"{', '.join(f'{m:g}' for m in maturities)}; test from {args.test_start}; "
-               f"horizons {horizons}")
-    frames, seconds, warning_notes, diagnostics = [], {}, [], []
-    mode = progress_mode(args.quiet)
-    context = RunContext(panel=panel, test_start=test_start,
-                         window=args.window, horizons=horizons)
-    # The models work on small matrices, for which multi-threaded BLAS and torch cost more
-    # in thread start-up and contention than they save; parallelism comes from --n-jobs.
-    with threadpool_limits(limits=1, user_api="blas"), _torch_threads(1):
-        for number, entry in enumerate(models, start=1):
-            label = f"[{number}/{len(models)}] {entry.name}"
-            results, seconds[entry.name], notes = _run_model(
-                entry, args, panel, maturities, horizons, label, mode)
-            frames.append(results)
-            warning_notes += notes
-            figures, notes = _diagnostic_figures(entry, args, context, maturities)
-            diagnostics += figures
-            warning_notes += notes
-    results = pd.concat(frames, ignore_index=True)
-    table = leaderboard(results, seconds)
-    summary = summary_lines(table)
-    _say(args, "\n" + format_leaderboard(table) + "\n\n" + "\n".join(summary))
-    for line in warning_notes:
-        _say(args, f"warning: {line}")
-    settings = {
-        "dataset": args.dataset, "frequency": args.freq,
-        "maturities": ", ".join(f"{m:g}" for m in maturities),
-        "span": f"{panel.index[0]:%Y-%m-%d} .. {panel.index[-1]:%Y-%m-%d}",
-        "test start": args.test_start, "horizons": ", ".join(map(str, horizons)),
-        "window": args.window, "refit every": args.refit or "never (fit once)",
-        "coverage": args.coverage, "seed": args.seed, "device": args.device,
-        "skyield": __version__,
-    }
+            f"--allow-missing: {', '.join(unable)} cannot handle missing values; with "
+            f"--allow-missing choose --models among {', '.join(able)}")
+
+
+def _header(data, args, horizons):
+    return (f"skyield benchmark: {data.source} ({data.frequency}), {len(data.panel)} dates "
+            f"{data.span}, maturities {', '.join(data.labels)}; test from "
+            f"{args.test_start}; horizons {horizons}")
+
+
+def _write_outputs(folder, *, table, results, settings, models, horizons, diagnostics,
+                   warning_notes, summary, seconds, title):
+    """Write every output file into ``folder``; return their names in writing order."""
+    frames = results_to_frames(results)
     table.to_csv(folder / "leaderboard.csv", index=False)
-    results_to_frames(results).to_csv(folder / "forecasts.csv", index=False)
+    frames.to_csv(folder / "forecasts.csv", index=False)
     written = ["leaderboard.csv", "forecasts.csv"]
     try:
-        results_to_frames(results).to_parquet(folder / "forecasts.parquet", index=False)
+        frames.to_parquet(folder / "forecasts.parquet", index=False)
         written.append("forecasts.parquet")
     except ImportError:
-        _say(args, "forecasts.parquet not written: pandas found no Parquet engine (pyarrow)")
-    write_report(folder / "report.html", title=f"skyield benchmark: {args.dataset}",
-                 settings=settings, table=table, results=results, horizons=horizons,
+        pass  # no Parquet engine: the CSV file holds the same forecasts
+    write_report(folder / "report.html", title=title, settings=settings, table=table,
+                 results=results, horizons=horizons,
                  notes=[f"{e.name}: {e.description}" for e in models],
                  diagnostics=diagnostics, warnings=warning_notes, summary=summary)
     written.append("report.html")
@@ -345,5 +272,60 @@ def run_benchmark(args):
                    "warnings": warning_notes, "cwd": os.getcwd()}, handle, indent=2,
                   default=str)
     written.append("run.json")
-    _say(args, f"\nwrote {', '.join(written)} to {folder}")
+    return written
+
+
+def run_benchmark(args):
+    """Run the benchmark described by parsed command-line ``args``.
+
+    Every option, the data and the output folder are checked before any model runs; the
+    output files are written into a new folder that replaces ``--output`` in one step
+    once all of them are written.
+    """
+    horizons = _check_arguments(args)
+    models = resolve_models(args.models)
+    _check_models_for_missing(models, args.allow_missing)
+    check_output_target(args.output, args.overwrite)
+    data, data_notes, _ = _recorded("data", lambda: load_data(args))
+    panel, maturities = data.panel, data.maturities
+    test_start = _first_test_date(panel, args.test_start)
+    _say(args, _header(data, args, horizons))
+    for line in data_notes:
+        _say(args, f"warning: {line}")
+    frames, seconds, diagnostics, model_notes = [], {}, [], []
+    mode = progress_mode(args.quiet)
+    context = RunContext(panel=panel, test_start=test_start,
+                         window=args.window, horizons=horizons)
+    # The models work on small matrices, for which multi-threaded BLAS and torch cost more
+    # in thread start-up and contention than they save; parallelism comes from --n-jobs.
+    with threadpool_limits(limits=1, user_api="blas"), _torch_threads(1):
+        for number, entry in enumerate(models, start=1):
+            label = f"[{number}/{len(models)}] {entry.name}"
+            results, model, seconds[entry.name], notes = _run_model(
+                entry, args, panel, maturities, horizons, label, mode)
+            frames.append(results)
+            model_notes += notes
+            figures, notes = _diagnostic_figures(entry, model, context)
+            diagnostics += figures
+            model_notes += notes
+    results = pd.concat(frames, ignore_index=True)
+    table = leaderboard(results, seconds)
+    summary = summary_lines(table)
+    _say(args, "\n" + format_leaderboard(table) + "\n\n" + "\n".join(summary))
+    for line in model_notes:
+        _say(args, f"warning: {line}")
+    settings = {
+        **data.describe(),
+        "test start": args.test_start, "horizons": ", ".join(map(str, horizons)),
+        "window": args.window, "refit every": args.refit or "never (fit once)",
+        "coverage": args.coverage, "seed": args.seed, "device": args.device,
+        "skyield": __version__,
+    }
+    with staged_folder(args.output, args.overwrite) as staging:
+        written = _write_outputs(
+            staging, table=table, results=results, settings=settings, models=models,
+            horizons=horizons, diagnostics=diagnostics,
+            warning_notes=data_notes + model_notes,
+            summary=summary, seconds=seconds, title=f"skyield benchmark: {data.source}")
+    _say(args, f"\nwrote {', '.join(written)} to {args.output}")
     return 0

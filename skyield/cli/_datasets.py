@@ -5,7 +5,7 @@ import pandas as pd
 from skyield.datasets import describe_dataset, list_datasets
 
 
-def add_datasets_parser(commands):
+def add_datasets_parser(commands, parents=()):
     parser = commands.add_parser(
         "datasets",
         help="list the bundled datasets, or summarise one",
@@ -13,6 +13,7 @@ def add_datasets_parser(commands):
             "Without NAME, list every bundled dataset with its span, frequency and source. "
             "With NAME, print its columns with their first and last dates and missing counts."
         ),
+        parents=list(parents),
     )
     parser.add_argument("name", nargs="?", help="dataset to summarise (see the list)")
     parser.add_argument(

@@ -1,14 +1,13 @@
 """Figures that look inside the benchmark's models, for the report.
 
-Each diagnostic fits a fresh copy of a model on the training span of the benchmark (the
-dates before the test start), as the backtest's first fit does, and draws what the model
-estimated: attention weights, neural loadings, filtered dynamic factors. A diagnostic
-returns a list of ``(caption, figure)`` pairs.
+Each diagnostic takes the model of the backtest's first fit (trained on the dates before
+the test start: no model is fitted again for the report) and draws what it estimated:
+attention weights, neural loadings, filtered dynamic factors. A diagnostic returns a list
+of ``(caption, figure)`` pairs.
 """
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from skyield.plotting import plot_attention_heatmap, plot_factors, plot_loadings
 from skyield.preprocessing import make_windows
@@ -25,11 +24,8 @@ def _subplots(*args, **kwargs):
     return plt.subplots(*args, **kwargs)
 
 
-def attention_figures(estimator, context):
+def attention_figures(model, context):
     """Mean attention over the test origins and the attention at the last origin."""
-    train = context.train
-    windows = make_windows(train, context.window, context.horizons)
-    model = clone(estimator).fit(windows.X, windows.y)
     every = make_windows(context.panel, context.window, horizons=None)
     test = np.asarray(every.origins >= context.test_start)
     attention = model.get_attention(every.X[test])
@@ -54,10 +50,9 @@ def _label_horizons(ax, n_outputs, horizons):
         ax.set_ylabel("output")
 
 
-def nnss_figures(estimator, context):
+def nnss_figures(model, context):
     """Neural loadings over a fine maturity grid and the filtered factors."""
     train = context.train
-    model = clone(estimator).fit(train)
     observed = np.asarray(context.panel.columns, dtype=float)
     fine = np.linspace(0.0, _LOADING_SPAN * observed.max(), 241)
     figure, axes = _subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 2]})
@@ -71,10 +66,9 @@ def nnss_figures(estimator, context):
     return [("Neural state space model: loadings and filtered factors", figure)]
 
 
-def dns_factor_figures(estimator, context):
+def dns_factor_figures(model, context):
     """Filtered (or OLS) dynamic Nelson-Siegel factors over the whole panel."""
     train = context.train
-    model = clone(estimator).fit(train)
     factors = _as_frame(model.transform(context.panel), context.panel.index)
     names = _DNS_FACTOR_NAMES.get(factors.shape[1])
     figure, ax = _subplots(figsize=(9, 3.2))
@@ -85,13 +79,10 @@ def dns_factor_figures(estimator, context):
     return [("Dynamic Nelson-Siegel factors estimated by the Kalman filter", figure)]
 
 
-def transformer_factor_figures(estimator, context):
-    """The factor a projected factor transformer estimates from each window."""
+def transformer_factor_figures(model, context):
+    """The factor the factor Transformer estimates from each window."""
     train = context.train
-    adapter = clone(estimator).fit(train)
-    series = adapter.model_input(context.panel)
-    factor = adapter.model_.transform(series)
-    factors = _as_frame(factor, series.index).dropna()
+    factors = _as_frame(model.transform(context.panel), context.panel.index).dropna()
     figure, ax = _subplots(figsize=(9, 3.2))
     plot_factors(factors, split=train.index[-1], labels=["factor"], ax=ax,
                  ylabel="factor (standardised)",

@@ -3,14 +3,23 @@
 import numpy as np
 import pandas as pd
 
-from skyield.metrics import diebold_mariano
+from skyield.metrics import (
+    diebold_mariano,
+    mean_absolute_error,
+    mpiw,
+    picp,
+    root_mean_squared_error,
+)
 
 BASELINE = "random-walk"
 
 
 def _per_origin_rmse(rows):
     """Root of the mean squared error over series, per origin (the loss series of DM)."""
-    return rows.assign(squared=rows["error"] ** 2).groupby("origin")["squared"].mean() ** 0.5
+    return rows.groupby("origin").apply(
+        lambda group: root_mean_squared_error(group["actual"].to_numpy(),
+                                              group["forecast"].to_numpy()),
+        include_groups=False)
 
 
 def leaderboard(results, fit_times):
@@ -35,14 +44,14 @@ def leaderboard(results, fit_times):
     rows = []
     baseline = results[results["model"] == BASELINE]
     for (model, horizon), group in results.groupby(["model", "horizon"], sort=False):
-        error = group["error"].to_numpy()
+        actual, forecast = group["actual"].to_numpy(), group["forecast"].to_numpy()
         row = {"model": model, "horizon": int(horizon),
-               "rmse": float(np.sqrt(np.mean(error ** 2))),
-               "mae": float(np.mean(np.abs(error)))}
+               "rmse": float(root_mean_squared_error(actual, forecast)),
+               "mae": float(mean_absolute_error(actual, forecast))}
         if {"lower", "upper"} <= set(group.columns) and group["lower"].notna().all():
-            inside = (group["actual"] >= group["lower"]) & (group["actual"] <= group["upper"])
-            row["picp"] = float(inside.mean())
-            row["mpiw"] = float((group["upper"] - group["lower"]).mean())
+            lower, upper = group["lower"].to_numpy(), group["upper"].to_numpy()
+            row["picp"] = float(picp(actual, lower, upper))
+            row["mpiw"] = float(mpiw(lower, upper))
         else:
             row["picp"] = row["mpiw"] = np.nan
         row["dm_stat"] = row["dm_pvalue"] = np.nan

@@ -1,7 +1,8 @@
 """The models ``skyield benchmark`` knows, each with sensible default settings.
 
 A model entry builds an estimator from the run's seed and device; ``window`` is the
-history each window regressor sees. Models marked ``default`` run without ``--models``.
+history each window regressor sees; whether a model is a window regressor or a sequence
+model is its own (its base class). Models marked ``default`` run without ``--models``.
 Deep models marked ``fit_once`` are trained once on the span before the test start and
 then only predict (``refit=False`` in the backtest), which keeps the default run short.
 ``diagnostics`` names the figures of :mod:`skyield.cli._diagnostics` the report shows for
@@ -11,6 +12,8 @@ the model (attention, loadings, factors).
 from dataclasses import dataclass
 from typing import Callable
 
+from sklearn.utils import get_tags
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -18,7 +21,6 @@ class ModelEntry:
     description: str
     build: Callable
     default: bool = True
-    mode: str = "window"
     fit_once: bool = False
     diagnostics: str = None
 
@@ -65,17 +67,15 @@ def _yc_att(seed, device, maturities):
 def _nnss(seed, device, maturities):
     from skyield.models import NeuralStateSpaceModel
 
-    return NeuralStateSpaceModel(n_factors=4, epochs=1500, maturities=maturities, device=device,
-                                 random_state=seed)
+    return NeuralStateSpaceModel(n_factors=4, maxiter=1500, maturities=maturities,
+                                 device=device, random_state=seed)
 
 
 def _factor_transformer(seed, device, maturities):
-    from skyield.cli._adapters import ProjectedFactorTransformer
     from skyield.models import FactorTransformer
 
-    transformer = FactorTransformer(window=12, epochs=100, cycle_epochs=50, lr=1e-3,
-                                    device=device, random_state=seed)
-    return ProjectedFactorTransformer(transformer, differences=True)
+    return FactorTransformer(window=12, differences=True, epochs=100, cycle_epochs=50,
+                             lr=1e-3, device=device, random_state=seed)
 
 
 MODELS = {
@@ -96,12 +96,12 @@ MODELS = {
                    diagnostics="attention"),
         ModelEntry("nnss", "neural state space model: 4 factors with neural loadings, MAP "
                    "through the Kalman filter (seed priors, at most 1500 L-BFGS iterations), "
-                   "estimated once, then filtered forward", _nnss, mode="sequence",
-                   fit_once=True, diagnostics="nnss"),
+                   "estimated once, then filtered forward", _nnss, fit_once=True,
+                   diagnostics="nnss"),
         ModelEntry("factor-transformer", "one nonlinear dynamic factor of the monthly "
                    "changes (Encoder-Encoder Transformer, 12 lags, 100 epochs), trained once; "
                    "forecasts roll the window forward on its own predictions",
-                   _factor_transformer, mode="sequence", fit_once=True,
+                   _factor_transformer, fit_once=True,
                    diagnostics="transformer-factor"),
         ModelEntry("lstm", "plain LSTM on monthly changes (16 units), trained once", _lstm,
                    default=False, fit_once=True),
@@ -110,6 +110,11 @@ MODELS = {
                    "the random walk", _yc_att, default=False, fit_once=True),
     ]
 }
+
+
+def handles_missing_values(entry):
+    """Whether the model of ``entry`` takes missing values (its ``allow_nan`` tag)."""
+    return bool(get_tags(entry.build(0, "cpu", None)).input_tags.allow_nan)
 
 
 def resolve_models(names):

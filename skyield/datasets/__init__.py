@@ -1,9 +1,11 @@
 """Bundled real data and simulators of the reference papers' processes.
 
-The CSV files (one gzip-compressed) in ``skyield/datasets/data`` ship with the package (provenance in
-``SOURCES.md`` beside them); nothing is downloaded at run time.
+The CSV files (some gzip-compressed) in ``skyield/datasets/data`` ship with the package (provenance in
+``SOURCES.md`` beside them); nothing is downloaded at run time. A user's own CSV file is
+read by :func:`read_panel_csv`, through the same data intake as every panel.
 """
 
+from skyield.datasets._csv import read_panel_csv
 from skyield.datasets._dfm_processes import (
     dfm_error_logpdf,
     dfm_measurement_mean,
@@ -47,5 +49,6 @@ __all__ = [
     "load_treasury_cmt",
     "make_dfm_process",
     "make_nelson_siegel_curves",
+    "read_panel_csv",
     "spow",
 ]

@@ -1,12 +1,18 @@
 """Reading of the CSV files bundled in ``skyield/datasets/data``.
 
-The files and their provenance are described in ``data/SOURCES.md`` next to them. Each file
-is parsed once per process and cached; every loader receives a fresh copy, so a caller that
-modifies a returned frame never changes what the next call returns.
+The files and their provenance are described in ``data/SOURCES.md`` next to them, and
+``data/CHECKSUMS.sha256`` records the SHA-256 digest of every data file as built
+(:func:`verify_data_files` checks them). Each file is parsed once per process and cached;
+every loader receives a fresh copy, so a caller that modifies a returned frame never changes
+what the next call returns.
 """
 
+import hashlib
+import os
+import re
 from functools import lru_cache
 from importlib.resources import files
+from pathlib import Path
 
 import pandas as pd
 
@@ -22,6 +28,12 @@ DATA_FILES = (
     "nber_recessions.csv",
     "SOURCES.md",
 )
+
+# The digest list (in the format of ``sha256sum``) and the files it does not cover.
+CHECKSUMS_FILE = "CHECKSUMS.sha256"
+_NOT_CHECKSUMMED = ("SOURCES.md", CHECKSUMS_FILE)
+# sha256sum writes "<digest>  <name>" (text mode) or "<digest> *<name>" (binary mode).
+_CHECKSUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
 
 
 def data_file(name):
@@ -67,3 +79,63 @@ def read_data_csv(name, *, date_columns=("date",), index_col="date", string_colu
     """
     frame = _read_cached(name, tuple(date_columns), index_col, tuple(string_columns))
     return frame.copy(deep=True)
+
+
+def verify_data_files(folder=None):
+    """Check the bundled data files against the digests recorded in ``CHECKSUMS.sha256``.
+
+    Every file of the folder other than ``SOURCES.md`` and ``CHECKSUMS.sha256`` itself must
+    be listed, and every listed file must be present with the recorded SHA-256 digest. The
+    list is in the format of ``sha256sum`` (``<digest>  <name>`` per line), so
+    ``sha256sum -c CHECKSUMS.sha256`` inside the folder checks the same.
+
+    Parameters
+    ----------
+    folder : path or importlib.resources Traversable, default=None
+        Folder holding the data files and ``CHECKSUMS.sha256``; None for the package's own
+        ``skyield/datasets/data``.
+
+    Returns
+    -------
+    digests : dict of {str: str}
+        The verified SHA-256 hex digest of each data file, by file name.
+
+    Raises
+    ------
+    ValueError
+        Naming every malformed line of the list, every listed file that is missing, every
+        file that is not listed and every file whose digest differs.
+    """
+    if folder is None:
+        folder = files("skyield.datasets") / "data"
+    elif isinstance(folder, (str, os.PathLike)):
+        folder = Path(folder)
+    recorded, problems = {}, []
+    lines = (folder / CHECKSUMS_FILE).read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        match = _CHECKSUM_LINE.fullmatch(line)
+        if match is None:
+            problems.append(f"{CHECKSUMS_FILE} line {number} is not '<sha256>  <name>': "
+                            f"{line!r}")
+            continue
+        digest, name = match.group(1).lower(), match.group(2)
+        if name in recorded:
+            problems.append(f"{CHECKSUMS_FILE} lists {name!r} twice")
+        recorded[name] = digest
+    present = {entry.name for entry in folder.iterdir()
+               if entry.is_file() and entry.name not in _NOT_CHECKSUMMED}
+    for name in sorted(present - set(recorded)):
+        problems.append(f"{name!r} is not listed in {CHECKSUMS_FILE}")
+    for name in sorted(recorded):
+        if name not in present:
+            problems.append(f"{name!r} is listed in {CHECKSUMS_FILE} but missing")
+            continue
+        actual = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        if actual != recorded[name]:
+            problems.append(f"{name!r} has SHA-256 {actual}, but {CHECKSUMS_FILE} records "
+                            f"{recorded[name]}")
+    if problems:
+        raise ValueError("bundled data files do not match their checksums: "
+                         + "; ".join(problems))
+    return recorded
+

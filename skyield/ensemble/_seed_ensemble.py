@@ -1,17 +1,30 @@
 """Seed ensembles: averaging ensembles of quantile models and Gaussian deep ensembles."""
 
-import numbers
+from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import norm
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import clone
 from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from skyield.base import (
+    DEFAULT_COVERAGE,
+    DEFAULT_QUANTILES,
+    BaseFamilyWindowRegressor,
+    interval_levels,
+)
 from skyield.ensemble._batched import fit_batched
+from skyield.utils import (
+    HasMethods,
+    Interval,
+    Options,
+    check_increasing_levels,
+    validate_params,
+)
 
 __all__ = ["SeedEnsemble"]
 
@@ -36,7 +49,7 @@ def _fit_member(member, X, y, fit_params):
     return member.fit(X, y, **fit_params)
 
 
-class SeedEnsemble(RegressorMixin, BaseEstimator):
+class SeedEnsemble(BaseFamilyWindowRegressor):
     """Members of one model trained with different seeds, their forecasts combined.
 
     Each member is a clone of ``estimator`` with its own ``random_state`` (drawn from
@@ -117,7 +130,16 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, estimator, n_estimators=10, *, combine="auto", batched=False,
+    _parameter_constraints = {
+        "estimator": [HasMethods("fit", "predict")],
+        "n_estimators": [Interval(Integral, 1, None)],
+        "combine": [Options(*_COMBINES)],
+        "batched": ["boolean"],
+        "n_jobs": [None, Integral],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimator, *, n_estimators=10, combine="auto", batched=False,
                  n_jobs=None, random_state=None):
         self.estimator = estimator
         self.n_estimators = n_estimators
@@ -127,13 +149,7 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self):
-        n = self.n_estimators
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"n_estimators must be an integer >= 1, got {n!r}")
-        if self.combine not in _COMBINES:
-            raise ValueError(f"combine must be one of {_COMBINES}, got {self.combine!r}")
-        if not isinstance(self.batched, (bool, np.bool_)):
-            raise ValueError(f"batched must be True or False, got {self.batched!r}")
+        validate_params(self)
         if "random_state" not in self.estimator.get_params(deep=False):
             raise ValueError(
                 f"SeedEnsemble varies random_state, which {type(self.estimator).__name__} "
@@ -238,15 +254,15 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
         return self._moments(X, families)[1]
 
     @available_if(_estimator_has("predict_quantiles"))
-    def predict_quantiles(self, X, quantiles=None, families=None):
+    def predict_quantiles(self, X, quantiles=DEFAULT_QUANTILES, families=None):
         """Quantile forecasts: mean of the members' quantiles, or mixture quantiles.
 
         Parameters
         ----------
         X : array-like
             Input, as for the members' ``predict``.
-        quantiles : array-like of shape (n_quantiles,), default=None
-            Levels strictly inside (0, 1); None: the members' default levels.
+        quantiles : array-like of shape (n_quantiles,), default=(0.025, 0.5, 0.975)
+            Strictly increasing levels inside (0, 1).
         families : array-like of shape (n_samples,), default=None
             Family of each sample, passed on when given.
 
@@ -256,22 +272,15 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
             The layout of :meth:`predict` with a last axis of length ``n_quantiles``.
         """
         check_is_fitted(self)
+        levels = check_increasing_levels(quantiles)
         if self.combine_ == "mixture":
-            if quantiles is None:
-                quantiles = getattr(self.estimators_[0], "quantiles_", None)
-                if quantiles is None:
-                    raise ValueError("pass quantiles= (the members define no default levels)")
-            levels = np.asarray(quantiles, dtype=float)
-            if levels.ndim != 1 or levels.size == 0 or np.any((levels <= 0) | (levels >= 1)):
-                raise ValueError(f"quantiles must be levels strictly inside (0, 1), got "
-                                 f"{quantiles!r}")
             mean, std = self._moments(X, families)
             return mean[..., None] + std[..., None] * norm.ppf(levels)
         return self._collect("predict_quantiles", X, families,
-                             quantiles=quantiles).mean(axis=0)
+                             quantiles=levels).mean(axis=0)
 
     @available_if(_estimator_has("predict_interval"))
-    def predict_interval(self, X, coverage=0.95, families=None):
+    def predict_interval(self, X, coverage=DEFAULT_COVERAGE, families=None):
         """Prediction intervals: mean of the members' bounds, or of the mixture.
 
         Parameters
@@ -289,16 +298,32 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
             The layout of :meth:`predict` with a last axis (lower, upper).
         """
         check_is_fitted(self)
+        levels = interval_levels(coverage)
         if self.combine_ == "mixture":
-            if isinstance(coverage, bool) or not isinstance(coverage, numbers.Real) \
-                    or not 0 < coverage < 1:
-                raise ValueError(
-                    f"coverage must be a number strictly between 0 and 1, got {coverage!r}"
-                )
-            return self.predict_quantiles(
-                X, [(1 - coverage) / 2, (1 + coverage) / 2], families=families)
+            return self.predict_quantiles(X, levels, families=families)
         return self._collect("predict_interval", X, families,
                              coverage=coverage).mean(axis=0)
+
+    @available_if(_estimator_has("get_attention"))
+    def get_attention(self, X, families=None):
+        """Attention weights averaged over the members.
+
+        Each member's weights are a convex combination over the same positions, so their
+        mean is one too (rows still sum to one).
+
+        Parameters
+        ----------
+        X : array-like
+            Input, as for the members' ``get_attention``.
+        families : array-like of shape (n_samples,), default=None
+            Family of each sample, passed on when given.
+
+        Returns
+        -------
+        attention : ndarray
+            In the members' layout.
+        """
+        return self._collect("get_attention", X, families).mean(axis=0)
 
     def score(self, X, y, sample_weight=None, families=None):
         """R^2 of :meth:`predict` over all outputs (uniform average).
@@ -342,7 +367,7 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
         """
         from skyield.models import YieldCurveAttentionRegressor
 
-        tiny = YieldCurveAttentionRegressor(units=4, embedding_size=2, epochs=2)
+        tiny = YieldCurveAttentionRegressor(window=1, units=4, embedding_size=2, epochs=2)
         return [
             {"estimator": tiny, "n_estimators": 2, "random_state": 0},
             {"estimator": tiny, "n_estimators": 2, "batched": True, "random_state": 0},

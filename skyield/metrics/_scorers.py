@@ -11,6 +11,11 @@ scoring are inherited. The subclass uses the private
 ``sklearn.metrics._scorer._Scorer``: it is the only way to take part in
 scikit-learn's scorer protocol (``set_score_request`` and
 ``_MultimetricScorer``).
+
+Sequence models (:class:`skyield.base.BaseSequenceModel`) are scored on a panel with
+``y=None``, as ``GridSearchCV`` scores a transformer: their predictions of the test block
+(``predict(Y, horizon=h)`` and the like, each date forecast from the data before it) are
+compared with the block itself.
 """
 
 import copy
@@ -52,10 +57,17 @@ class _ForecastScorer(_Scorer):
     levels or coverages.
     """
 
-    def __init__(self, score_func, sign, kwargs, response_method, predict_params, name):
+    def __init__(self, score_func, sign, kwargs, response_method, predict_params, name,
+                 horizon=None):
         super().__init__(score_func, sign, kwargs, response_method)
         self._predict_params = predict_params
         self._name = name
+        self._horizon = horizon
+
+    def __call__(self, estimator, X, y_true=None, sample_weight=None, **kwargs):
+        # y_true is None when a sequence model is scored on a test block (scikit-learn
+        # then calls scorer(estimator, X_test)).
+        return super().__call__(estimator, X, y_true, sample_weight=sample_weight, **kwargs)
 
     def __repr__(self):
         params = "".join(f", {k}={v!r}" for k, v in self._predict_params.items())
@@ -79,7 +91,7 @@ class _ForecastScorer(_Scorer):
             requests.score.add_request(param=param, alias=None)
         return requests
 
-    def _score(self, method_caller, estimator, X, y_true, **kwargs):
+    def _score(self, method_caller, estimator, X, y_true=None, **kwargs):
         predict_metadata = {k: kwargs.pop(k) for k in _PREDICT_METADATA if k in kwargs}
         method = getattr(estimator, self._response_method, None)
         if method is None:
@@ -87,7 +99,13 @@ class _ForecastScorer(_Scorer):
                 f"{type(estimator).__name__} has no {self._response_method} method, which "
                 f"the {self._name} scorer needs."
             )
-        y_pred = method(X, **self._predict_params, **predict_metadata)
+        params = dict(self._predict_params, **predict_metadata)
+        if y_true is None:
+            # A sequence model scored on a test block: the block is its own truth.
+            if self._horizon is not None:
+                params["horizon"] = self._horizon
+            y_true = np.asarray(X, dtype=float)
+        y_pred = method(X, **params)
         return self._sign * self._score_func(y_true, y_pred, **{**self._kwargs, **kwargs})
 
 
@@ -149,7 +167,8 @@ def _resolve(metric, options, argument):
     return metric, getattr(metric, "__name__", type(metric).__name__)
 
 
-def make_point_scorer(metric="root_mean_squared_error", *, greater_is_better=False, **kwargs):
+def make_point_scorer(metric="root_mean_squared_error", *, greater_is_better=False,
+                      horizon=None, **kwargs):
     """Make a scorer from a point metric evaluated on ``estimator.predict(X)``.
 
     Parameters
@@ -160,6 +179,9 @@ def make_point_scorer(metric="root_mean_squared_error", *, greater_is_better=Fal
         return a float.
     greater_is_better : bool, default=False
         False for losses: the scorer returns the negated loss.
+    horizon : int, default=None
+        For sequence models scored on a test block (``y=None``): the forecast horizon
+        in dates passed to their ``predict`` (None: theirs, one date).
     **kwargs
         Passed to the metric, e.g. ``multioutput=weights`` to weight
         maturities.
@@ -189,10 +211,10 @@ def make_point_scorer(metric="root_mean_squared_error", *, greater_is_better=Fal
     """
     func, name = _resolve(metric, _POINT_METRICS, "metric")
     sign = 1 if greater_is_better else -1
-    return _ForecastScorer(func, sign, kwargs, "predict", {}, name)
+    return _ForecastScorer(func, sign, kwargs, "predict", {}, name, horizon)
 
 
-def make_quantile_scorer(metric="pinball", *, quantiles, **kwargs):
+def make_quantile_scorer(metric="pinball", *, quantiles, horizon=None, **kwargs):
     """Make a negated-loss scorer on ``estimator.predict_quantiles(X, quantiles=...)``.
 
     Parameters
@@ -202,8 +224,11 @@ def make_quantile_scorer(metric="pinball", *, quantiles, **kwargs):
         called as ``metric(y_true, y_quantiles, quantiles=quantiles,
         **kwargs)`` and must return a loss (lower is better).
     quantiles : array-like of shape (n_quantiles,)
-        Distinct levels strictly inside (0, 1), passed to
+        Strictly increasing levels inside (0, 1), passed to
         ``predict_quantiles`` and to the metric.
+    horizon : int, default=None
+        For sequence models scored on a test block (``y=None``): the forecast horizon
+        in dates.
     **kwargs
         Passed to the metric, e.g. ``multioutput``.
 
@@ -229,11 +254,11 @@ def make_quantile_scorer(metric="pinball", *, quantiles, **kwargs):
     levels = tuple(float(q) for q in check_quantile_levels(quantiles))
     return _ForecastScorer(
         func, -1, {**kwargs, "quantiles": levels}, "predict_quantiles",
-        {"quantiles": levels}, name,
+        {"quantiles": levels}, name, horizon,
     )
 
 
-def make_interval_scorer(metric="interval_score", *, coverage, **kwargs):
+def make_interval_scorer(metric="interval_score", *, coverage, horizon=None, **kwargs):
     """Make a negated-loss scorer on ``estimator.predict_interval(X, coverage=...)``.
 
     Parameters
@@ -246,6 +271,9 @@ def make_interval_scorer(metric="interval_score", *, coverage, **kwargs):
     coverage : float
         Nominal coverage strictly inside (0, 1), passed to
         ``predict_interval``.
+    horizon : int, default=None
+        For sequence models scored on a test block (``y=None``): the forecast horizon
+        in dates.
     **kwargs
         Passed to the metric, e.g. ``multioutput``.
 
@@ -284,7 +312,7 @@ def make_interval_scorer(metric="interval_score", *, coverage, **kwargs):
             kwargs = {**kwargs, "coverage": coverage}
         func = _OnBounds(metric)
     return _ForecastScorer(
-        func, -1, kwargs, "predict_interval", {"coverage": coverage}, name
+        func, -1, kwargs, "predict_interval", {"coverage": coverage}, name, horizon
     )
 
 

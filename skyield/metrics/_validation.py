@@ -10,6 +10,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from skyield.utils import check_increasing_levels
+
 MULTIOUTPUT_OPTIONS = ("raw_values", "uniform_average", "by_horizon", "by_maturity")
 
 
@@ -89,16 +91,11 @@ def check_probability(value, name):
 
 
 def check_quantile_levels(quantiles, name="quantiles"):
-    """Check a 1-D sequence of distinct levels strictly inside (0, 1)."""
-    levels = np.atleast_1d(as_float_array(quantiles, name, ndim=(0, 1)))
-    outside = (levels <= 0.0) | (levels >= 1.0)
-    if outside.any():
-        raise ValueError(
-            f"{name} must lie strictly between 0 and 1, got {levels[outside].tolist()}."
-        )
-    if np.unique(levels).size != levels.size:
-        raise ValueError(f"{name} must be distinct, got {levels.tolist()}.")
-    return levels
+    """Check a 1-D sequence of strictly increasing levels strictly inside (0, 1).
+
+    The one rule of the package (:func:`skyield.utils.check_increasing_levels`).
+    """
+    return check_increasing_levels(as_float_array(quantiles, name, ndim=(0, 1)), name=name)
 
 
 def check_quantile_predictions(y_true, y_quantiles, quantiles):

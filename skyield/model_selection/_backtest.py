@@ -29,79 +29,30 @@ Conventions
 """
 
 import copy
+import inspect
 import numbers
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
-from skyield.model_selection._modes import accepts_families, resolve_mode
+from skyield.base import accepts_families, estimator_kind
 from skyield.model_selection._split import SktimeSplit, _is_sktime_splitter
-from skyield.preprocessing._windows import make_windows
-from skyield.utils.validation import (
+from skyield.preprocessing import PanelWindows
+from skyield.utils import (
+    UnitsWarning,
     check_coverage,
-    check_family_panel,
     check_horizons,
     check_increasing_levels,
-    check_panel,
     check_window,
-    target_positions,
 )
 
 __all__ = ["backtest", "summarize"]
 
 EVALUATE_ON = ("origin", "target")
-
-
-class _Family:
-    """One panel of the data (the whole panel, or one family of a MultiIndex panel)."""
-
-    def __init__(self, label, rank, frame, dates):
-        self.label = label
-        self.rank = rank
-        self.frame = frame
-        self.values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
-        # Position of each of this family's rows among the dates that are split.
-        self.positions = dates.get_indexer(frame.index)
-        self.dates = np.asarray(frame.index)
-
-    def __len__(self):
-        return self.values.shape[0]
-
-    def name(self):
-        return "" if self.label is None else f"family {self.label!r}: "
-
-
-def _prepare_data(data, missing):
-    if isinstance(data, pd.DataFrame) and isinstance(data.index, pd.MultiIndex):
-        if data.index.nlevels == 2 and isinstance(data.index.levels[0], pd.DatetimeIndex) \
-                and not isinstance(data.index.levels[1], pd.DatetimeIndex):
-            raise ValueError(
-                "data has dates in the first level of its MultiIndex; it must be indexed "
-                "by (family, date): use data.swaplevel().sort_index()"
-            )
-        # "uniform" only keeps the check from reading column labels as maturities:
-        # the backtest does not need maturities and macro series have other labels.
-        check_family_panel(data, name="data", missing=missing, maturities="uniform")
-        labels = list(data.index.get_level_values(0).unique())
-        frames = [data.xs(label, level=0) for label in labels]
-        multi = True
-    else:
-        if isinstance(data, pd.Series):
-            data = data.to_frame()
-        elif not isinstance(data, pd.DataFrame):
-            values = np.asarray(data)
-            data = pd.DataFrame(values[:, None] if values.ndim == 1 else values)
-        check_panel(data, name="data", missing=missing, maturities="uniform")
-        labels, frames, multi = [None], [data], False
-    dates = frames[0].index
-    for frame in frames[1:]:
-        dates = dates.union(frame.index)
-    families = [_Family(label, rank, frame, dates)
-                for rank, (label, frame) in enumerate(zip(labels, frames))]
-    return dates, families, multi
 
 
 def _check_quantiles(quantiles):
@@ -125,6 +76,18 @@ def _check_refit(refit):
 def _require_method(estimator, method, what):
     if not callable(getattr(estimator, method, None)):
         raise TypeError(f"{what} were requested but {type(estimator).__name__} has no {method}")
+
+
+def _require_forecast_option(estimator, option, what):
+    try:
+        takes = option in inspect.signature(estimator.forecast).parameters
+    except (TypeError, ValueError):
+        takes = False
+    if not takes:
+        raise TypeError(
+            f"{what} were requested but {type(estimator).__name__}.forecast takes no "
+            f"{option}= argument"
+        )
 
 
 def _test_start_position(test_start, dates):
@@ -222,7 +185,7 @@ def _plan(splits, refit):
 
 def _requests(family, test, horizons, evaluate_on, train_end, dates):
     """Origin rows and horizon indices this family is forecast at for a task."""
-    rows = family.frame.index.get_indexer(dates[test])
+    rows = family.index.get_indexer(dates[test])
     rows = rows[rows >= 0]
     n_horizons = len(horizons)
     steps = np.asarray(horizons)
@@ -237,8 +200,8 @@ def _requests(family, test, horizons, evaluate_on, train_end, dates):
     if late.any():
         first = int(np.flatnonzero(late)[0])
         raise ValueError(
-            f"{family.name()}with evaluate_on='target', target "
-            f"{_show(family.dates[targets[first]])} at horizon {steps[index[first]]} would be "
+            f"{family.prefix()}with evaluate_on='target', target "
+            f"{family.show(targets[first])} at horizon {steps[index[first]]} would be "
             f"forecast from an origin before the end of its training span "
             f"({_show(dates[train_end])}); leave a gap of at least max(horizons) - 1 = "
             f"{max(horizons) - 1} dates between training and test (gap_for_horizons)"
@@ -270,61 +233,6 @@ def _as_shape(values, expected, name, owner, optional_axes):
 
 
 # ---- window regressors -------------------------------------------------------------------
-
-
-class _WindowData:
-    """Every window of every family, computed once and sliced per fit and per task."""
-
-    def __init__(self, families, window, horizons, target_cols, differences, missing):
-        self.lookback = window - 1 + int(differences)
-        self.horizons = np.asarray(horizons)
-        self.target_cols = target_cols
-        self.differences = differences
-        self.windows = []
-        for family in families:
-            try:
-                self.windows.append(make_windows(
-                    family.frame, window, None, differences=differences, missing=missing,
-                    maturities="uniform",
-                ).X)
-            except ValueError as error:
-                raise ValueError(f"{family.name()}{error}") from None
-
-    def training_set(self, families, train, multi):
-        """Windows whose inputs and targets all lie on training dates, in date order."""
-        longest = int(self.horizons[-1])
-        X, y, dates, ranks = [], [], [], []
-        for family, windows in zip(families, self.windows):
-            outside = np.concatenate([[0], np.cumsum(~np.isin(family.positions, train))])
-            origins = np.arange(self.lookback, len(family) - longest)
-            clean = outside[origins + longest + 1] - outside[origins - self.lookback] == 0
-            origins = origins[clean]
-            levels = family.values[:, self.target_cols]
-            targets = levels[origins[:, None] + self.horizons[None, :]]
-            if self.differences:
-                targets = targets - levels[origins][:, None, :]
-            X.append(windows[origins - self.lookback])
-            y.append(targets)
-            dates.append(family.positions[origins])
-            ranks.append(np.full(len(origins), family.rank))
-        order = np.lexsort((np.concatenate(ranks), np.concatenate(dates)))
-        if order.size == 0:
-            return None
-        families_out = np.asarray([families[r].label for r in np.concatenate(ranks)],
-                                  dtype=object)[order] if multi else None
-        return np.concatenate(X)[order], np.concatenate(y)[order], families_out
-
-    def prediction_set(self, families, origins_by_family, multi):
-        X, labels = [], []
-        for family, windows, origins in zip(families, self.windows, origins_by_family):
-            if origins.size and origins[0] < self.lookback:
-                raise ValueError(
-                    f"{family.name()}origin {_show(family.dates[origins[0]])} has "
-                    f"{origins[0] + 1} dates of history but a window needs {self.lookback + 1}"
-                )
-            X.append(windows[origins - self.lookback])
-            labels.append(np.full(len(origins), family.label, dtype=object))
-        return np.concatenate(X), (np.concatenate(labels) if multi else None)
 
 
 def _target_layout(y):
@@ -359,12 +267,12 @@ def _window_task(estimator, fitted, train_set, X, families, shape, quantiles, co
     point = call(model.predict, "predict", (), [(1,), (1, 2)])
     quantile_values = interval_values = None
     if quantiles is not None:
-        quantile_values = call(model.predict_quantiles, "predict_quantiles", (len(quantiles),),
-                       [(1,), (1, 2)], quantiles=list(quantiles))
+        quantile_values = call(model.predict_quantiles, "predict_quantiles",
+                               (len(quantiles),), [(1,), (1, 2)], quantiles=list(quantiles))
     if coverage is not None:
         interval_values = call(model.predict_interval, "predict_interval", (2,),
                                [(1,), (1, 2)], coverage=coverage)
-    return point, quantile_values, interval_values, fit_time
+    return point, quantile_values, interval_values, fit_time, model
 
 
 # ---- sequence models ---------------------------------------------------------------------
@@ -373,10 +281,10 @@ def _window_task(estimator, fitted, train_set, X, families, shape, quantiles, co
 def _training_rows(family, train, split):
     rows = np.flatnonzero(np.isin(family.positions, train))
     if rows.size == 0:
-        raise ValueError(f"{family.name()}no date in the training span of split {split}")
+        raise ValueError(f"{family.prefix()}no date in the training span of split {split}")
     if np.any(np.diff(rows) != 1):
         raise ValueError(
-            f"{family.name()}the training dates of split {split} are not consecutive rows; "
+            f"{family.prefix()}the training dates of split {split} are not consecutive rows; "
             f"a sequence model is fitted on one contiguous span"
         )
     return rows
@@ -385,18 +293,24 @@ def _training_rows(family, train, split):
 def _fit_sequence(estimator, frame):
     model = clone(estimator)
     start = time.perf_counter()
-    model.fit(frame)
+    with warnings.catch_warnings():
+        # The units of the panel were checked once, when the backtest took it.
+        warnings.simplefilter("ignore", UnitsWarning)
+        model.fit(frame)
     return model, time.perf_counter() - start
 
 
 def _sequence_task(estimator, fitted, frame, n_train, origins, horizons, target_cols,
-                   quantiles, coverage):
+                   quantiles, coverage, keep):
     """Fit on ``frame[:n_train]`` (or copy ``fitted``), then update and forecast at each
-    origin; ``origins`` are rows of ``frame``, increasing, none before ``n_train - 1``."""
+    origin; ``origins`` are rows of ``frame``, increasing, none before ``n_train - 1``.
+    ``keep``: also return the fitted model as it was before the updates."""
     if fitted is None:
         model, fit_time = _fit_sequence(estimator, frame.iloc[:n_train])
     else:
-        model, fit_time = copy.deepcopy(fitted[0]), fitted[1]
+        model, fit_time = fitted
+    kept = model if keep else None
+    model = copy.deepcopy(model) if (keep or fitted is not None) else model
     owner = type(model).__name__
     steps = int(horizons[-1])
     n_series = frame.shape[1]
@@ -410,25 +324,24 @@ def _sequence_task(estimator, fitted, frame, n_train, origins, horizons, target_
         values = _as_shape(model.forecast(steps), (steps, n_series), "forecast", owner, [(1,)])
         point.append(values[pick][:, target_cols])
         if quantiles is not None:
-            values = _as_shape(model.forecast_quantiles(steps, quantiles=list(quantiles)),
-                               (steps, n_series, len(quantiles)), "forecast_quantiles",
-                               owner, [(1,)])
+            values = _as_shape(model.forecast(steps, quantiles=list(quantiles)),
+                               (steps, n_series, len(quantiles)),
+                               "forecast(quantiles=...)", owner, [(1,)])
             quantile_values.append(values[pick][:, target_cols])
         if coverage is not None:
-            values = _as_shape(model.forecast_interval(steps, coverage=coverage),
-                               (steps, n_series, 2), "forecast_interval", owner, [(1,)])
+            values = _as_shape(model.forecast(steps, coverage=coverage),
+                               (steps, n_series, 2), "forecast(coverage=...)", owner, [(1,)])
             interval_values.append(values[pick][:, target_cols])
     return (np.stack(point), np.stack(quantile_values) if quantiles is not None else None,
-            np.stack(interval_values) if coverage is not None else None, fit_time)
+            np.stack(interval_values) if coverage is not None else None, fit_time, kept)
 
 
 # ---- the backtest ------------------------------------------------------------------------
 
 
 def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=True,
-             quantiles=None, coverage=None, targets=None, differences=False, n_jobs=None,
-             mode="auto", test_start=None, evaluate_on="origin", missing="raise",
-             progress=None):
+             quantiles=None, coverage=None, targets=None, n_jobs=None, test_start=None,
+             evaluate_on="origin", missing="raise", progress=None, return_estimators=False):
     """Rolling-origin evaluation of a window regressor or a sequence model on a panel.
 
     The splitter splits the panel's dates into training and test dates. For each split
@@ -436,24 +349,26 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     are made from the test dates (``evaluate_on="origin"``) or for them
     (``evaluate_on="target"``), at every horizon, for every target series (and family).
 
-    * Window regressors (``mode="window"``, any sklearn regressor): fitted on the windows
-      of ``window`` dates whose inputs and targets all lie on training dates, with ``X``
-      of shape (n_windows, window, n_series) and ``y`` of shape (n_windows,) for one
-      target at one horizon, (n_windows, n_targets) for one horizon or
-      (n_windows, n_horizons, n_targets) for several; they predict from the window
-      ending at each origin, in the layout ``y`` had. A plain scikit-learn regressor
-      needs a step that flattens the windows first, e.g.
+    * Window regressors (:class:`skyield.base.BaseWindowRegressor`, or any scikit-learn
+      regressor): fitted on the windows of ``window`` dates whose inputs and targets all
+      lie on training dates, with ``X`` of shape (n_windows, window, n_series) and ``y``
+      of shape (n_windows,) for one target at one horizon, (n_windows, n_targets) for one
+      horizon or (n_windows, n_horizons, n_targets) for several; they predict from the
+      window ending at each origin, in the layout ``y`` had. A model with a ``horizons``
+      parameter is told the backtest's horizons. A plain scikit-learn regressor needs a
+      step that flattens the windows first, e.g.
       ``make_pipeline(FunctionTransformer(lambda X: X.reshape(len(X), -1)), Ridge())``.
       On a multi-family panel the windows of all families are stacked in date order and
       ``families=`` (one label per window) is passed to ``fit``, ``predict``,
       ``predict_quantiles`` and ``predict_interval`` when their signature has that
       parameter.
-    * Sequence models (``mode="sequence"``, with ``fit(Y)``, ``update(Y)`` and
-      ``forecast(steps)``): fitted on the DataFrame of the training dates, then at each
-      origin (in increasing order) updated with the observations after the last date
-      seen, up to and including the origin, never beyond, and asked for
-      ``forecast(max(horizons))`` of shape (steps, n_series). On a multi-family panel
-      each family gets its own clone.
+    * Sequence models (:class:`skyield.base.BaseSequenceModel`, or any estimator with
+      ``fit(Y)``, ``update(Y)`` and ``forecast(steps)``): fitted on the DataFrame of the
+      training dates, then at each origin (in increasing order) updated with the
+      observations after the last date seen, up to and including the origin, never
+      beyond, and asked for ``forecast(max(horizons))`` (with ``quantiles=`` or
+      ``coverage=`` for the distribution). On a multi-family panel each family gets its
+      own clone.
 
     Parameters
     ----------
@@ -463,7 +378,11 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
         A panel (dates as a sorted index, one column per series), or a panel of several
         families indexed by a (family, date) MultiIndex on a shared grid of columns. Each
         family is forecast at the split dates that are among its own dates. Horizons
-        count rows of the series' own panel.
+        count rows of the series' own panel, so the dates must be evenly spaced: a gap
+        is an error (see :func:`skyield.utils.check_dates`), or, for models that handle
+        missing values, rows of missing values (``missing="allow"`` on a panel from
+        :func:`skyield.preprocessing.insert_missing_dates`). Yields that look like
+        decimals get a :class:`skyield.utils.UnitsWarning`.
     splitter : CV object, sktime splitter or None, default=None
         Splits the dates: a scikit-learn CV object (``split(X)`` yielding training and
         test positions, e.g. :class:`ExpandingWindowSplit`) or an sktime splitter
@@ -485,24 +404,17 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     quantiles : sequence of float, default=None
         Quantile levels in (0, 1), strictly increasing; adds columns ``q<level>`` (e.g.
         ``q0.025``) from ``predict_quantiles(X, quantiles=...)`` or
-        ``forecast_quantiles(steps, quantiles=...)``.
+        ``forecast(steps, quantiles=...)``.
     coverage : float, default=None
         Central interval coverage in (0, 1); adds columns ``lower`` and ``upper`` from
-        ``predict_interval(X, coverage=...)`` or ``forecast_interval(steps, coverage=...)``.
+        ``predict_interval(X, coverage=...)`` or ``forecast(steps, coverage=...)``.
     targets : label or list of labels, default=None
         Columns to forecast and report; all columns by default. Window regressors use
         every column as input.
-    differences : bool, default=False
-        Window regressors only: inputs are first differences and targets changes since
-        the origin; forecasts (and quantiles, bounds) are turned back into levels by
-        adding the level at the origin.
     n_jobs : int, default=None
         Fits and forecasts of different tasks (one per split, or per refit block) run in
         parallel through joblib; a Dask or Ray joblib backend (``parallel_config``) scales
         them out. Results do not depend on ``n_jobs`` (except ``fit_time``).
-    mode : {"auto", "window", "sequence"}, default="auto"
-        "auto" is "window" for sklearn regressors and "sequence" for estimators with
-        ``forecast`` and ``update``.
     test_start : date, label or float, default=None
         For ``splitter=None``: the first test date (the first date on or after it), or a
         fraction in (0, 1) of the dates that go to training. With
@@ -517,6 +429,8 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
         (over all families) whose forecasts are made and ``total`` all of them: once with
         ``done=0`` before the first fit, then each time a fit-and-forecast task ends, in
         task order. For progress bars; it does not change the results.
+    return_estimators : bool, default=False
+        Also return the fitted models (as sktime's ``evaluate(return_model=True)``).
 
     Returns
     -------
@@ -529,6 +443,11 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
         quantile columns, ``lower`` and ``upper`` when requested, ``train_end`` (last
         training date of the fit that made the forecast) and ``fit_time`` (seconds of
         that fit).
+    fits : list of dict
+        Only with ``return_estimators=True``: one entry per fit, in order of its training
+        end, with ``train_start`` and ``train_end`` (dates) and ``estimator`` (the fitted
+        window regressor, or for sequence models a dict ``{family: model}``, key None
+        without families, each as fitted, before any update).
 
     See Also
     --------
@@ -553,17 +472,12 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     --------
     >>> import numpy as np
     >>> import pandas as pd
-    >>> from sklearn.base import BaseEstimator, RegressorMixin
+    >>> from skyield.baselines import RandomWalk
     >>> from skyield.model_selection import ExpandingWindowSplit, backtest, summarize
-    >>> class LastValue(RegressorMixin, BaseEstimator):
-    ...     def fit(self, X, y):
-    ...         return self
-    ...     def predict(self, X):
-    ...         return X[:, -1, :]
     >>> rng = np.random.default_rng(0)
     >>> panel = pd.DataFrame(rng.normal(size=(40, 2)).cumsum(axis=0), columns=["2Y", "10Y"],
     ...                      index=pd.date_range("2000-01-31", periods=40, freq="ME"))
-    >>> results = backtest(LastValue(), panel, ExpandingWindowSplit(3, test_size=5),
+    >>> results = backtest(RandomWalk(), panel, ExpandingWindowSplit(3, test_size=5),
     ...                    window=3)
     >>> results[["origin", "target_date", "series", "split"]].head(2)
           origin target_date series  split
@@ -574,7 +488,7 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     >>> summarize(results).columns.tolist()
     ['n', 'rmse', 'mae', 'mean_error']
     """
-    mode = resolve_mode(estimator, mode)
+    kind = estimator_kind(estimator)
     if evaluate_on not in EVALUATE_ON:
         raise ValueError(f"evaluate_on must be one of {EVALUATE_ON}, got {evaluate_on!r}")
     horizons = check_horizons(horizons)
@@ -583,21 +497,24 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     refit = _check_refit(refit)
     quantiles = _check_quantiles(quantiles)
     coverage = _check_coverage(coverage)
-    prefix = "predict" if mode == "window" else "forecast"
-    if quantiles is not None:
-        _require_method(estimator, f"{prefix}_quantiles", "quantiles")
-    if coverage is not None:
-        _require_method(estimator, f"{prefix}_interval", "intervals (coverage)")
-    if mode == "window":
+    if kind == "sequence":
+        if quantiles is not None:
+            _require_forecast_option(estimator, "quantiles", "quantiles")
+        if coverage is not None:
+            _require_forecast_option(estimator, "coverage", "intervals (coverage)")
+    else:
+        if quantiles is not None:
+            _require_method(estimator, "predict_quantiles", "quantiles")
+        if coverage is not None:
+            _require_method(estimator, "predict_interval", "intervals (coverage)")
         if window is None:
             raise ValueError("window regressors need window=, the number of dates per window")
         window = check_window(window)
-    elif differences:
-        raise ValueError("differences=True applies to window regressors only; a sequence "
-                         "model is fitted on the panel's levels")
 
-    dates, families, multi = _prepare_data(data, missing)
-    target_cols = target_positions(list(families[0].frame.columns), targets)
+    cut = PanelWindows(data, window if kind == "window" else 1, horizons, targets=targets,
+                       missing=missing)
+    cut.check_units()
+    families, dates, multi, target_cols = cut.families, cut.dates, cut.multi, cut.target_cols
     gap = max(horizons) - 1 if evaluate_on == "target" else 0
     splits = _resolve_splits(splitter, dates, test_start, gap)
     fits, tasks = _plan(splits, refit)
@@ -611,8 +528,8 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
             early = origins.size and family.positions[origins.min()] < train_end
             if early:
                 raise ValueError(
-                    f"{family.name()}split {number} forecasts from "
-                    f"{_show(family.dates[origins.min()])}, before the end of the training "
+                    f"{family.prefix()}split {number} forecasts from "
+                    f"{family.show(origins.min())}, before the end of the training "
                     f"span it is forecast with ({_show(dates[train_end])})"
                 )
     # A task without any forecast (its test dates have no target inside the panel) is
@@ -627,15 +544,20 @@ def backtest(estimator, data, splitter=None, *, window=None, horizons=1, refit=T
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
     tracker = _Progress(progress, sum(o.size for per_task in origins for o in per_task))
-    if mode == "window":
-        outputs = _run_windows(estimator, families, dates, fits, tasks, origins, window,
-                               horizons, target_cols, differences, missing, refit, quantiles,
-                               coverage, multi, n_jobs, tracker)
+    if kind == "window":
+        outputs, fitted = _run_windows(estimator, cut, fits, tasks, origins, horizons, refit,
+                                       quantiles, coverage, n_jobs, tracker,
+                                       return_estimators)
     else:
-        outputs = _run_sequences(estimator, families, fits, tasks, origins, horizons,
-                                 target_cols, refit, quantiles, coverage, n_jobs, tracker)
-    return _assemble(families, dates, fits, tasks, requests, origins, outputs, horizons,
-                     target_cols, differences, quantiles, coverage, multi)
+        outputs, fitted = _run_sequences(estimator, families, fits, tasks, origins, horizons,
+                                         target_cols, refit, quantiles, coverage, n_jobs,
+                                         tracker, return_estimators)
+    results = _assemble(families, dates, fits, tasks, requests, origins, outputs, horizons,
+                        target_cols, cut.columns, quantiles, coverage, multi)
+    if not return_estimators:
+        return results
+    return results, [{"train_start": dates[fits[fit][0]], "train_end": dates[fits[fit][-1]],
+                      "estimator": model} for fit, model in sorted(fitted.items())]
 
 
 class _Progress:
@@ -670,7 +592,7 @@ def _with_horizons(estimator, horizons):
         return estimator
     if params["horizons"] is None:
         return clone(estimator).set_params(horizons=list(horizons))
-    if list(np.atleast_1d(params["horizons"])) != list(horizons):
+    if list(check_horizons(params["horizons"])) != list(horizons):
         raise ValueError(
             f"{type(estimator).__name__}(horizons={params['horizons']!r}) does not match the "
             f"backtest's horizons {list(horizons)}; leave horizons=None or make them equal"
@@ -678,35 +600,37 @@ def _with_horizons(estimator, horizons):
     return estimator
 
 
-def _run_windows(estimator, families, dates, fits, tasks, origins, window, horizons,
-                 target_cols, differences, missing, refit, quantiles, coverage, multi, n_jobs,
-                 tracker):
+def _run_windows(estimator, cut, fits, tasks, origins, horizons, refit, quantiles, coverage,
+                 n_jobs, tracker, keep):
     estimator = _with_horizons(estimator, horizons)
-    data = _WindowData(families, window, horizons, target_cols, differences, missing)
+    dates = cut.dates
 
     def train_set(fit):
-        windows = data.training_set(families, fits[fit], multi)
+        windows = cut.training(fits[fit])
         if windows is None:
             raise ValueError(
                 f"the training span {_show(dates[fits[fit][0]])} .. "
-                f"{_show(dates[fits[fit][-1]])} holds no window of {window} dates whose "
+                f"{_show(dates[fits[fit][-1]])} holds no window of {cut.window} dates whose "
                 f"targets up to horizon {max(horizons)} are training dates too"
             )
-        return windows
+        return windows.X, windows.y, windows.families
 
     fitted = _fit_window(estimator, *train_set(0)) if refit is False else None
     jobs = []
     for (number, fit, test), task_origins in zip(tasks, origins):
-        X, labels = data.prediction_set(families, task_origins, multi)
-        shape = (X.shape[0], len(horizons), len(target_cols))
+        X, labels = cut.at_origins(task_origins)
+        shape = (X.shape[0], len(horizons), len(cut.target_cols))
         jobs.append(delayed(_window_task)(
             estimator, fitted, None if fitted is not None else train_set(fit), X, labels,
             shape, quantiles, coverage,
         ))
     sizes = [sum(len(o) for o in task_origins) for task_origins in origins]
     results = tracker.collect(jobs, sizes, n_jobs)
-    outputs = []
-    for task_origins, (point, q, interval, fit_time) in zip(origins, results):
+    outputs, models = [], {}
+    for (number, fit, test), task_origins, (point, q, interval, fit_time, model) in zip(
+            tasks, origins, results):
+        if keep:
+            models.setdefault(fit, model)
         per_family, start = [], 0
         for family_origins in task_origins:
             stop = start + len(family_origins)
@@ -716,11 +640,11 @@ def _run_windows(estimator, families, dates, fits, tasks, origins, window, horiz
                                fit_time))
             start = stop
         outputs.append(per_family)
-    return outputs
+    return outputs, models
 
 
 def _run_sequences(estimator, families, fits, tasks, origins, horizons, target_cols, refit,
-                   quantiles, coverage, n_jobs, tracker):
+                   quantiles, coverage, n_jobs, tracker, keep):
     fitted = {}
     if refit is False:
         for family in families:
@@ -742,19 +666,24 @@ def _run_sequences(estimator, families, fits, tasks, origins, horizons, target_c
             frame = family.frame.iloc[first:family_origins[-1] + 1]
             jobs.append(delayed(_sequence_task)(
                 estimator, state, frame, len(rows), family_origins - first, horizons,
-                target_cols, quantiles, coverage,
+                target_cols, quantiles, coverage, keep,
             ))
-            slots.append((task_number, family.rank))
+            slots.append((task_number, family.rank, fit, family.label))
             sizes.append(family_origins.size)
-    results = dict(zip(slots, tracker.collect(jobs, sizes, n_jobs)))
-    return [[results.get((task_number, family.rank)) for family in families]
-            for task_number in range(len(tasks))]
+    outcomes = tracker.collect(jobs, sizes, n_jobs)
+    results = {slot[:2]: outcome[:4] for slot, outcome in zip(slots, outcomes)}
+    models = {}
+    if keep:
+        for (_, _, fit, label), outcome in zip(slots, outcomes):
+            models.setdefault(fit, {}).setdefault(label, outcome[4])
+    outputs = [[results.get((task_number, family.rank)) for family in families]
+               for task_number in range(len(tasks))]
+    return outputs, models
 
 
 def _assemble(families, dates, fits, tasks, requests, origins, outputs, horizons,
-              target_cols, differences, quantiles, coverage, multi):
+              target_cols, columns, quantiles, coverage, multi):
     steps = np.asarray(horizons)
-    columns = list(families[0].frame.columns)
     n_targets = len(target_cols)
     pieces = []
     for (number, fit, test), per_task, task_origins, task_outputs in zip(
@@ -766,30 +695,30 @@ def _assemble(families, dates, fits, tasks, requests, origins, outputs, horizons
             point, q, interval, fit_time = output
             at = np.searchsorted(unique, rows)
             levels = family.values[:, target_cols]
-            base = levels[rows] if differences else np.zeros((len(rows), n_targets))
             target_rows = rows + steps[index]
+            family_dates = np.asarray(family.index)
             piece = {
                 "_position": np.repeat(family.positions[rows], n_targets),
                 "_rank": np.full(len(rows) * n_targets, family.rank),
                 "_series": np.tile(np.arange(n_targets), len(rows)),
-                "origin": np.repeat(family.dates[rows], n_targets),
+                "origin": np.repeat(family_dates[rows], n_targets),
                 "horizon": np.repeat(steps[index], n_targets),
-                "target_date": np.repeat(family.dates[target_rows], n_targets),
+                "target_date": np.repeat(family_dates[target_rows], n_targets),
                 "series": np.tile(np.asarray([columns[c] for c in target_cols], dtype=object),
                                   len(rows)),
             }
             if multi:
                 piece["family"] = np.full(len(rows) * n_targets, family.label, dtype=object)
-            forecast = (point[at, index] + base).ravel()
+            forecast = point[at, index].ravel()
             actual = levels[target_rows].ravel()
             piece.update(split=np.full(forecast.size, number), forecast=forecast,
                          actual=actual, error=forecast - actual)
             if quantiles is not None:
-                values = q[at, index] + base[:, :, None]
+                values = q[at, index]
                 for k, level in enumerate(quantiles):
                     piece[f"q{level!r}"] = values[:, :, k].ravel()
             if coverage is not None:
-                values = interval[at, index] + base[:, :, None]
+                values = interval[at, index]
                 piece["lower"] = values[:, :, 0].ravel()
                 piece["upper"] = values[:, :, 1].ravel()
             piece["train_end"] = np.full(forecast.size, np.asarray(dates)[fits[fit][-1]])

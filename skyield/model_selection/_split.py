@@ -9,14 +9,22 @@ the ``split(X, y, groups)`` / ``get_n_splits`` interface that ``GridSearchCV`` a
 Every splitter here splits *units*: the rows of ``X`` when ``groups`` is None, else the
 unique values of ``groups`` (the origin dates of the rows) in sorted order; the indices
 yielded are row indices of ``X`` in increasing order.
+
+**Purging.** When the rows are windows whose targets lie ``h`` dates after their origin,
+the last ``h - 1`` training rows before a test set have targets at or after its first
+origin: their targets are test-period values. Given ``horizons``, the splitters drop
+them (the gap becomes at least ``max(horizons) - 1``); without ``horizons``, a ``y``
+with a horizon axis of several steps is an error rather than a silent leak.
 """
 
-import numbers
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import indexable
+
+from skyield.utils import Interval, check_horizons, check_param
 
 __all__ = [
     "ExpandingWindowSplit",
@@ -54,22 +62,16 @@ def gap_for_horizons(horizons):
     >>> gap_for_horizons(1), gap_for_horizons([1, 6, 12])
     (0, 11)
     """
-    if isinstance(horizons, (numbers.Integral, np.integer)) and not isinstance(horizons, bool):
-        values = [int(horizons)]
-    else:
-        values = [int(h) for h in np.atleast_1d(horizons)]
-    if not values or min(values) < 1:
+    values = check_horizons(horizons)
+    if not values:
         raise ValueError(f"horizons must be positive integers, got {horizons!r}")
     return max(values) - 1
 
 
 def _check_int(value, name, minimum, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) \
-            or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    constraints = [Interval(Integral, minimum, None)] + ([None] if allow_none else [])
+    value = check_param(value, name, constraints)
+    return None if value is None else int(value)
 
 
 class _Units:
@@ -138,8 +140,21 @@ class _WindowSplit(BaseCrossValidator):
             Row indices of the test set, increasing.
         """
         units = _Units(X, groups)
-        for train, test in self._split_units(units.n_units):
+        purge = self._purge(y)
+        for train, test in self._split_units(units.n_units, purge):
             yield units.rows(train), units.rows(test)
+
+    def _purge(self, y):
+        """Training dates to drop before each test set: ``max(horizons) - 1``."""
+        if self.horizons is not None:
+            return max(check_horizons(self.horizons)) - 1
+        if y is not None and np.ndim(y) == 3 and np.shape(y)[1] > 1:
+            raise ValueError(
+                f"y holds {np.shape(y)[1]} horizons (its second axis): pass horizons= to "
+                f"{type(self).__name__} so that training rows whose targets fall after a "
+                f"test origin are dropped"
+            )
+        return 0
 
     def get_n_splits(self, X=None, y=None, groups=None):
         """Return the number of splits, ``n_splits``.
@@ -155,7 +170,7 @@ class _WindowSplit(BaseCrossValidator):
         """
         return _check_int(self.n_splits, "n_splits", 1)
 
-    def _split_units(self, n_units):
+    def _split_units(self, n_units, purge):
         raise NotImplementedError
 
 
@@ -180,6 +195,11 @@ class ExpandingWindowSplit(_WindowSplit):
         origin; see :func:`gap_for_horizons`.
     max_train_size : int, default=None
         Largest number of dates in a training set (the most recent ones).
+    horizons : int, sequence of int or None, default=None
+        Steps ahead of the targets of the rows (``h`` means ``1 .. h``). The training
+        rows whose targets would fall after the first test origin are dropped: the
+        gap is at least ``max(horizons) - 1``. None: one-step targets, unless ``y``
+        passed to :meth:`split` has a horizon axis of several steps, which is an error.
 
     See Also
     --------
@@ -207,15 +227,17 @@ class ExpandingWindowSplit(_WindowSplit):
     [0 1 2 3 4 5 6 7] [8 9]
     """
 
-    def __init__(self, n_splits=5, *, test_size=None, gap=0, max_train_size=None):
+    def __init__(self, n_splits=5, *, test_size=None, gap=0, max_train_size=None,
+                 horizons=None):
         self.n_splits = n_splits
         self.test_size = test_size
         self.gap = gap
         self.max_train_size = max_train_size
+        self.horizons = horizons
 
-    def _split_units(self, n_units):
+    def _split_units(self, n_units, purge):
         n_splits = _check_int(self.n_splits, "n_splits", 1)
-        gap = _check_int(self.gap, "gap", 0)
+        gap = max(_check_int(self.gap, "gap", 0), purge)
         max_train_size = _check_int(self.max_train_size, "max_train_size", 1, allow_none=True)
         test_size = _check_int(self.test_size, "test_size", 1, allow_none=True)
         if test_size is None:
@@ -256,6 +278,9 @@ class SlidingWindowSplit(_WindowSplit):
     gap : int, default=0
         Dates dropped between the end of each training set and the start of its test
         set; see :func:`gap_for_horizons`.
+    horizons : int, sequence of int or None, default=None
+        Steps ahead of the targets of the rows; the gap is at least
+        ``max(horizons) - 1`` (see :class:`ExpandingWindowSplit`).
 
     See Also
     --------
@@ -273,16 +298,17 @@ class SlidingWindowSplit(_WindowSplit):
     [4 5 6] [8 9]
     """
 
-    def __init__(self, n_splits=5, *, train_size, test_size=None, gap=0):
+    def __init__(self, n_splits=5, *, train_size, test_size=None, gap=0, horizons=None):
         self.n_splits = n_splits
         self.train_size = train_size
         self.test_size = test_size
         self.gap = gap
+        self.horizons = horizons
 
-    def _split_units(self, n_units):
+    def _split_units(self, n_units, purge):
         n_splits = _check_int(self.n_splits, "n_splits", 1)
         train_size = _check_int(self.train_size, "train_size", 1)
-        gap = _check_int(self.gap, "gap", 0)
+        gap = max(_check_int(self.gap, "gap", 0), purge)
         test_size = _check_int(self.test_size, "test_size", 1, allow_none=True)
         if test_size is None:
             test_size = (n_units - train_size - gap) // n_splits

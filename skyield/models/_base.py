@@ -1,42 +1,46 @@
-"""Shared plumbing of the window-regressor estimators that train a torch module with skorch.
+"""Shared plumbing of the deep window regressors that train a torch module with skorch.
 
 What lives here, so that every deep window model does it the same way:
 
 - :class:`ChronologicalTailSplit`, skorch's ``train_split`` for time series: the validation
   set is the *last* rows (after an optional gap), never skorch's default ``ValidSplit(5)``,
-  which on unshuffled rows validates on the earliest 20%;
-- early stopping on that tail with the best weights restored;
-- seeding (``torch_seed``: the caller's generators are untouched, a ``torch.Generator``
-  drives shuffling), device resolution, float32 conversion;
-- the input and target conventions: windows ``(n_samples, window, n_series)``, targets
-  ``(n,)``, ``(n, n_targets)`` or ``(n, horizon, n_targets)`` returned in the layout ``fit``
-  received, optional work in changes (``differences=True``) with levels restored in
-  ``predict``, and standardisation fitted on the data given to ``fit`` only.
+  which on unshuffled rows validates on the earliest 20%; its :meth:`~ChronologicalTailSplit.train_size`
+  tells the scalers which rows they may learn from (the training part only);
+- :func:`quantiles_from_knots`, quantiles at any level inside the range of a head's
+  trained levels, by linear interpolation in the level;
+- :class:`_WindowNetRegressor`, the base of the LSTM forecasters: standardisation fitted
+  on the training part only, a point, non-crossing quantile or Gaussian head
+  (``distribution``), early stopping on the chronological tail with the best weights
+  restored, seeding and device resolution (``torch_seed``, ``resolve_device``), and the
+  evaluation-mode forward pass in batches.
 
 Subclasses provide the module class and its architecture arguments
 (:meth:`_WindowNetRegressor._module_params`), their constructor and ``get_test_params``.
 """
 
 import logging
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNetRegressor
+from scipy.stats import norm
+from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from torch.utils.data import Subset
 
+from skyield.base import BaseWindowRegressor
+from skyield.nn import DistributionOutput, GaussianNLL, QuantileCenterLoss
+from skyield.nn._lstm import RECURRENT_DROPOUT_MODES
 from skyield.utils import (
-    check_targets,
+    Interval,
+    Options,
+    Satisfies,
+    check_increasing_levels,
     resolve_device,
-    restore_target_layout,
     torch_seed,
-    validate_windows,
 )
 
-__all__ = ["ChronologicalTailSplit", "LOSSES"]
+__all__ = ["ChronologicalTailSplit", "LOSSES", "quantiles_from_knots", "release_generator"]
 
 logger = logging.getLogger("skyield.models")
 
@@ -68,8 +72,8 @@ class ChronologicalTailSplit:
         self.fraction = fraction
         self.gap = gap
 
-    def __call__(self, dataset, y=None, groups=None):
-        n_rows = len(dataset)
+    def sizes(self, n_rows):
+        """Numbers of training and validation rows out of ``n_rows``."""
         n_valid = int(np.ceil(self.fraction * n_rows))
         n_train = n_rows - n_valid - self.gap
         if n_valid < 1 or n_train < 1:
@@ -79,6 +83,15 @@ class ChronologicalTailSplit:
                 f"sample(s) given; pass more windows or lower validation_fraction / "
                 f"validation_gap"
             )
+        return n_train, n_valid
+
+    def train_size(self, n_rows):
+        """Number of leading rows that train (the rows scalers may learn from)."""
+        return self.sizes(n_rows)[0]
+
+    def __call__(self, dataset, y=None, groups=None):
+        n_rows = len(dataset)
+        n_train, n_valid = self.sizes(n_rows)
         return (Subset(dataset, range(n_train)),
                 Subset(dataset, range(n_rows - n_valid, n_rows)))
 
@@ -86,141 +99,111 @@ class ChronologicalTailSplit:
         return f"ChronologicalTailSplit(fraction={self.fraction}, gap={self.gap})"
 
 
-def _check_int(estimator, name, minimum, allow_none=False):
-    value = getattr(estimator, name)
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+def release_generator(net):
+    """Drop the shuffling generator from a trained skorch net.
+
+    It served the training batches only. Kept, it would make the fitted model's pickle
+    depend on memory addresses (a ``torch.Generator`` pickles its state tensor under its
+    storage address), so two pickles of one unchanged model would differ.
+    """
+    net.iterator_train__generator = None
+    return net
+
+
+def quantiles_from_knots(knots, table, levels):
+    """Quantiles at ``levels`` from quantiles known at the levels ``knots``.
+
+    A level between two knots is interpolated linearly in the level, which keeps the
+    quantiles non-decreasing in the level; a level outside the knots' range is an error
+    (no extrapolation into the tails).
+
+    Parameters
+    ----------
+    knots : ndarray of shape (n_knots,)
+        Increasing levels.
+    table : ndarray of shape (..., n_knots)
+        Quantiles at the knots, non-decreasing along the last axis.
+    levels : ndarray of shape (n_levels,)
+        Increasing levels.
+
+    Returns
+    -------
+    quantiles : ndarray of shape (..., n_levels)
+    """
+    outside = levels[(levels < knots[0] - 1e-12) | (levels > knots[-1] + 1e-12)]
+    if outside.size:
         raise ValueError(
-            f"{name} must be an integer >= {minimum}{' or None' if allow_none else ''}, "
-            f"got {value!r}"
+            f"quantile level {outside[0]:g} is outside the range the model was trained "
+            f"on, [{knots[0]:g}, {knots[-1]:g}] (levels {np.round(knots, 6).tolist()}); "
+            f"refit with quantiles= covering it"
         )
-    return int(value)
+    if knots.size == 1:
+        return np.repeat(table, levels.size, axis=-1)
+    positions = np.clip(np.searchsorted(knots, levels), 1, knots.size - 1)
+    left, right = positions - 1, positions
+    weight = np.clip((levels - knots[left]) / (knots[right] - knots[left]), 0.0, 1.0)
+    # a + w (b - a) rather than (1 - w) a + w b: monotone in w to the last bit, so equal
+    # neighbouring knots give equal, never decreasing, quantiles.
+    low = table[..., left]
+    return low + weight * (table[..., right] - low)
 
 
-def _check_real(estimator, name, low, high, *, low_open=False, high_open=True):
-    value = getattr(estimator, name)
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and \
-            (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-    return float(value)
+def _is_level_tuple(value):
+    levels = check_increasing_levels(value)
+    return levels.size >= 1
 
 
-def _check_bool(estimator, name):
-    value = getattr(estimator, name)
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
+#: Constraints of the training parameters every network estimator shares.
+TRAINING_CONSTRAINTS = {
+    "epochs": [Interval(Integral, 1, None)],
+    "batch_size": [Interval(Integral, 1, None)],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "validation_gap": [Interval(Integral, 0, None)],
+    "patience": [Interval(Integral, 1, None)],
+    "device": [str, torch.device],
+    "random_state": ["random_state"],
+    "verbose": [Interval(Integral, 0, None)],
+}
 
 
-class _WindowNetRegressor(RegressorMixin, BaseEstimator):
-    """Base of the window regressors that train a torch module through skorch.
+class _WindowNetRegressor(BaseWindowRegressor):
+    """Base of the LSTM window regressors that train a torch module through skorch.
 
-    Subclasses define ``__init__`` (storing at least the parameters read here: window,
-    n_outputs, target, differences, standardize, units, regularization, recurrent_dropout,
-    loss, epochs, batch_size, lr, early_stopping, validation_fraction, validation_gap,
-    patience, device, random_state, verbose), ``_module`` and ``_module_params``.
+    Subclasses define ``__init__`` (storing the parameters constrained below, and their
+    own), ``_module`` and ``_module_params``.
+
+    The predictive distribution (``distribution``): ``"empirical"`` trains the network
+    on the point loss ``loss`` and adds the empirical quantiles of its forecast errors
+    to the forecast (errors on the validation tail with early stopping, else on the
+    training windows, which understate the errors of new data); ``"quantile"`` trains
+    non-crossing quantile heads at the levels ``quantiles`` with the pinball loss plus
+    the absolute error of the centre (the median; eq. 4.4 of Richman and Scognamiglio
+    with gamma = 1); ``"gaussian"`` trains a mean and a standard deviation with the
+    Gaussian negative log-likelihood.
     """
 
     _module = None
+
+    _parameter_constraints = {
+        **BaseWindowRegressor._parameter_constraints,
+        "standardize": ["boolean"],
+        "units": [Interval(Integral, 1, None)],
+        "weight_decay": [Interval(Real, 0, None)],
+        "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
+        "recurrent_dropout_mode": [Options(*RECURRENT_DROPOUT_MODES)],
+        "loss": [Options(*LOSSES)],
+        "distribution": [Options("empirical", "quantile", "gaussian")],
+        "quantiles": [Satisfies(_is_level_tuple, "strictly increasing levels in (0, 1)")],
+        **TRAINING_CONSTRAINTS,
+    }
 
     def _module_params(self):
         """Architecture arguments of ``_module`` beyond n_series, n_outputs and n_targets."""
         raise NotImplementedError
 
-    def _check_model_params(self):
-        """Validate the subclass's own hyper-parameters (called at the top of ``fit``)."""
-
-    # ------------------------------------------------------------------ validation
-    def _check_params(self):
-        _check_int(self, "window", 1, allow_none=True)
-        _check_int(self, "n_outputs", 1, allow_none=True)
-        _check_bool(self, "differences")
-        _check_bool(self, "standardize")
-        _check_int(self, "units", 1)
-        _check_real(self, "regularization", 0.0, np.inf)
-        _check_real(self, "recurrent_dropout", 0.0, 1.0)
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
-        _check_int(self, "epochs", 1)
-        _check_int(self, "batch_size", 1)
-        _check_real(self, "lr", 0.0, np.inf, low_open=True)
-        _check_bool(self, "early_stopping")
-        if self.early_stopping:
-            _check_real(self, "validation_fraction", 0.0, 1.0, low_open=True)
-            _check_int(self, "validation_gap", 0)
-            _check_int(self, "patience", 1)
-        self._check_model_params()
-
-    def _check_target_index(self, n_series, n_targets):
-        """Positions of the target series among the inputs (needed for differences)."""
-        target = self.target
-        if target is None:
-            if not self.differences:
-                return None
-            if n_targets != n_series:
-                raise ValueError(
-                    f"differences=True restores levels from the last value of each target "
-                    f"series in the window: set target= to the position of the "
-                    f"{n_targets} target series among the {n_series} input series"
-                )
-            return np.arange(n_series)
-        values = [target] if np.ndim(target) == 0 else list(target)
-        if not values or not all(
-                isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
-            raise ValueError(
-                f"target must be an integer position (or a list of positions) of the "
-                f"forecast series among the input series, got {target!r}"
-            )
-        bad = [v for v in values if not -n_series <= v < n_series]
-        if bad:
-            raise ValueError(
-                f"target position {bad[0]} is out of range: X has {n_series} series"
-            )
-        if len(values) != n_targets:
-            raise ValueError(
-                f"target names {len(values)} series but y has {n_targets} target(s)"
-            )
-        return np.asarray(values, dtype=int) % n_series
-
-    def _check_y(self, y, n_samples):
-        y3, layout = check_targets(y, n_samples)
-        steps_in_columns = False
-        if self.n_outputs is not None and y3.shape[1] != self.n_outputs:
-            if layout.ndim == 2 and y3.shape[2] == self.n_outputs:
-                # (n, n_outputs): the seed's layout, one target at consecutive steps.
-                y3 = y3.transpose(0, 2, 1)
-                steps_in_columns = True
-            else:
-                raise ValueError(
-                    f"n_outputs={self.n_outputs} but y of shape {np.shape(y)} has "
-                    f"{y3.shape[1]} forecast step(s); pass y of shape (n_samples, n_outputs) "
-                    f"for one target or (n_samples, n_outputs, n_targets)"
-                )
-        return y3, layout, steps_in_columns
-
-    # ------------------------------------------------------------------ transforms
-    def _inputs(self, X3):
-        if self.differences:
-            if X3.shape[1] < 2:
-                raise ValueError(
-                    f"differences=True needs windows of at least 2 dates, got windows of "
-                    f"length {X3.shape[1]}"
-                )
-            return np.diff(X3, axis=1)
-        return X3
-
-    def _scaled_inputs(self, X3):
-        inputs = self._inputs(X3)
-        return ((inputs - self.input_mean_) / self.input_scale_).astype(np.float32)
-
-    def _last_level(self, X3):
-        return X3[:, -1, self.target_index_]
-
+    # ------------------------------------------------------------------ scaling
     @staticmethod
     def _scale(values, axis):
         mean = values.mean(axis=axis, keepdims=True)
@@ -228,24 +211,58 @@ class _WindowNetRegressor(RegressorMixin, BaseEstimator):
         scale[~(scale > 0)] = 1.0
         return mean, scale
 
+    def _split(self):
+        if not self.early_stopping:
+            return None
+        return ChronologicalTailSplit(self.validation_fraction, self.validation_gap)
+
+    def _scaled_inputs(self, X):
+        scaled = (X - self.input_mean_) / self.input_scale_
+        too_large = ~(np.abs(scaled) <= np.finfo(np.float32).max)
+        if too_large.any():
+            row = int(np.argwhere(too_large)[0][0])
+            raise ValueError(
+                f"X window {row} lies beyond the float32 range of the network once "
+                f"standardised with the training windows' means and scales (values of "
+                f"order {np.max(np.abs(X[row])):.3g} against a training scale of "
+                f"{float(np.min(self.input_scale_)):.3g})"
+            )
+        return scaled.astype(np.float32)
+
     # ------------------------------------------------------------------ net
-    def _build_net(self, module_params, device, generator):
+    def _head(self):
+        return DistributionOutput.n_raw(self.distribution, self.quantiles) \
+            if self.distribution != "empirical" else 1
+
+    def _build_net(self, module_params, device, generator, train_split):
         callbacks = []
-        train_split = None
-        if self.early_stopping:
-            train_split = ChronologicalTailSplit(self.validation_fraction, self.validation_gap)
+        if train_split is not None:
             callbacks.append(("early_stopping", EarlyStopping(
                 monitor="valid_loss", patience=self.patience, load_best=True,
                 sink=logger.info,
             )))
-        # Coupled Adam weight decay 2 * lambda is the gradient of the penalty
-        # lambda * sum(w ** 2) that Keras' l2(lambda) regulariser adds to the loss.
-        return NeuralNetRegressor(
-            module=self._module,
-            **{f"module__{key}": value for key, value in module_params.items()},
-            criterion=LOSSES[self.loss],
+        n_targets = module_params["n_targets"]
+        if self.distribution == "empirical":
+            module, module_kwargs = self._module, module_params
+            criterion = {"criterion": LOSSES[self.loss]}
+        else:
+            module = DistributionOutput
+            inner = self._module(**dict(module_params, n_targets=n_targets * self._head()))
+            module_kwargs = dict(module=inner, n_targets=n_targets,
+                                 distribution=self.distribution,
+                                 quantiles=tuple(self.quantiles))
+            criterion = {"criterion": GaussianNLL} if self.distribution == "gaussian" else {
+                "criterion": QuantileCenterLoss,
+                "criterion__quantiles": tuple(float(q) for q in self.quantiles),
+                "criterion__gamma": 1}
+        # weight_decay is Adam's coupled decay: the gradient of the penalty
+        # (weight_decay / 2) * sum(w ** 2), i.e. Keras' l2(weight_decay / 2).
+        return NeuralNet(
+            module=module,
+            **{f"module__{key}": value for key, value in module_kwargs.items()},
+            **criterion,
             optimizer=torch.optim.Adam,
-            optimizer__weight_decay=2.0 * self.regularization,
+            optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
             max_epochs=self.epochs,
             batch_size=self.batch_size,
@@ -257,115 +274,47 @@ class _WindowNetRegressor(RegressorMixin, BaseEstimator):
             verbose=self.verbose,
         )
 
-    def fit(self, X, y):
-        """Train the network on windows ``X`` and targets ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, window, n_series) or (n_samples, n_features)
-            Windows of history in time order (oldest window first, so that the
-            validation tail of early stopping is the most recent data). A 2-D row is a
-            window flattened in time-major order (see :func:`skyield.utils.validate_windows`).
-        y : array-like of shape (n_samples,), (n_samples, n_targets) or \
-                (n_samples, horizon, n_targets)
-            Targets in levels; with ``n_outputs`` set, ``(n_samples, n_outputs)`` is read as
-            ``n_outputs`` consecutive steps of one target.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None"
-            )
-        self._check_params()
-        y_shape = np.asarray(y).shape
-        if len(y_shape) == 3:
-            # validate_windows checks 1-D/2-D targets; a horizon axis is folded meanwhile.
-            y = np.asarray(y).reshape(y_shape[0], -1)
-        X3, y = validate_windows(self, X, y, window=self.window)
-        if len(y_shape) == 3:
-            y = y.reshape(y_shape)
-        y3, layout, steps_in_columns = self._check_y(y, X3.shape[0])
-        n_samples, window, n_series = X3.shape
-        target_index = self._check_target_index(n_series, y3.shape[2])
-        inputs = self._inputs(X3)
-        if self.differences:
-            y3 = y3 - X3[:, -1, target_index][:, None, :]
+    def _fit(self, X, y):
+        n_samples, _, n_series = X.shape
+        n_steps, n_targets = y.shape[1:]
+        split = self._split()
+        # Scalers learn from the training part only: the validation tail of early
+        # stopping is data the fit must not have seen.
+        n_train = n_samples if split is None else split.train_size(n_samples)
         if self.standardize:
-            input_mean, input_scale = self._scale(inputs, axis=(0, 1))
-            target_mean, target_scale = self._scale(y3, axis=0)
+            input_mean, input_scale = self._scale(X[:n_train], axis=(0, 1))
+            target_mean, target_scale = self._scale(y[:n_train], axis=0)
         else:
             input_mean, input_scale = np.zeros((1, 1, n_series)), np.ones((1, 1, n_series))
-            target_mean = np.zeros((1,) + y3.shape[1:])
-            target_scale = np.ones((1,) + y3.shape[1:])
-
-        self.n_series_in_ = n_series
-        self.window_ = window
-        self.n_outputs_ = y3.shape[1]
-        self.n_targets_ = y3.shape[2]
-        self.target_index_ = target_index
-        self.target_layout_ = layout
-        self.steps_in_columns_ = steps_in_columns
+            target_mean, target_scale = np.zeros((1,) + y.shape[1:]), np.ones((1,) + y.shape[1:])
         self.input_mean_, self.input_scale_ = input_mean, input_scale
         self.target_mean_, self.target_scale_ = target_mean, target_scale
-        inputs = ((inputs - input_mean) / input_scale).astype(np.float32)
-        targets = ((y3 - target_mean) / target_scale).astype(np.float32)
+        inputs = self._scaled_inputs(X)
+        targets = ((y - target_mean) / target_scale).astype(np.float32)
+        if self.distribution != "empirical":
+            targets = targets.reshape(n_samples, n_steps * n_targets)
 
         device = resolve_device(self.device)
-        module_params = dict(n_series=n_series, n_outputs=self.n_outputs_,
-                             n_targets=self.n_targets_, **self._module_params())
+        module_params = dict(n_series=n_series, n_outputs=n_steps, n_targets=n_targets,
+                             **self._module_params())
         with torch_seed(self.random_state, device) as generator:
-            self.net_ = self._build_net(module_params, device, generator)
+            self.net_ = self._build_net(module_params, device, generator, split)
             self.net_.fit(inputs, targets)
+        release_generator(self.net_)
         self.n_epochs_ = len(self.net_.history)
-        return self
+        self.quantiles_ = np.asarray(self.quantiles, dtype=float)
+        if self.distribution == "empirical":
+            rows = slice(None) if split is None else slice(n_samples - split.sizes(n_samples)[1],
+                                                           None)
+            self._record_residuals(y[rows], self._predict(X[rows]))
 
-    def _validated_inputs(self, X):
-        check_is_fitted(self)
-        X3, _ = validate_windows(self, X, window=self.window, reset=False)
-        if X3.shape[1] != self.window_:
-            raise ValueError(
-                f"X windows have length {X3.shape[1]} but {type(self).__name__} was fitted "
-                f"on windows of length {self.window_}"
-            )
-        return X3
-
-    def predict(self, X):
-        """Forecast the targets of each window.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, window, n_series) or (n_samples, n_features)
-            Windows laid out as in ``fit``.
-
-        Returns
-        -------
-        y_pred : ndarray
-            Forecasts in levels, in the layout of the ``y`` given to ``fit``:
-            (n_samples,), (n_samples, n_targets), (n_samples, n_outputs) or
-            (n_samples, horizon, n_targets).
-        """
-        X3 = self._validated_inputs(X)
-        scaled = self.net_.predict(self._scaled_inputs(X3)).astype(np.float64)
-        y3 = scaled.reshape((X3.shape[0], self.n_outputs_, self.n_targets_))
-        y3 = y3 * self.target_scale_ + self.target_mean_
-        if self.differences:
-            y3 = y3 + self._last_level(X3)[:, None, :]
-        if self.steps_in_columns_:
-            return y3[:, :, 0]
-        return restore_target_layout(y3, self.target_layout_)
-
+    # ------------------------------------------------------------------ prediction
     def _module_outputs(self, X, **forward_kwargs):
-        """Run the fitted module in evaluation mode over ``X`` in batches.
+        """Outputs of the fitted module in evaluation mode over model inputs ``X``.
 
-        Returns the concatenated outputs of ``module_(x, **forward_kwargs)``; a tuple
-        output gives a tuple of float64 arrays.
+        Returns the concatenated outputs as float64 arrays (a tuple for tuple outputs).
         """
-        X3 = self._validated_inputs(X)
-        inputs = self._scaled_inputs(X3)
+        inputs = self._scaled_inputs(X)
         module = self.net_.module_
         device = self.net_.device
         was_training = module.training
@@ -384,9 +333,30 @@ class _WindowNetRegressor(RegressorMixin, BaseEstimator):
         results = tuple(np.concatenate(parts).astype(np.float64) for parts in zip(*outputs))
         return results if len(results) > 1 else results[0]
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.target_tags.multi_output = True
-        tags.regressor_tags.poor_score = True
-        return tags
+    def _head_outputs(self, X):
+        """(n, n_rows, n_steps, n_targets) in scaled units (one row for the point head)."""
+        out = self._module_outputs(X)
+        n_steps, n_targets = self.target_mean_.shape[1:]
+        return out.reshape(X.shape[0], -1, n_steps, n_targets)
+
+    def _unscale(self, values, shift=True):
+        return values * self.target_scale_ + (self.target_mean_ if shift else 0.0)
+
+    def _predict(self, X):
+        return self._unscale(self._head_outputs(X)[:, 0])
+
+    def _predict_quantiles(self, X, levels):
+        if self.distribution == "empirical":
+            return super()._predict_quantiles(X, levels)
+        out = self._head_outputs(X)
+        center = self._unscale(out[:, 0])
+        if self.distribution == "gaussian":
+            std = self._unscale(out[:, 1], shift=False)
+            return center[..., None] + std[..., None] * norm.ppf(levels)
+        knots = list(self.quantiles_)
+        table = np.moveaxis(self._unscale(out[:, 1:].transpose(1, 0, 2, 3)), 0, -1)
+        if 0.5 not in knots:  # the centre is the median (gamma = 1)
+            position = int(np.searchsorted(knots, 0.5))
+            knots.insert(position, 0.5)
+            table = np.insert(table, position, center, axis=-1)
+        return quantiles_from_knots(np.asarray(knots), table, levels)

@@ -17,6 +17,11 @@
 
 The interpretation tools of sections 2.9-2.11 are methods: :meth:`get_attention`,
 :meth:`attention_contributions`, :meth:`residual_stream` and :meth:`project`.
+
+As a sequence model (:class:`skyield.base.BaseSequenceModel`) it forecasts by rolling
+its window forward on its own predictions (the real-time projections of section 2.9),
+with a Gaussian predictive distribution whose variance at each horizon is the mean
+squared error of those projections over the validation span.
 """
 
 import logging
@@ -27,7 +32,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from numbers import Integral, Real
+
+from sklearn.base import TransformerMixin, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
@@ -35,17 +42,24 @@ from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from skyield.base import BaseSequenceModel
 from skyield.metrics import factor_scaling
-from skyield.models._base import _check_bool, _check_int, _check_real
+from skyield.models._base import release_generator
 from skyield.models._factor_transformer_helpers import (
     WarmupCosineSchedule,
     factor_column,
     smooth_both_ways,
-    validate_panel,
     window_view,
 )
 from skyield.nn import FactorTransformerLoss, FactorTransformerNet
-from skyield.utils import resolve_device, seed_from_random_state, torch_seed
+from skyield.utils import (
+    HasMethods,
+    Interval,
+    Options,
+    resolve_device,
+    seed_from_random_state,
+    torch_seed,
+)
 
 __all__ = ["FactorTransformer"]
 
@@ -54,8 +68,8 @@ logger = logging.getLogger("skyield.models")
 _PREDICT_BATCH = 1024
 
 
-def _is_factor_model(value):
-    return hasattr(value, "fit") and hasattr(value, "transform")
+def _is_column(value):
+    return isinstance(value, (Integral, str)) and not isinstance(value, bool)
 
 
 def _default_prior():
@@ -64,7 +78,7 @@ def _default_prior():
     return KalmanFactorModel(n_factors=1, error_cov="full")
 
 
-class FactorTransformer(TransformerMixin, BaseEstimator):
+class FactorTransformer(TransformerMixin, BaseSequenceModel):
     """Nonlinear dynamic factor estimated by an Encoder-Encoder Transformer.
 
     One latent factor is estimated from ``k`` observed series. Every value of a P-lag
@@ -80,6 +94,12 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
     ----------
     window : int, default=9
         Number of lags ``P`` per window (dates ``t - P + 1 .. t``).
+    differences : bool, default=False
+        Model the changes: the network sees the first differences of ``Y`` (each dated by
+        its later date) and forecasts changes, which are added to the last level seen;
+        forecasts, quantiles and projections are returned in levels. Yield levels drift
+        far outside the range of the training span, which fixes the standardisation;
+        their changes do not.
     d_model : int, default=32
         Size of the token representations.
     n_heads : int, default=4
@@ -188,6 +208,14 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
         units), or the prior term when ``prior_weight=1``; NaN without validation.
     n_epochs_ : ndarray of shape (n_runs,)
         Epochs run by each run.
+    last_window_ : ndarray of shape (window + differences, n_features_in_)
+        The last dates seen (levels), from which :meth:`forecast` rolls forward.
+    error_levels_ : ndarray of shape (n_error_dates, n_features_in_)
+        The dates whose projections measure the forecast error of each horizon: the
+        validation span with the window before it, or the whole training panel
+        without validation (whose in-sample errors understate those of new data).
+    columns_, last_date_, freq_, n_dates_seen_
+        Panel bookkeeping (see :class:`skyield.base.BaseSequenceModel`).
 
     See Also
     --------
@@ -196,10 +224,14 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
     Notes
     -----
     Row ``t`` of :meth:`transform` is the factor at date ``t`` from the window of dates
-    ``t - P + 1 .. t``; row ``t`` of :meth:`predict` is the forecast of date ``t + 1``
-    from that window. Both are NaN for the first ``P - 1`` dates. Only windows of the
-    panel passed are used, so to estimate a test span right after the training data
-    pass the two together and keep the test rows.
+    ``t - P + 1 .. t``, NaN for the first ``P - 1`` dates. Only windows of the panel
+    passed are used, so to estimate a test span right after the training data pass the
+    two together and keep the test rows. :meth:`forecast` rolls the window of the last
+    dates seen forward on the model's own predictions, averaged over the runs;
+    :meth:`predict` forecasts every date of a block that follows (see
+    :class:`skyield.base.BaseSequenceModel`); the predictive distribution is Gaussian,
+    with the mean squared projection error of each horizon and series over the
+    validation span as variance.
 
     References
     ----------
@@ -221,7 +253,39 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
     (120, 4, 5)
     """
 
-    def __init__(self, *, window=9, d_model=32, n_heads=4, d_k=8, d_ff=64, n_state_layers=1,
+    _parameter_constraints = {
+        "window": [Interval(Integral, 1, None)],
+        "differences": ["boolean"],
+        "d_model": [Interval(Integral, 1, None)],
+        "n_heads": [Interval(Integral, 1, None)],
+        "d_k": [Interval(Integral, 1, None)],
+        "d_ff": [Interval(Integral, 1, None)],
+        "n_state_layers": [Interval(Integral, 1, None)],
+        "n_measurement_layers": [Interval(Integral, 1, None)],
+        "n_initial_layers": [Interval(Integral, 0, None)],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "encoding_scale": [Interval(Real, 0, None)],
+        "factor_init": [Options("mean"), Interval(Integral, None, None), str,
+                        HasMethods("fit", "transform")],
+        "prior": [None, Options("mean"), HasMethods("fit", "transform")],
+        "refit_prior": ["boolean"],
+        "prior_weight": [Interval(Real, 0, 1)],
+        "standardize": ["boolean"],
+        "n_runs": [Interval(Integral, 1, None)],
+        "epochs": [Interval(Integral, 1, None)],
+        "batch_size": [Interval(Integral, 1, None)],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None)],
+        "cycle_epochs": [Interval(Integral, 1, None)],
+        "warmup_epochs": [Interval(Integral, 0, None)],
+        "patience": [None, Interval(Integral, 1, None)],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": [Interval(Integral, 0, None)],
+    }
+
+    def __init__(self, *, window=9, differences=False, d_model=32, n_heads=4, d_k=8, d_ff=64, n_state_layers=1,
                  n_measurement_layers=1, n_initial_layers=1, dropout=0.15,
                  encoding_scale=0.5, factor_init="mean", prior=None, refit_prior=True,
                  prior_weight=0.6, standardize=True, n_runs=1, epochs=1000, batch_size=32,
@@ -229,6 +293,7 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
                  patience=None, validation_fraction=0.2, device="cpu", random_state=None,
                  verbose=0):
         self.window = window
+        self.differences = differences
         self.d_model = d_model
         self.n_heads = n_heads
         self.d_k = d_k
@@ -258,38 +323,10 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self):
-        for name in ("window", "d_model", "n_heads", "d_k", "d_ff", "n_state_layers",
-                     "n_measurement_layers", "n_runs", "epochs", "batch_size",
-                     "cycle_epochs"):
-            _check_int(self, name, 1)
-        _check_int(self, "n_initial_layers", 0)
-        _check_int(self, "warmup_epochs", 0)
-        _check_int(self, "patience", 1, allow_none=True)
         if self.warmup_epochs >= self.cycle_epochs:
             raise ValueError(
                 f"warmup_epochs ({self.warmup_epochs}) must be shorter than cycle_epochs "
                 f"({self.cycle_epochs})"
-            )
-        _check_real(self, "dropout", 0.0, 1.0)
-        _check_real(self, "encoding_scale", 0.0, np.inf)
-        _check_real(self, "prior_weight", 0.0, 1.0, high_open=False)
-        _check_real(self, "lr", 0.0, np.inf, low_open=True)
-        _check_real(self, "weight_decay", 0.0, np.inf)
-        _check_real(self, "validation_fraction", 0.0, 1.0)
-        _check_bool(self, "standardize")
-        _check_bool(self, "refit_prior")
-        prior, init = self.prior, self.factor_init
-        if not (prior is None or isinstance(prior, str) and prior == "mean"
-                or _is_factor_model(prior)):
-            raise ValueError(
-                f"prior must be None, 'mean' or a factor model with fit and transform "
-                f"methods, got {prior!r}"
-            )
-        if not (isinstance(init, str) or _is_factor_model(init)
-                or isinstance(init, numbers.Integral) and not isinstance(init, bool)):
-            raise ValueError(
-                f"factor_init must be 'mean', a column position or label, or a factor "
-                f"model with fit and transform methods, got {init!r}"
             )
         if not self.refit_prior and not hasattr(self.prior, "transform"):
             raise ValueError("refit_prior=False needs prior to be a fitted factor model")
@@ -442,8 +479,13 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
         self : FactorTransformer
             The fitted estimator.
         """
+        offset = int(self.differences) if isinstance(self.differences, bool) else 0
+        panel = self._validate_fit_panel(Y, min_length=self.window + 1 + offset)
         self._check_params()
-        values, index, columns = validate_panel(self, Y, reset=True, min_dates=self.window + 1)
+        levels = panel.values
+        Y = self._network_series(Y, panel)
+        values = levels[offset:] - levels[:-1] if offset else levels
+        columns = list(panel.columns)
         n_dates, n_series = values.shape
         P = self.window
         n_valid = math.ceil(self.validation_fraction * n_dates)
@@ -500,7 +542,7 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
             with torch_seed(seed_from_random_state(seeds), device) as generator:
                 net = self._build_net(n_series, y_train.shape[0], valid, device, generator)
                 net.fit(X_train, y_train)
-            self.nets_.append(net)
+            self.nets_.append(release_generator(net))
             history = net.history
             n_epochs.append(len(history))
             valid_loss.append(min(history[:, "valid_loss"]) if valid is not None else np.nan)
@@ -509,7 +551,24 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
         self.best_run_ = int(np.argmin(self.valid_loss_)) if n_valid else 0
         self.net_ = self.nets_[self.best_run_]
         self.run_scaling_ = self._identify(standardized[:n_train], init_series[:n_train])
+        # The state of the sequence model: the last window of levels seen; and the levels
+        # whose projections measure the forecast errors (the validation span with the
+        # window before its first origin, or the whole panel without validation).
+        context = P + offset
+        self.last_window_ = levels[-context:]
+        self.error_levels_ = levels[n_train + offset - context:] if n_valid else levels
         return self
+
+    # ------------------------------------------------------------------ series
+    def _network_series(self, Y, panel):
+        """What the network sees of ``Y``: the panel itself or its first differences
+        (dated by their later date), as a DataFrame when ``Y`` is one."""
+        if not self.differences:
+            return Y
+        changes = np.diff(panel.values, axis=0)
+        if isinstance(Y, pd.DataFrame):
+            return pd.DataFrame(changes, index=Y.index[1:], columns=Y.columns)
+        return changes
 
     def _identify(self, standardized, init_series):
         """LAD line of each run's factor onto the prior factor over the training span."""
@@ -562,11 +621,25 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
                                     "stream": stream}
 
     def _prepare(self, Y):
+        """The panel ``Y`` and what the network sees of it.
+
+        Returns ``(levels, index, columns, standardized, init_series)``: ``Y``'s values,
+        dates (None for arrays) and columns, then the standardised network series (first
+        differences with ``differences=True``, one date fewer) and its initial factor.
+        """
         check_is_fitted(self)
-        values, index, columns = validate_panel(self, Y, reset=False, min_dates=self.window)
+        panel = self._validate_panel(Y)
+        offset = int(self.differences)
+        if panel.n_dates < self.window + offset:
+            raise ValueError(
+                f"Y has {panel.n_dates} dates but a window needs {self.window + offset}"
+                f"{' (window + 1 with differences=True)' if offset else ''}"
+            )
+        series = self._network_series(Y, panel)
+        values = np.asarray(series, dtype=float)
         standardized = self._standardized(values)
-        init_series = self._init_series(Y, values, columns, standardized)
-        return values, index, columns, standardized, init_series
+        init_series = self._init_series(series, values, list(panel.columns), standardized)
+        return panel.values, panel.index, list(panel.columns), standardized, init_series
 
     def _check_run(self, run):
         if run is None:
@@ -581,9 +654,11 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
         intercept, slope = self.run_scaling_[run]
         return intercept + slope * raw
 
-    def _pad(self, values, n_dates):
+    @staticmethod
+    def _pad(values, n_dates):
+        """Rows of the last ``len(values)`` dates of ``n_dates``; NaN before them."""
         out = np.full((n_dates,) + values.shape[1:], np.nan)
-        out[self.window - 1:] = values
+        out[n_dates - values.shape[0]:] = values
         return out
 
     def transform(self, Y, return_runs=False):
@@ -601,8 +676,8 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
         -------
         factor : ndarray or DataFrame of shape (n_dates, 1)
             Row ``t`` from the window ending at ``t``; NaN for the first ``window - 1``
-            dates. In the units of ``prior_factor_``. A DataFrame (column ``"factor"``)
-            when ``Y`` is one.
+            dates (``window`` with ``differences=True``). In the units of
+            ``prior_factor_``. A DataFrame (column ``"factor"``) when ``Y`` is one.
         runs : ndarray or DataFrame of shape (n_dates, n_runs)
             Only with ``return_runs=True``.
         """
@@ -618,28 +693,6 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
             runs = pd.DataFrame(runs, index=index,
                                 columns=[f"run_{r}" for r in range(runs.shape[1])])
         return (factor, runs) if return_runs else factor
-
-    def predict(self, Y):
-        """Forecast of the next date's values from every window, averaged over the runs.
-
-        Parameters
-        ----------
-        Y : DataFrame or array-like of shape (n_dates, n_series)
-            Panel of consecutive dates with the fitted series.
-
-        Returns
-        -------
-        y_next : ndarray or DataFrame of shape (n_dates, n_series)
-            Row ``t`` forecasts date ``t + 1`` from the window ending at ``t``, in the
-            units of ``Y``; NaN for the first ``window - 1`` dates.
-        """
-        values, index, columns, standardized, init_series = self._prepare(Y)
-        predictions = np.mean([self._run_outputs(run, standardized, init_series)[1]
-                               for run in range(len(self.nets_))], axis=0)
-        out = self._pad(predictions * self.scale_ + self.mean_, values.shape[0])
-        if index is not None:
-            return pd.DataFrame(out, index=index, columns=columns)
-        return out
 
     # ------------------------------------------------------------------ interpretation
     def get_attention(self, Y, run=None):
@@ -746,10 +799,11 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
         else:
             raise ValueError(f"date must be a label of Y's index or a row position, "
                              f"got {date!r}")
-        if position < self.window - 1:
+        needed = self.window + int(self.differences)
+        if position < needed - 1:
             raise ValueError(
                 f"date {date!r} has only {position + 1} date(s) up to it; a window needs "
-                f"{self.window}"
+                f"{needed}"
             )
         return position
 
@@ -780,11 +834,13 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
         values, index, _, standardized, init_series = self._prepare(Y)
         run = self._check_run(run)
         position = self._position(index, values.shape[0], date)
-        start = position - self.window + 1
-        _, _, details = self._run_outputs(run, standardized[start:position + 1],
-                                          init_series[start:position + 1], details=True)
-        labels = (index[start:position + 1] if index is not None
-                  else pd.RangeIndex(start, position + 1))
+        end = position - int(self.differences)  # the window's last row in the network series
+        start = end - self.window + 1
+        _, _, details = self._run_outputs(run, standardized[start:end + 1],
+                                          init_series[start:end + 1], details=True)
+        first = position - self.window + 1
+        labels = (index[first:position + 1] if index is not None
+                  else pd.RangeIndex(first, position + 1))
         return pd.DataFrame({name: self._scaled(run, stage[0])
                              for name, stage in details["stream"].items()}, index=labels)
 
@@ -817,44 +873,110 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
             ``observables``: ndarray of shape (n_origins, steps, n_series), the projected
             values of dates ``t + 1 .. t + steps`` in the units of ``Y``.
         """
-        if not (isinstance(self.factor_init, (numbers.Integral, str))):
-            raise ValueError(
-                "real-time projections need factor_init='mean' or a column: a model-based "
-                "initial factor is not defined on projected values"
-            )
+        self._check_projectable()
         if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
             raise ValueError(f"steps must be a positive integer, got {steps!r}")
-        values, index, _, standardized, _ = self._prepare(Y)
+        levels, index, _, _, _ = self._prepare(Y)
         run = self._check_run(run)
-        n_dates = values.shape[0]
+        n_dates, context = levels.shape[0], self.window + int(self.differences)
         if origins is None:
-            positions = np.arange(self.window - 1, n_dates)
+            positions = np.arange(context - 1, n_dates)
         else:
             positions = np.array([self._position(index, n_dates, o) for o in origins],
                                  dtype=int)
-        windows = np.stack([standardized[p - self.window + 1:p + 1] for p in positions])
+        windows = np.stack([levels[p - context + 1:p + 1] for p in positions])
+        factor, observables = self._roll(run, windows, steps)
+        labels = index[positions] if index is not None else pd.Index(positions)
+        return Bunch(origins=labels, positions=positions, factor=self._scaled(run, factor),
+                     observables=observables)
+
+    def _check_projectable(self):
+        if not _is_column(self.factor_init):
+            raise ValueError(
+                "projections and forecasts need factor_init='mean' or a column: a "
+                "model-based initial factor is not defined on projected values"
+            )
+
+    def _roll(self, run, windows, steps):
+        """Roll windows of levels forward ``steps`` dates on one run's own predictions.
+
+        ``windows`` (n, window + differences, n_series) in the units of ``Y``. Returns the
+        raw factor from each rolled window (n, steps + 1) and the projected values of
+        the next ``steps`` dates (n, steps, n_series) in the units of ``Y``.
+        """
+        series = np.diff(windows, axis=1) if self.differences else windows
         net = self.nets_[run]
         module, device = net.module_, net.device
         column = self.init_column_
-        factor = np.empty((positions.size, steps + 1))
-        observables = np.empty((positions.size, steps, values.shape[1]))
+        factor = np.empty((windows.shape[0], steps + 1))
+        predicted = np.empty((windows.shape[0], steps, windows.shape[2]))
         was_training = module.training
         module.eval()
         try:
             with torch.no_grad():
-                current = torch.as_tensor(windows, dtype=torch.float32, device=device)
+                current = torch.as_tensor(self._standardized(series), dtype=torch.float32,
+                                          device=device)
                 for h in range(steps + 1):
                     x_init = None if column is None else current[..., column]
                     f, prediction = module(current, x_init)
                     factor[:, h] = f[:, -1].cpu().numpy()
                     if h < steps:
-                        observables[:, h] = prediction.cpu().numpy()
+                        predicted[:, h] = prediction.cpu().numpy()
                         current = torch.cat([current[:, 1:], prediction[:, None]], dim=1)
         finally:
             module.train(was_training)
-        labels = index[positions] if index is not None else pd.Index(positions)
-        return Bunch(origins=labels, positions=positions, factor=self._scaled(run, factor),
-                     observables=observables * self.scale_ + self.mean_)
+        predicted = predicted * self.scale_ + self.mean_
+        if self.differences:
+            predicted = windows[:, -1:, :] + np.cumsum(predicted, axis=1)
+        return factor, predicted
+
+    # ------------------------------------------------------------------ sequence model
+    def _projections(self, windows, steps):
+        """Projections of every run, averaged: (n, steps, n_series) in the units of ``Y``."""
+        self._check_projectable()
+        return np.mean([self._roll(run, windows, steps)[1] for run in range(len(self.nets_))],
+                       axis=0)
+
+    def _update(self, values):
+        self.last_window_ = np.concatenate([self.last_window_, values])[-self.last_window_.shape[0]:]
+
+    def _skip(self, n_steps):
+        # Unobserved dates are filled with the model's own projections.
+        self._update(self._projections(self.last_window_[None], n_steps)[0])
+
+    def _forecast_mean(self, steps):
+        return self._projections(self.last_window_[None], steps)[0]
+
+    def _error_scale(self, steps):
+        """Root mean squared projection error per horizon and series, (steps, n_series).
+
+        Measured on ``error_levels_``: every origin whose window lies inside it, each
+        horizon over the origins whose target is inside it too.
+        """
+        levels = self.error_levels_
+        context = self.last_window_.shape[0]
+        n_origins = levels.shape[0] - context
+        if n_origins < 1:
+            raise ValueError("the validation span is too short to measure forecast errors")
+        if steps > n_origins:
+            raise ValueError(
+                f"forecast quantiles {steps} steps ahead need {steps}-step errors, but the "
+                f"span that measures them (the validation span, {levels.shape[0]} dates) "
+                f"has origins up to {n_origins} step(s) ahead; fit with a larger "
+                f"validation_fraction or ask for fewer steps"
+            )
+        available = steps
+        windows = np.stack([levels[o - context + 1:o + 1]
+                            for o in range(context - 1, context - 1 + n_origins)])
+        projected = self._projections(windows, available)
+        squared = np.full((n_origins, available, levels.shape[1]), np.nan)
+        for h in range(available):
+            rows = np.arange(n_origins - h)
+            squared[rows, h] = (levels[context + h + rows] - projected[rows, h]) ** 2
+        return np.sqrt(np.nanmean(squared, axis=0))
+
+    def _forecast_moments(self, steps):
+        return self._forecast_mean(steps), self._error_scale(steps)
 
     # ------------------------------------------------------------------ checks
     def __sklearn_tags__(self):
@@ -874,4 +996,5 @@ class FactorTransformer(TransformerMixin, BaseEstimator):
         tiny = dict(window=2, d_model=8, n_heads=2, d_k=4, d_ff=16, epochs=2,
                     batch_size=16, cycle_epochs=2, warmup_epochs=1, prior="mean",
                     validation_fraction=0.3, random_state=0)
-        return [tiny, dict(tiny, factor_init=0, n_runs=2, prior_weight=0.0)]
+        return [tiny, dict(tiny, factor_init=0, n_runs=2, prior_weight=0.0,
+                           differences=True)]

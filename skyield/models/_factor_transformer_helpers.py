@@ -1,24 +1,19 @@
 """Helpers of :class:`~skyield.models._factor_transformer.FactorTransformer`.
 
 Windowing of a panel into P-lag windows, the learning-rate schedule, the exponential
-smoother of attention patterns and the validation of panels whose rows are dates.
+smoother of attention patterns and the reading of a factor model's output.
 """
 
 import math
 import numbers
 
 import numpy as np
-import pandas as pd
 from scipy.signal import lfilter
-from sklearn.utils.validation import validate_data
-
-from skyield.utils import check_panel
 
 __all__ = [
     "WarmupCosineSchedule",
     "factor_column",
     "smooth_both_ways",
-    "validate_panel",
     "window_view",
 ]
 
@@ -125,46 +120,3 @@ def factor_column(output, name, n_dates):
             f"value per date, shape ({n_dates},) or ({n_dates}, n_factors)"
         )
     return values
-
-
-def _row_label(index, row):
-    if index is None:
-        return f"row {row}"
-    value = index[row]
-    if isinstance(value, pd.Timestamp):
-        return f"date {value.date() if value == value.normalize() else value}"
-    return f"row {value!r}"
-
-
-def validate_panel(estimator, Y, *, reset, min_dates=1):
-    """Validate a panel of consecutive dates and return ``(values, index, columns)``.
-
-    sklearn's :func:`~sklearn.utils.validation.validate_data` records or checks the number
-    and names of the series; missing or infinite values are reported with their date and
-    column; a DataFrame's dates must be unique and increasing.
-
-    Returns
-    -------
-    values : ndarray of shape (n_dates, n_series), float64
-    index : pandas.Index or None
-        The DataFrame's dates, None for arrays.
-    columns : list
-        Column labels, or positions for arrays.
-    """
-    frame = Y if isinstance(Y, pd.DataFrame) else None
-    values = validate_data(estimator, Y, reset=reset, dtype=np.float64,
-                           ensure_all_finite=False, ensure_min_samples=min_dates)
-    index = frame.index if frame is not None else None
-    columns = list(frame.columns) if frame is not None else list(range(values.shape[1]))
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        kind = "NaN" if np.isnan(values[row, col]) else "an infinite value (inf)"
-        raise ValueError(
-            f"Y contains {kind} at {_row_label(index, row)}, column {columns[col]!r} "
-            f"({int(bad.sum())} non-finite value(s) in all); FactorTransformer needs "
-            f"complete panels: select a span without gaps"
-        )
-    if frame is not None:
-        check_panel(frame, name="Y")
-    return values, index, columns

@@ -1,7 +1,11 @@
 """Plain (stacked) LSTM forecaster of window regression, as a scikit-learn regressor."""
 
-from skyield.models._base import _check_int, _WindowNetRegressor
+from numbers import Integral
+
+from skyield.base import DEFAULT_QUANTILES
+from skyield.models._base import _WindowNetRegressor
 from skyield.nn import LSTMNet
+from skyield.utils import Interval
 
 __all__ = ["LSTMRegressor"]
 
@@ -19,33 +23,51 @@ class LSTMRegressor(_WindowNetRegressor):
     Parameters
     ----------
     window : int, default=None
-        Window length; needed only to read 2-D ``X`` as flattened windows of several
-        series. 3-D ``X`` carries its own.
-    n_outputs : int, default=None
-        Forecast steps. None takes them from ``y`` (its horizon axis). When set, ``y`` of
-        shape (n_samples, n_outputs) is read as consecutive steps of one target.
-    target : int or list of int, default=None
+        Dates per window; required to read a 2-D ``X`` (each row a window flattened in
+        time-major order). 3-D ``X`` carries its own.
+    horizons : int or list of int, default=None
+        Steps ahead held by the horizon axis of ``y``; None means ``1 .. n_horizons``.
+        With more than one horizon, ``y`` of shape (n_samples, n_horizons) is read as the
+        horizons of one target (the seed's layout, e.g. weeks 53-56 of the 10-year
+        yield).
+    targets : int, list of int or None, default=None
         Position of each target series among the input series. Needed with
         ``differences=True`` (to restore levels) unless every series is a target, in
         order; checked but otherwise unused with ``differences=False``.
     differences : bool, default=False
         Work in changes: the network sees the ``window - 1`` first differences inside each
         window and forecasts the change of each target since the window's last date;
-        ``predict`` adds the last level back. ``X`` and ``y`` stay in levels.
+        forecasts, quantiles and intervals are returned in levels. ``X`` and ``y`` stay
+        in levels.
     standardize : bool, default=True
         Standardise the network's inputs per series and its targets per step and target,
-        with means and standard deviations of the data given to ``fit``.
+        with means and standard deviations of the training windows (without the
+        validation tail of early stopping).
     units : int, default=32
         Units of every LSTM layer.
     num_layers : int, default=1
         Stacked LSTM layers.
-    regularization : float, default=1e-5
-        L2 penalty ``regularization * sum(w ** 2)`` on every weight and bias (Keras'
-        ``l2``), applied as Adam's coupled weight decay of ``2 * regularization``.
+    weight_decay : float, default=2e-5
+        Adam's (coupled) weight decay on every weight and bias: the gradient of the L2
+        penalty ``(weight_decay / 2) * sum(w ** 2)``, i.e. Keras' ``l2(weight_decay / 2)``
+        (the seed's ``l2(1e-5)`` is ``weight_decay=2e-5``).
     recurrent_dropout : float, default=0.1
         Variational recurrent dropout of every layer (Keras' ``recurrent_dropout``).
+    recurrent_dropout_mode : {"batch", "sequence"}, default="batch"
+        ``"batch"``: one dropout mask per mini-batch, so that the fused LSTM kernel runs;
+        ``"sequence"``: one mask per window (Keras), step by step. See
+        :class:`skyield.nn.DropoutLSTM`.
     loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
-        Training loss.
+        Training loss of the point forecast (``distribution="empirical"``).
+    distribution : {"empirical", "quantile", "gaussian"}, default="empirical"
+        Predictive distribution: the point network with the empirical distribution of
+        its forecast errors (on the validation tail with early stopping, else on the
+        training windows); non-crossing quantile heads at ``quantiles`` (pinball loss,
+        median centre); or Gaussian heads (mean and standard deviation, Gaussian
+        negative log-likelihood).
+    quantiles : tuple of float, default=(0.025, 0.5, 0.975)
+        Levels of the quantile heads (``distribution="quantile"``); ``predict_quantiles``
+        interpolates between them and refuses levels outside their range.
     epochs : int, default=100
         Maximum number of passes over the training windows.
     batch_size : int, default=32
@@ -72,24 +94,24 @@ class LSTMRegressor(_WindowNetRegressor):
 
     Attributes
     ----------
-    net_ : skorch.NeuralNetRegressor
-        The fitted net; its module is an :class:`skyield.nn.LSTMNet`.
+    net_ : skorch.NeuralNet
+        The fitted net.
     n_features_in_ : int
         Number of features (second axis of ``X``) seen in ``fit``.
     n_series_in_ : int
         Number of series per window position.
     window_ : int
         Window length seen in ``fit``.
-    n_outputs_ : int
-        Forecast steps.
-    n_targets_ : int
-        Target series per step.
-    target_index_ : ndarray of shape (n_targets,) or None
-        Position of each target among the inputs (with ``differences=True``).
+    horizons_ : ndarray of shape (n_horizons,)
+        Steps ahead of each horizon of ``y``.
+    targets_ : ndarray of shape (n_targets,) or None
+        Position of each target among the inputs, when known.
     input_mean_, input_scale_ : ndarray of shape (1, 1, n_series)
         Standardisation of the network's inputs.
-    target_mean_, target_scale_ : ndarray of shape (1, n_outputs, n_targets)
+    target_mean_, target_scale_ : ndarray of shape (1, n_horizons, n_targets)
         Standardisation of the network's targets.
+    residuals_ : ndarray of shape (n_errors, n_horizons, n_targets)
+        Forecast errors behind the quantiles of ``distribution="empirical"``.
     n_epochs_ : int
         Epochs run (fewer than ``epochs`` after early stopping).
 
@@ -113,25 +135,36 @@ class LSTMRegressor(_WindowNetRegressor):
     >>> model = LSTMRegressor(units=4, epochs=2, random_state=0).fit(X, y)
     >>> model.predict(X).shape
     (60,)
+    >>> model.predict_interval(X, coverage=0.9).shape
+    (60, 2)
     """
 
     _module = LSTMNet
 
-    def __init__(self, *, window=None, n_outputs=None, target=None, differences=False,
-                 standardize=True, units=32, num_layers=1, regularization=1e-5,
-                 recurrent_dropout=0.1, loss="squared_error", epochs=100, batch_size=32,
-                 lr=1e-3, early_stopping=False, validation_fraction=0.1, validation_gap=0,
-                 patience=10, device="cpu", random_state=None, verbose=0):
+    _parameter_constraints = {
+        **_WindowNetRegressor._parameter_constraints,
+        "num_layers": [Interval(Integral, 1, None)],
+    }
+
+    def __init__(self, *, window=None, horizons=None, targets=None, differences=False,
+                 standardize=True, units=32, num_layers=1, weight_decay=2e-5,
+                 recurrent_dropout=0.1, recurrent_dropout_mode="batch", loss="squared_error", distribution="empirical", quantiles=DEFAULT_QUANTILES,
+                 epochs=100, batch_size=32, lr=1e-3, early_stopping=False,
+                 validation_fraction=0.1, validation_gap=0, patience=10, device="cpu",
+                 random_state=None, verbose=0):
         self.window = window
-        self.n_outputs = n_outputs
-        self.target = target
+        self.horizons = horizons
+        self.targets = targets
         self.differences = differences
         self.standardize = standardize
         self.units = units
         self.num_layers = num_layers
-        self.regularization = regularization
+        self.weight_decay = weight_decay
         self.recurrent_dropout = recurrent_dropout
+        self.recurrent_dropout_mode = recurrent_dropout_mode
         self.loss = loss
+        self.distribution = distribution
+        self.quantiles = quantiles
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -143,12 +176,10 @@ class LSTMRegressor(_WindowNetRegressor):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_model_params(self):
-        _check_int(self, "num_layers", 1)
-
     def _module_params(self):
         return dict(units=self.units, num_layers=self.num_layers,
-                    recurrent_dropout=self.recurrent_dropout)
+                    recurrent_dropout=self.recurrent_dropout,
+                    recurrent_dropout_mode=self.recurrent_dropout_mode)
 
     @classmethod
     def get_test_params(cls):
@@ -159,9 +190,9 @@ class LSTMRegressor(_WindowNetRegressor):
         params : list of dict
         """
         return [
-            {"units": 4, "epochs": 2, "batch_size": 32, "recurrent_dropout": 0.0,
+            {"window": 1, "units": 4, "epochs": 2, "recurrent_dropout": 0.0,
              "random_state": 0},
-            {"units": 4, "epochs": 2, "batch_size": 32, "num_layers": 2,
-             "early_stopping": True, "patience": 1, "validation_fraction": 0.2,
-             "random_state": 0},
+            {"window": 1, "units": 4, "epochs": 2, "num_layers": 2,
+             "distribution": "quantile", "early_stopping": True, "patience": 1,
+             "validation_fraction": 0.2, "random_state": 0},
         ]

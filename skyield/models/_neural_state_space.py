@@ -4,9 +4,9 @@ A Gaussian linear state space model of the yield curve whose loading matrix is p
 a feed-forward network of the maturity, :class:`skyield.nn.NeuralLoadings`, estimated
 jointly with the transition by maximum a posteriori (MAP) through the Kalman filter
 log-likelihood and the seed's priors (:mod:`._nnss_objective`), from start values of the
-two-step dynamic Svensson model (:mod:`._nnss_start`). The panel bookkeeping, ``update``
-and the forecast API follow the shared sequence-model plumbing of
-:mod:`skyield.baselines._sequence`.
+two-step dynamic Svensson model (:mod:`._nnss_start`). The panel bookkeeping, ``update``,
+``predict`` and the forecast API are those of every sequence model
+(:class:`skyield.base.BaseSequenceModel`).
 
 Why an optimisation loop of its own rather than skorch: the MAP objective is one
 log-posterior of one long series, evaluated by a Kalman filter over all dates at once
@@ -18,29 +18,32 @@ Adam from PyTorch is the alternative.
 """
 
 import logging
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import norm
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from skyield.baselines._sequence import (
-    SequenceModelMixin,
-    check_coverage,
-    check_positive_int,
-    check_increasing_levels,
-)
+from skyield.base import BaseSequenceModel
 from skyield.models._nnss_objective import FILTERS, Priors, log_posterior
 from skyield.models._nnss_start import resolve_start_decay, start_loadings, two_step_start
-from skyield.nn._neural_loadings import ACTIVATIONS, OUTPUT_ACTIVATIONS, NeuralLoadings
+from skyield.nn import NeuralLoadings
+from skyield.nn._neural_loadings import ACTIVATIONS, OUTPUT_ACTIVATIONS
 from skyield.statespace import smooth_filtered
-from skyield.utils import check_panel, resolve_device, torch_seed
+from skyield.utils import (
+    Interval,
+    Options,
+    Satisfies,
+    check_panel,
+    check_param,
+    resolve_device,
+    torch_seed,
+)
 
 __all__ = ["NeuralStateSpaceModel"]
 
@@ -48,7 +51,7 @@ logger = logging.getLogger("skyield.models")
 
 _OPTIMIZERS = ("lbfgs", "adam")
 _DEFAULT_LR = {"adam": 1e-3}
-# Adam stops when the objective improved by less than ``tol`` over this many epochs.
+# Adam stops when the objective improved by less than ``tol`` over this many steps.
 _ADAM_WINDOW = 20
 # Maturity grid of the pre-training: this many points from 0 to 1.5 x the longest maturity.
 _PRETRAIN_POINTS = 200
@@ -73,21 +76,17 @@ _GTOL = 1e-7
 _MAXFUN_PER_ITER = 5
 
 
-def _check_positive(value, name, *, integer=False, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if integer:
-        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
-    else:
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) \
-            and np.isfinite(value) and value > 0
-    if not ok:
-        kind = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name} must be {kind}{' or None' if allow_none else ''}, got {value!r}")
-    return int(value) if integer else float(value)
+def _is_widths(value):
+    widths = tuple(value)
+    return all(isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in widths)
 
 
-class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator):
+def _is_decay_pair(value):
+    pair = tuple(float(d) for d in value)
+    return len(pair) == 2 and all(np.isfinite(d) and d > 0 for d in pair) and pair[0] != pair[1]
+
+
+class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
     """Yield-curve state space model with neural-network factor loadings (NNSS).
 
     For ``k = n_factors`` factors and maturities ``m_1 .. m_M``::
@@ -123,7 +122,7 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
     the slope loading at the second decay. Details in :mod:`skyield.models._nnss_start`.
 
     **Optimiser and stopping rule**: ``optimizer="lbfgs"`` runs scipy's L-BFGS-B on the
-    gradients given by autograd, for at most ``epochs`` iterations; it stops when the
+    gradients given by autograd, for at most ``maxiter`` iterations; it stops when the
     objective (the negative log-posterior divided by the number of observed values)
     changes by less than ``tol`` relative to its size in an iteration, or the largest
     gradient entry falls below 1e-7; when its line search fails it restarts from the last
@@ -132,7 +131,7 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
     yields and ``Q`` within 1e-6 and 1e4 times it: the lower bound on ``Q`` is a real
     constraint, since with ``Q``'s flat prior the likelihood can grow without end as one
     maturity's measurement variance goes to zero; the others only keep the line
-    search's trial points finite. ``optimizer="adam"`` runs ``epochs`` full-batch
+    search's trial points finite. ``optimizer="adam"`` runs ``maxiter`` full-batch
     Adam steps of size ``lr`` and stops when the objective improved by less than ``tol``
     over the last 20 steps. A :class:`~sklearn.exceptions.ConvergenceWarning` says when
     the optimiser stopped before its rule was met. Both move standardised variables
@@ -180,14 +179,15 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         series and on GPUs. Both give the same value to round-off.
     optimizer : {"lbfgs", "adam"}, default="lbfgs"
         MAP optimiser (full batch).
-    epochs : int, default=500
-        Maximum number of optimiser iterations.
+    maxiter : int, default=500
+        Maximum number of optimiser iterations (L-BFGS-B iterations, or full-batch Adam
+        steps).
     lr : float, default=None
         Adam's step size in the standardised variables (None means 1e-3); L-BFGS-B's
         steps come from its line search and ignore ``lr``.
     tol : float, default=1e-9
         Stopping tolerance on the per-observation objective (see above).
-    pretrain_epochs : int, default=500
+    pretrain_maxiter : int, default=500
         Maximum L-BFGS iterations of the pre-training of ``g_theta`` (PyTorch's L-BFGS
         with a strong-Wolfe line search).
     start_decay : "grid" or tuple of (float, float), default="grid"
@@ -260,7 +260,7 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
     >>> from skyield.models import NeuralStateSpaceModel
     >>> curves = make_nelson_siegel_curves(n_dates=80, maturities=[0.25, 1, 2, 3, 5, 7],
     ...                                    random_state=0).curves
-    >>> model = NeuralStateSpaceModel(n_factors=3, hidden_layers=(16, 16), epochs=20,
+    >>> model = NeuralStateSpaceModel(n_factors=3, hidden_layers=(16, 16), maxiter=20,
     ...                               random_state=0).fit(curves)
     >>> model.transform(curves).shape
     (80, 3)
@@ -270,11 +270,11 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
     [1.0, 1.0]
     """
 
-    def __init__(self, n_factors=4, hidden_layers=(300, 300), activation="tanh",
+    def __init__(self, *, n_factors=4, hidden_layers=(300, 300), activation="tanh",
                  output_activation="sigmoid", maturities=None, prior_a=0.1, prior_b=0.001,
                  prior_lambda=0.5, prior_gamma=0.9, prior_weight_var=0.05,
-                 filter="sequential", optimizer="lbfgs", epochs=500, lr=None, tol=1e-9,
-                 pretrain_epochs=500, start_decay="grid", device="cpu", random_state=None,
+                 filter="sequential", optimizer="lbfgs", maxiter=500, lr=None, tol=1e-9,
+                 pretrain_maxiter=500, start_decay="grid", device="cpu", random_state=None,
                  verbose=0):
         self.n_factors = n_factors
         self.hidden_layers = hidden_layers
@@ -288,66 +288,42 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         self.prior_weight_var = prior_weight_var
         self.filter = filter
         self.optimizer = optimizer
-        self.epochs = epochs
+        self.maxiter = maxiter
         self.lr = lr
         self.tol = tol
-        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_maxiter = pretrain_maxiter
         self.start_decay = start_decay
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        _check_positive(self.n_factors, "n_factors", integer=True)
-        try:
-            widths = tuple(self.hidden_layers)
-        except TypeError:
-            widths = None
-        if widths is None or any(isinstance(w, bool) or not isinstance(w, numbers.Integral)
-                                 or w < 1 for w in widths):
-            raise ValueError(
-                f"hidden_layers must be a tuple of positive integers, got {self.hidden_layers!r}"
-            )
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
-            )
-        if self.output_activation not in OUTPUT_ACTIVATIONS:
-            raise ValueError(
-                f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, got "
-                f"{self.output_activation!r}"
-            )
-        for name in ("prior_a", "prior_b", "prior_lambda", "prior_weight_var", "tol"):
-            _check_positive(getattr(self, name), name)
-        gamma = self.prior_gamma
-        if not isinstance(gamma, numbers.Real) or isinstance(gamma, bool) or not 0 < gamma < 1:
-            raise ValueError(f"prior_gamma must be a number in (0, 1), got {gamma!r}")
-        if self.filter not in FILTERS:
-            raise ValueError(f"filter must be one of {sorted(FILTERS)}, got {self.filter!r}")
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
-        _check_positive(self.epochs, "epochs", integer=True)
-        _check_positive(self.pretrain_epochs, "pretrain_epochs", integer=True)
-        _check_positive(self.lr, "lr", allow_none=True)
-        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
-            raise ValueError(f"verbose must be a non-negative integer, got {self.verbose!r}")
-        decay = self.start_decay
-        if isinstance(decay, str):
-            if decay != "grid":
-                raise ValueError(f"start_decay must be 'grid' or a pair of decays, got {decay!r}")
-        else:
-            try:
-                pair = tuple(float(d) for d in decay)
-            except (TypeError, ValueError):
-                pair = ()
-            if len(pair) != 2 or not all(np.isfinite(d) and d > 0 for d in pair) \
-                    or pair[0] == pair[1]:
-                raise ValueError(
-                    "start_decay must be 'grid' or a pair of distinct positive decays "
-                    f"(decay1, decay2) in 1/years, got {decay!r}"
-                )
-        return widths
+    # The filter skips missing values: NaN rows are dates without observations.
+    _allow_missing = True
+
+    _parameter_constraints = {
+        "n_factors": [Interval(Integral, 1, None)],
+        "hidden_layers": [Satisfies(_is_widths, "a tuple of positive integers")],
+        "activation": [Options(*sorted(ACTIVATIONS))],
+        "output_activation": [Options(*sorted(OUTPUT_ACTIVATIONS))],
+        "maturities": [None, Options("uniform"), "array-like"],
+        "prior_a": [Interval(Real, 0, None, closed="neither")],
+        "prior_b": [Interval(Real, 0, None, closed="neither")],
+        "prior_lambda": [Interval(Real, 0, None, closed="neither")],
+        "prior_gamma": [Interval(Real, 0, 1, closed="neither")],
+        "prior_weight_var": [Interval(Real, 0, None, closed="neither")],
+        "filter": [Options(*sorted(FILTERS))],
+        "optimizer": [Options(*_OPTIMIZERS)],
+        "maxiter": [Interval(Integral, 1, None)],
+        "lr": [None, Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "pretrain_maxiter": [Interval(Integral, 1, None)],
+        "start_decay": [Options("grid"),
+                        Satisfies(_is_decay_pair, "a pair of distinct positive decays")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": [Interval(Integral, 0, None)],
+    }
 
     def _priors(self):
         return Priors(a=float(self.prior_a), b=float(self.prior_b),
@@ -362,9 +338,7 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         ``update``; a fitted model checks the maturities of a DataFrame's column labels
         against the fitted ones.
         """
-        if not isinstance(Y, (pd.DataFrame, pd.Series)):
-            Y = check_array(Y, dtype=np.float64, ensure_all_finite=False,
-                            ensure_min_samples=0, input_name=name)
+        Y = self._panel_input(Y, name)
         fitted = hasattr(self, "maturities_")
         from_labels = isinstance(Y, pd.DataFrame) and self.maturities is None
         if fitted and not from_labels:
@@ -408,10 +382,10 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         -------
         self : NeuralStateSpaceModel
         """
-        widths = self._check_params()
         # A refit reads the maturities afresh rather than checking them against a fit.
         self.__dict__.pop("maturities_", None)
         panel = self._validate_fit_panel(Y, maturities=self.maturities, need_maturities=True)
+        widths = tuple(int(w) for w in self.hidden_layers)
         values, tau = panel.values, panel.maturities
         n_dates, M = values.shape
         k = int(self.n_factors)
@@ -483,8 +457,8 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         weights = list(module.parameters())
         scale = 2.0 * _PRETRAIN_SD**2 * target.numel()
         optimizer = torch.optim.LBFGS(
-            weights, lr=1.0, max_iter=int(self.pretrain_epochs),
-            max_eval=2 * int(self.pretrain_epochs), tolerance_grad=1e-12,
+            weights, lr=1.0, max_iter=int(self.pretrain_maxiter),
+            max_eval=2 * int(self.pretrain_maxiter), tolerance_grad=1e-12,
             tolerance_change=1e-14, history_size=50, line_search_fn="strong_wolfe",
         )
 
@@ -560,7 +534,7 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
                 logger.info("NeuralStateSpaceModel: evaluation %d, objective %.10g",
                             len(history), history[-1])
 
-        epochs, tol = int(self.epochs), float(self.tol)
+        maxiter, tol = int(self.maxiter), float(self.tol)
         scale = float(np.nanmean(np.nanvar(values, axis=0)))
         scale = scale if np.isfinite(scale) and scale > 0 else 1.0
         bounds = {
@@ -569,12 +543,12 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         }
         if self.optimizer == "lbfgs":
             n_iter, converged, message = self._lbfgs(params, evaluate, record, bounds,
-                                                     epochs, tol, device)
+                                                     maxiter, tol, device)
         else:
             lr = _DEFAULT_LR["adam"] if self.lr is None else float(self.lr)
             optimizer = torch.optim.Adam(params, lr=lr)
             n_iter, converged, message = 0, False, "the iteration limit was reached"
-            for n_iter in range(1, epochs + 1):
+            for n_iter in range(1, maxiter + 1):
                 value = evaluate()
                 record(value)
                 if value is None:
@@ -600,8 +574,8 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         if not converged:
             warnings.warn(
                 f"NeuralStateSpaceModel: the {self.optimizer} optimiser stopped after "
-                f"{n_iter} iterations (epochs={epochs}) before meeting tol={tol}: {message}. "
-                "The estimates are those of the last iteration; increase epochs.",
+                f"{n_iter} iterations (maxiter={maxiter}) before meeting tol={tol}: {message}. "
+                "The estimates are those of the last iteration; increase maxiter.",
                 ConvergenceWarning, stacklevel=3,
             )
         with torch.no_grad():
@@ -617,7 +591,7 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         }
 
     @staticmethod
-    def _lbfgs(params, evaluate, record, bounds, epochs, tol, device):
+    def _lbfgs(params, evaluate, record, bounds, maxiter, tol, device):
         """scipy's L-BFGS-B over the flattened parameters, gradients from autograd.
 
         ``params`` ends with the standardised log state variances and the log measurement
@@ -647,7 +621,7 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
 
         n_iter, restarts, x, start_value = 0, 0, x0, None
         while True:
-            remaining = epochs - n_iter
+            remaining = maxiter - n_iter
             result = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=box,
                               options={"maxiter": remaining,
                                        "maxfun": _MAXFUN_PER_ITER * remaining,
@@ -657,7 +631,7 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
             # A line search that fails (round-off in the filter makes the objective a
             # little noisy along flat directions) ends scipy's run; it restarts from its
             # last point with a fresh curvature memory as long as that makes progress.
-            if result.status != 2 or n_iter >= epochs:
+            if result.status != 2 or n_iter >= maxiter:
                 break
             if start_value is not None and \
                     start_value - result.fun <= tol * max(1.0, abs(result.fun)):
@@ -797,69 +771,34 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
             sds.append(np.sqrt(np.einsum("ij,jk,ik->i", H, cov, H) + q))
         return np.stack(means), np.stack(sds)
 
-    def forecast(self, steps=1, maturities=None):
-        """Mean forecast ``H F^h beta_{t|t}``, h = 1 .. steps, from the last date seen.
+    def forecast(self, steps=1, *, quantiles=None, coverage=None, maturities=None):
+        """Forecasts ``H F^h beta_{t|t}``, h = 1 .. steps, from the last date seen.
 
         Parameters
         ----------
         steps : int, default=1
             Forecast horizon.
+        quantiles : array-like of shape (n_quantiles,), default=None
+            Return these Gaussian quantiles instead of the mean.
+        coverage : float, default=None
+            Return the central Gaussian interval of this coverage instead of the mean.
         maturities : array-like of shape (n,), default=None
             Maturities in years to forecast, observed in ``fit`` or not; None gives the
             fitted ones.
 
         Returns
         -------
-        forecast : DataFrame of shape (steps, n_maturities)
-            Indexed by the future dates when the panel's dates have a regular frequency,
-            else by ``1 .. steps``; columns are the training panel's labels, or the
-            given maturities.
+        forecast : DataFrame of shape (steps, n_maturities), or ndarray
+            The mean, indexed by the future dates when the panel's dates have a regular
+            frequency (else by ``1 .. steps``), with the training panel's column labels
+            or the given maturities; with ``quantiles`` an ndarray of shape
+            (steps, n_maturities, n_quantiles); with ``coverage`` one of shape
+            (steps, n_maturities, 2).
         """
         check_is_fitted(self)
-        steps = check_positive_int(steps, "steps")
         _, _, columns = self._observation(maturities)
-        mean, _ = self._forecast_moments(steps, maturities)
-        return pd.DataFrame(mean, index=self._future_index(steps), columns=columns)
-
-    def forecast_quantiles(self, steps=1, quantiles=(0.05, 0.5, 0.95), maturities=None):
-        """Gaussian predictive quantiles of the curves 1 .. steps ahead.
-
-        Parameters
-        ----------
-        steps : int, default=1
-        quantiles : sequence of float, default=(0.05, 0.5, 0.95)
-            Strictly increasing levels in (0, 1).
-        maturities : array-like of shape (n,), default=None
-
-        Returns
-        -------
-        quantiles : ndarray of shape (steps, n_maturities, n_quantiles)
-            ``[h, j, q]`` is the ``quantiles[q]`` quantile of maturity ``j`` at horizon
-            ``h + 1``.
-        """
-        check_is_fitted(self)
-        steps = check_positive_int(steps, "steps")
-        levels = check_increasing_levels(quantiles)
-        mean, sd = self._forecast_moments(steps, maturities)
-        return mean[..., None] + sd[..., None] * norm.ppf(levels)
-
-    def forecast_interval(self, steps=1, coverage=0.95, maturities=None):
-        """Central Gaussian predictive interval of the curves 1 .. steps ahead.
-
-        Parameters
-        ----------
-        steps : int, default=1
-        coverage : float, default=0.95
-        maturities : array-like of shape (n,), default=None
-
-        Returns
-        -------
-        interval : ndarray of shape (steps, n_maturities, 2)
-            Lower and upper bounds along the last axis.
-        """
-        coverage = check_coverage(coverage)
-        return self.forecast_quantiles(steps, [(1 - coverage) / 2, (1 + coverage) / 2],
-                                       maturities=maturities)
+        return self._forecast(steps, quantiles, coverage, columns=columns,
+                              maturities=maturities)
 
     def sample_paths(self, n_paths, steps, random_state=None, maturities=None):
         """Simulate future curves from the last date seen.
@@ -879,8 +818,8 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         paths : ndarray of shape (n_paths, steps, n_maturities)
         """
         check_is_fitted(self)
-        n_paths = check_positive_int(n_paths, "n_paths")
-        steps = check_positive_int(steps, "steps")
+        n_paths = check_param(n_paths, "n_paths", [Interval(Integral, 1, None)])
+        steps = check_param(steps, "steps", [Interval(Integral, 1, None)])
         H, q, _ = self._observation(maturities)
         rng = check_random_state(random_state)
         k = self.transition_.shape[0]
@@ -912,8 +851,9 @@ class NeuralStateSpaceModel(SequenceModelMixin, TransformerMixin, BaseEstimator)
         """
         return [
             {"n_factors": 2, "hidden_layers": (4,), "maturities": "uniform",
-             "start_decay": (1.0, 0.3), "epochs": 2, "pretrain_epochs": 2, "random_state": 0},
+             "start_decay": (1.0, 0.3), "maxiter": 2, "pretrain_maxiter": 2,
+             "random_state": 0},
             {"n_factors": 2, "hidden_layers": (4, 4), "maturities": "uniform",
-             "start_decay": (1.0, 0.3), "epochs": 2, "pretrain_epochs": 2,
+             "start_decay": (1.0, 0.3), "maxiter": 2, "pretrain_maxiter": 2,
              "filter": "parallel", "optimizer": "adam", "random_state": 0},
         ]

@@ -5,13 +5,12 @@ import torch
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from skyield.models._base import _check_bool
-from skyield.models._yc_base import _YieldCurveNetBase
+from skyield.models._yc_base import YC_TRAINING_CONSTRAINTS, _YieldCurveNetBase
 from skyield.models._yield_curve_attention import (
     YieldCurveAttentionRegressor,
     check_residual_targets,
 )
-from skyield.utils import check_maturities
+from skyield.utils import HasMethods, Options, check_maturities
 
 __all__ = ["TransferredCurveRegressor"]
 
@@ -72,7 +71,12 @@ class TransferredCurveRegressor(_YieldCurveNetBase):
     source : YieldCurveAttentionRegressor or FrozenEstimator of one
         The fitted source model. It is never modified.
     window : int, default=None
-        Window length; needed only to read 2-D ``X`` as flattened windows.
+        Dates per window; required to read a 2-D ``X`` (each row a window flattened in
+        time-major order).
+    horizons : int or list of int, default=None
+        Steps ahead held by the horizon axis of ``y``; None means ``1 .. n_horizons``.
+    targets : int, list of int or None, default=None
+        Positions among the input series of the series ``y`` holds; only checked.
     maturities : array-like of shape (n_series,), default=None
         Maturities of the new input series in years.
     fine_tune : bool, default=False
@@ -151,12 +155,23 @@ window_, n_outputs_, n_epochs_
     ('interpolate', True)
     """
 
-    def __init__(self, source, *, window=None, maturities=None, fine_tune=False,
+    _parameter_constraints = {
+        **YC_TRAINING_CONSTRAINTS,
+        "source": [HasMethods("predict")],
+        "maturities": [None, "array-like"],
+        "fine_tune": ["boolean"],
+        "adapter_init": [Options(*_ADAPTER_INITS)],
+    }
+
+    def __init__(self, source, *, window=None, horizons=None, targets=None, maturities=None,
+                 fine_tune=False,
                  adapter_init="auto", epochs=100, batch_size=32, lr=1e-3,
                  early_stopping=False, validation_fraction=0.1, validation_gap=0,
                  patience=10, device="cpu", random_state=None, verbose=0):
         self.source = source
         self.window = window
+        self.horizons = horizons
+        self.targets = targets
         self.maturities = maturities
         self.fine_tune = fine_tune
         self.adapter_init = adapter_init
@@ -199,20 +214,13 @@ window_, n_outputs_, n_epochs_
         except (TypeError, ValueError, AttributeError):
             return None
 
-    def _check_model_params(self):
-        _check_bool(self, "fine_tune")
-        if self.adapter_init not in _ADAPTER_INITS:
-            raise ValueError(
-                f"adapter_init must be one of {_ADAPTER_INITS}, got {self.adapter_init!r}"
-            )
-
     def _architecture(self):
         return dict(self._source_model().architecture_)
 
-    def _training_setup(self, X, y, families):
-        inputs, targets = super()._training_setup(X, y, families)
-        check_residual_targets(self)
+    def _prepare_training(self, X, y, families):
         source = self._source_model()
+        inputs, targets = super()._prepare_training(X, y, families)
+        check_residual_targets(self)
         self.source_ = source
         self.maturities_ = None if self.maturities is None else \
             check_maturities(self.maturities, self.n_series_in_)
@@ -267,7 +275,7 @@ window_, n_outputs_, n_epochs_
         source = YieldCurveAttentionRegressor(units=4, embedding_size=2, epochs=1,
                                               random_state=0).fit(X, curves[4:40])
         return [
-            {"source": FrozenEstimator(source), "epochs": 2, "random_state": 0},
-            {"source": FrozenEstimator(source), "fine_tune": True, "epochs": 2,
+            {"source": FrozenEstimator(source), "window": 1, "epochs": 2, "random_state": 0},
+            {"source": FrozenEstimator(source), "window": 1, "fine_tune": True, "epochs": 2,
              "random_state": 0},
         ]

@@ -1,33 +1,35 @@
 """YC_ATT, the multiple-yield-curve quantile forecaster, as a scikit-learn regressor."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 
-from skyield.models._base import _check_bool, _check_int, _check_real
 from skyield.models._yc_base import (
     DISTRIBUTIONS,
     EXTRACTORS,
     OUTPUT_ACTIVATIONS,
     SPREAD_ACTIVATIONS,
+    YC_TRAINING_CONSTRAINTS,
     _YieldCurveNetBase,
-    check_quantile_levels,
 )
-from skyield.utils import check_maturities
+from skyield.utils import (
+    Interval,
+    Options,
+    Satisfies,
+    check_increasing_levels,
+    check_maturities,
+)
 
 __all__ = ["YieldCurveAttentionRegressor"]
 
 
-def check_feature_range(feature_range):
-    try:
-        low, high = (float(v) for v in feature_range)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"feature_range must be a pair (low, high) of numbers, got {feature_range!r}"
-        ) from None
-    if not (np.isfinite(low) and np.isfinite(high) and low < high):
-        raise ValueError(f"feature_range must be finite with low < high, got {feature_range!r}")
-    return low, high
+def _is_range(value):
+    low, high = (float(v) for v in value)
+    return np.isfinite(low) and np.isfinite(high) and low < high
+
+
+def _are_levels(value):
+    return check_increasing_levels(value).size > 0
 
 
 def check_residual_targets(estimator):
@@ -36,12 +38,16 @@ def check_residual_targets(estimator):
     The skip connection adds the window's last curve to every horizon's output, which
     is meaningful only when ``y`` holds the same series as the windows.
     """
-    layout = estimator.target_layout_
-    if estimator.architecture_["residual"] and layout.n_targets != estimator.n_series_in_:
+    if not estimator.architecture_["residual"]:
+        return
+    n_series, targets = estimator.n_series_in_, estimator.targets_
+    if targets is None or not np.array_equal(targets, np.arange(n_series)):
+        named = "" if targets is None else f" (targets={targets.tolist()})"
         raise ValueError(
-            f"residual=True forecasts the change from the window's last curve, so y must "
-            f"hold the {estimator.n_series_in_} input series at each horizon; got "
-            f"{layout.n_targets} targets"
+            f"{type(estimator).__name__}: residual=True forecasts the change from the "
+            f"window's last curve, so y must hold the {n_series} input series, in order, "
+            f"at each horizon; got {estimator.target_layout_.n_targets} target "
+            f"column(s){named}"
         )
 
 
@@ -82,8 +88,12 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
     Parameters
     ----------
     window : int, default=None
-        Window length; needed only to read 2-D ``X`` as flattened windows of several
-        series. 3-D ``X`` carries its own (the seed's ``L + 1``).
+        Dates per window (the seed's ``L + 1``); required to read a 2-D ``X`` (each row a
+        window flattened in time-major order). 3-D ``X`` carries its own.
+    horizons : int or list of int, default=None
+        Steps ahead held by the horizon axis of ``y``; None means ``1 .. n_horizons``.
+    targets : int, list of int or None, default=None
+        Positions among the input series of the series ``y`` holds; only checked.
     extractor : {"attention", "conv", "lstm", "transformer"}, default="attention"
         Feature extractor: self-attention with time-distributed tanh query, key and
         value (YC_ATT); a kernel-1 causal convolution (YC_CONV); an LSTM returning every
@@ -97,8 +107,9 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         Dropout rate on the flattened features (``p_1^(att)``).
     quantiles : array-like of shape (n_quantiles,), default=(0.025, 0.975)
         Strictly increasing levels of the quantile heads; the default gives the 95%
-        interval of the seed (``alpha = 0.05``). With ``distribution="gaussian"`` only the
-        default levels of :meth:`predict_quantiles`.
+        interval of the seed (``alpha = 0.05``). :meth:`predict_quantiles` interpolates
+        between them (and the median centre, ``gamma=1``) and refuses levels outside
+        their range. Unused with ``distribution="gaussian"``.
     gamma : {1, 2}, default=1
         Loss of the centre: absolute error (median) or squared error (mean).
     distribution : {"quantile", "gaussian"}, default="quantile"
@@ -212,14 +223,32 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
     (75, 4, 4)
     """
 
-    def __init__(self, *, window=None, extractor="attention", units=8, embedding_size=5,
-                 dropout=0.5, quantiles=(0.025, 0.975), gamma=1, distribution="quantile",
-                 output_activation="sigmoid", spread_activation="sigmoid",
-                 feature_range=(0.0, 1.0), residual=False, maturities=None, epochs=100,
-                 batch_size=32,
-                 lr=1e-3, early_stopping=False, validation_fraction=0.1,
-                 validation_gap=0, patience=10, device="cpu", random_state=None, verbose=0):
+    _parameter_constraints = {
+        **YC_TRAINING_CONSTRAINTS,
+        "extractor": [Options(*EXTRACTORS)],
+        "units": [Interval(Integral, 1, None)],
+        "embedding_size": [Interval(Integral, 0, None)],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "quantiles": [Satisfies(_are_levels, "strictly increasing levels in (0, 1)")],
+        "gamma": [Options(1, 2)],
+        "distribution": [Options(*DISTRIBUTIONS)],
+        "output_activation": [Options(*OUTPUT_ACTIVATIONS)],
+        "spread_activation": [Options(*SPREAD_ACTIVATIONS)],
+        "feature_range": [Satisfies(_is_range, "a pair (low, high) of numbers, low < high")],
+        "residual": ["boolean"],
+        "maturities": [None, "array-like"],
+    }
+
+    def __init__(self, *, window=None, horizons=None, targets=None, extractor="attention",
+                 units=8, embedding_size=5, dropout=0.5, quantiles=(0.025, 0.975), gamma=1,
+                 distribution="quantile", output_activation="sigmoid",
+                 spread_activation="sigmoid", feature_range=(0.0, 1.0), residual=False,
+                 maturities=None, epochs=100, batch_size=32, lr=1e-3, early_stopping=False,
+                 validation_fraction=0.1, validation_gap=0, patience=10, device="cpu",
+                 random_state=None, verbose=0):
         self.window = window
+        self.horizons = horizons
+        self.targets = targets
         self.extractor = extractor
         self.units = units
         self.embedding_size = embedding_size
@@ -250,40 +279,22 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         return self.distribution
 
     def _architecture(self):
-        for name, options in (("extractor", EXTRACTORS), ("distribution", DISTRIBUTIONS),
-                              ("output_activation", OUTPUT_ACTIVATIONS),
-                              ("spread_activation", SPREAD_ACTIVATIONS)):
-            value = getattr(self, name)
-            if not isinstance(value, str) or value not in options:
-                raise ValueError(f"{name} must be one of {options}, got {value!r}")
-        if isinstance(self.gamma, bool) or not isinstance(self.gamma, numbers.Integral) \
-                or self.gamma not in (1, 2):
-            raise ValueError(
-                f"gamma must be 1 (absolute error: the centre is the median) or 2 (squared "
-                f"error: the mean), got {self.gamma!r}"
-            )
-        levels = check_quantile_levels(self.quantiles)
-        if np.any(np.diff(levels) <= 0):
-            raise ValueError(f"quantiles must be strictly increasing, got {levels.tolist()}")
         return dict(
-            extractor=self.extractor,
-            units=_check_int(self, "units", 1),
-            embedding_size=_check_int(self, "embedding_size", 0),
-            dropout=_check_real(self, "dropout", 0.0, 1.0),
-            quantiles=tuple(float(q) for q in levels),
-            gamma=int(self.gamma),
-            distribution=self.distribution,
+            extractor=self.extractor, units=int(self.units),
+            embedding_size=int(self.embedding_size), dropout=float(self.dropout),
+            quantiles=tuple(float(q) for q in check_increasing_levels(self.quantiles)),
+            gamma=int(self.gamma), distribution=self.distribution,
             output_activation=self.output_activation,
             spread_activation=self.spread_activation,
-            feature_range=check_feature_range(self.feature_range),
-            residual=_check_bool(self, "residual"),
+            feature_range=tuple(float(v) for v in self.feature_range),
+            residual=bool(self.residual),
         )
 
     def _module_params(self):
         return dict(super()._module_params(), residual=self.architecture_["residual"])
 
-    def _training_setup(self, X, y, families):
-        inputs, targets = super()._training_setup(X, y, families)
+    def _prepare_training(self, X, y, families):
+        inputs, targets = super()._prepare_training(X, y, families)
         check_residual_targets(self)
         self.maturities_ = None if self.maturities is None else \
             check_maturities(self.maturities, self.n_series_in_)
@@ -298,10 +309,10 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         params : list of dict
         """
         return [
-            {"units": 4, "embedding_size": 2, "epochs": 2, "random_state": 0},
-            {"extractor": "transformer", "units": 4, "epochs": 2, "gamma": 2,
+            {"window": 1, "units": 4, "embedding_size": 2, "epochs": 2, "random_state": 0},
+            {"window": 1, "extractor": "transformer", "units": 4, "epochs": 2, "gamma": 2,
              "quantiles": (0.1, 0.5, 0.9), "early_stopping": True, "patience": 1,
              "validation_fraction": 0.2, "random_state": 0},
-            {"extractor": "lstm", "units": 4, "epochs": 2, "distribution": "gaussian",
-             "output_activation": "linear", "random_state": 0},
+            {"window": 1, "extractor": "lstm", "units": 4, "epochs": 2,
+             "distribution": "gaussian", "output_activation": "linear", "random_state": 0},
         ]

@@ -5,8 +5,11 @@ textbook gate equations and variational recurrent dropout; :class:`LSTMNet` is t
 LSTM forecaster and :class:`LSTMAttentionNet` the LSTM encoder-decoder with additive
 attention (:class:`AdditiveAttention`) over the input window.
 
-Yield-curve attention: :class:`YieldCurveAttentionNet` with its feature extractors and
-quantile or Gaussian heads and losses.
+Distributional heads: non-crossing quantile and Gaussian heads and their losses
+(:class:`QuantileHeads`, :class:`GaussianHeads`, :class:`DistributionOutput`,
+:class:`QuantileCenterLoss`, :class:`GaussianNLL`).
+
+Yield-curve attention: :class:`YieldCurveAttentionNet` with its feature extractors.
 
 Factor models: :class:`NeuralLoadings` (smooth factor loadings of maturity) and
 :class:`FactorTransformerNet` with its layers and loss.
@@ -23,15 +26,19 @@ from skyield.nn._factor_transformer import (
     StateEncoderLayer,
     TokenEmbedding,
 )
+from skyield.nn._heads import (
+    DistributionOutput,
+    GaussianHeads,
+    GaussianNLL,
+    QuantileCenterLoss,
+    QuantileHeads,
+    non_crossing_quantiles,
+)
 from skyield.nn._lstm import DropoutLSTM, LSTMCell, LSTMGates, LSTMNet
 from skyield.nn._lstm_attention import AdditiveAttention, LSTMAttentionNet
 from skyield.nn._neural_loadings import NeuralLoadings
 from skyield.nn._yield_curve_attention import (
     CausalConv,
-    GaussianHeads,
-    GaussianNLL,
-    QuantileCenterLoss,
-    QuantileHeads,
     SelfAttention,
     TimeLSTM,
     TransformerBlock,
@@ -41,6 +48,7 @@ from skyield.nn._yield_curve_attention import (
 __all__ = [
     "AdditiveAttention",
     "CausalConv",
+    "DistributionOutput",
     "DropoutLSTM",
     "FactorTransformerLoss",
     "FactorTransformerNet",
@@ -62,4 +70,5 @@ __all__ = [
     "TokenEmbedding",
     "TransformerBlock",
     "YieldCurveAttentionNet",
+    "non_crossing_quantiles",
 ]

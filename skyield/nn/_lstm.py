@@ -19,11 +19,24 @@ there are two bias vectors ``bias_ih`` and ``bias_hh`` whose sum is the textbook
 Recurrent dropout is written here because ``torch.nn.LSTM`` has none: its ``dropout``
 acts between stacked layers only. What is implemented is the variational recurrent
 dropout of Gal and Ghahramani (2016) that Keras' ``LSTM(recurrent_dropout=p)`` applies:
-during training, one Bernoulli mask per sequence and layer (scaled by ``1 / (1 - p)``)
-multiplies ``h_{t-1}`` where it enters the recurrent product ``W_hh h_{t-1}``; the same mask
-is used for the four gates and at every time step, and the hidden state passed on is
-not masked. Outside training, or with ``p = 0``, the layer runs ``torch.nn.LSTM`` itself
-(cuDNN on CUDA) on the same weights.
+during training, a Bernoulli mask per layer (scaled by ``1 / (1 - p)``) multiplies
+``h_{t-1}`` where it enters the recurrent product ``W_hh h_{t-1}``; the same mask is used
+for the four gates and at every time step, and the hidden state passed on is not
+masked. Two ways of drawing the masks (``recurrent_dropout_mode``):
+
+* ``"batch"`` (default): one mask per mini-batch, shared by its sequences. Masking
+  ``h_{t-1}`` by a shared ``m`` is multiplying the columns of ``W_hh`` by ``m``, so the
+  layer runs ``torch.nn.LSTM`` itself (the fused kernel; cuDNN on CUDA) on the masked
+  weights, at the cost of training without dropout.
+* ``"sequence"``: one mask per sequence, Keras' sampling. Every sequence then has
+  recurrent weights of its own, which no fused kernel takes: the layer loops over the
+  time steps in Python, several times slower.
+
+Both train the same objective: each sequence sees a mask with the same distribution,
+so the expected loss over the masks, and the expected gradient, are the same; sharing
+the mask makes the sequences of a mini-batch see correlated noise, which raises the
+variance of the stochastic gradient without changing its expectation. Outside training,
+or with ``p = 0``, the layer runs ``torch.nn.LSTM`` on the unmasked weights.
 """
 
 import math
@@ -33,6 +46,9 @@ import torch
 from torch import nn
 
 __all__ = ["LSTMCell", "DropoutLSTM", "LSTMNet", "LSTMGates"]
+
+#: How recurrent dropout masks are drawn: one per mini-batch, or one per sequence.
+RECURRENT_DROPOUT_MODES = ("batch", "sequence")
 
 
 class LSTMGates(NamedTuple):
@@ -62,12 +78,35 @@ def lstm_step(gates_x, h, c, weight_hh, bias_hh, recurrent_mask=None):
     return LSTMGates(forget=f, input=i, candidate=g, output=o, cell=c_new, hidden=h_new)
 
 
-def recurrent_dropout_mask(reference, p, training):
-    """Variational dropout mask of the shape of ``reference`` (None when inactive)."""
+def recurrent_dropout_mask(reference, p, training, mode="sequence"):
+    """Variational dropout mask for a state like ``reference`` (None when inactive).
+
+    Parameters
+    ----------
+    reference : Tensor of shape (batch, hidden_size)
+    p : float
+        Dropout probability.
+    training : bool
+    mode : {"batch", "sequence"}, default="sequence"
+        One mask of shape (1, hidden_size) shared by the batch, or one per row.
+
+    Returns
+    -------
+    Tensor of shape (1 or batch, hidden_size), entries 0 or ``1 / (1 - p)``; or None.
+    """
     if not training or p <= 0.0:
         return None
     keep = 1.0 - p
-    return torch.bernoulli(torch.full_like(reference, keep)) / keep
+    shape = reference[:1] if mode == "batch" else reference
+    return torch.bernoulli(torch.full_like(shape, keep)) / keep
+
+
+def check_recurrent_dropout_mode(mode):
+    """Raise a ValueError naming the valid modes unless ``mode`` is one of them."""
+    if mode not in RECURRENT_DROPOUT_MODES:
+        raise ValueError(
+            f"recurrent_dropout_mode must be one of {RECURRENT_DROPOUT_MODES}; got {mode!r}."
+        )
 
 
 def keras_lstm_init_(weight_ih, weight_hh, bias_ih, bias_hh):
@@ -195,9 +234,14 @@ class DropoutLSTM(nn.Module):
     num_layers : int, default=1
         Number of stacked layers.
     recurrent_dropout : float, default=0.0
-        Probability of dropping a unit of ``h_{t-1}`` in the recurrent product, sampled
-        once per sequence and layer (Keras' ``recurrent_dropout``). Active in training
-        mode only.
+        Probability of dropping a unit of ``h_{t-1}`` in the recurrent product, with one
+        mask per layer for all time steps (Keras' ``recurrent_dropout``). Active in
+        training mode only.
+    recurrent_dropout_mode : {"batch", "sequence"}, default="batch"
+        ``"batch"``: one mask per mini-batch, applied to the columns of ``W_hh``, so the
+        fused ``torch.nn.LSTM`` kernel runs; ``"sequence"``: one mask per sequence, as
+        Keras draws them, in a step-by-step loop. Same training objective (see the
+        module notes).
 
     Attributes
     ----------
@@ -216,12 +260,15 @@ class DropoutLSTM(nn.Module):
     (torch.Size([5, 52, 4]), torch.Size([2, 5, 4]))
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, recurrent_dropout=0.0):
+    def __init__(self, input_size, hidden_size, num_layers=1, recurrent_dropout=0.0,
+                 recurrent_dropout_mode="batch"):
         super().__init__()
+        check_recurrent_dropout_mode(recurrent_dropout_mode)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.recurrent_dropout = float(recurrent_dropout)
+        self.recurrent_dropout_mode = recurrent_dropout_mode
         self.rnn = nn.LSTM(input_size, hidden_size, num_layers=num_layers, batch_first=True)
 
     def layer_weights(self, layer):
@@ -246,6 +293,13 @@ class DropoutLSTM(nn.Module):
         """
         if not self.training or self.recurrent_dropout <= 0.0:
             return self.rnn(x, state)
+        if self.recurrent_dropout_mode == "batch":
+            masked = {}
+            for layer in range(self.num_layers):
+                weight_hh = self.layer_weights(layer)[1]
+                mask = recurrent_dropout_mask(weight_hh[:1], self.recurrent_dropout, True, "batch")
+                masked[f"weight_hh_l{layer}"] = weight_hh * mask
+            return torch.func.functional_call(self.rnn, masked, (x, state))
         batch = x.shape[0]
         if state is None:
             zeros = x.new_zeros(self.num_layers, batch, self.hidden_size)
@@ -286,6 +340,8 @@ class LSTMNet(nn.Module):
         Target series per step.
     recurrent_dropout : float, default=0.0
         See :class:`DropoutLSTM`.
+    recurrent_dropout_mode : {"batch", "sequence"}, default="batch"
+        See :class:`DropoutLSTM`.
 
     Notes
     -----
@@ -304,12 +360,13 @@ class LSTMNet(nn.Module):
     """
 
     def __init__(self, n_series, units=32, num_layers=1, n_outputs=1, n_targets=1,
-                 recurrent_dropout=0.0):
+                 recurrent_dropout=0.0, recurrent_dropout_mode="batch"):
         super().__init__()
         self.n_outputs = n_outputs
         self.n_targets = n_targets
         self.encoder = DropoutLSTM(n_series, units, num_layers=num_layers,
-                                   recurrent_dropout=recurrent_dropout)
+                                   recurrent_dropout=recurrent_dropout,
+                                   recurrent_dropout_mode=recurrent_dropout_mode)
         self.output = nn.Linear(units, n_outputs * n_targets)
         for layer in range(num_layers):
             keras_lstm_init_(*self.encoder.layer_weights(layer))

@@ -125,7 +125,11 @@ class LSTMAttentionNet(nn.Module):
         networks, the warm-up step included).
     recurrent_dropout : float, default=0.0
         Variational recurrent dropout of the encoder and of the decoder cell (one mask
-        per sequence, also shared by all decoder steps); training mode only.
+        for all time steps, also shared by all decoder steps); training mode only.
+    recurrent_dropout_mode : {"batch", "sequence"}, default="batch"
+        One mask per mini-batch (the encoder runs the fused ``torch.nn.LSTM`` kernel) or
+        one per sequence (Keras' sampling, a step-by-step encoder); see
+        :class:`~skyield.nn.DropoutLSTM`.
 
     Attributes
     ----------
@@ -172,14 +176,16 @@ class LSTMAttentionNet(nn.Module):
     """
 
     def __init__(self, n_series, units=32, n_outputs=1, n_targets=1, attn_dense_nodes=0,
-                 shared_attention=True, recurrent_dropout=0.0):
+                 shared_attention=True, recurrent_dropout=0.0, recurrent_dropout_mode="batch"):
         super().__init__()
         self.units = units
         self.n_outputs = n_outputs
         self.n_targets = n_targets
         self.shared_attention = shared_attention
         self.recurrent_dropout = float(recurrent_dropout)
-        self.encoder = DropoutLSTM(n_series, units, recurrent_dropout=recurrent_dropout)
+        self.recurrent_dropout_mode = recurrent_dropout_mode
+        self.encoder = DropoutLSTM(n_series, units, recurrent_dropout=recurrent_dropout,
+                                   recurrent_dropout_mode=recurrent_dropout_mode)
         n_networks = 1 if shared_attention else n_outputs + 1
         self.attention = nn.ModuleList(
             AdditiveAttention(units, units, hidden=attn_dense_nodes) for _ in range(n_networks)
@@ -204,7 +210,8 @@ class LSTMAttentionNet(nn.Module):
         encoded, _ = self.encoder(x)
         h = encoded.new_zeros(x.shape[0], self.units)
         c = torch.zeros_like(h)
-        mask = recurrent_dropout_mask(h, self.recurrent_dropout, self.training)
+        mask = recurrent_dropout_mask(h, self.recurrent_dropout, self.training,
+                                      self.recurrent_dropout_mode)
         forecasts, weights = [], []
         for step in range(self.n_outputs + 1):
             attention = self.attention[0 if self.shared_attention else step]

@@ -8,15 +8,14 @@ mean and a standard deviation) for every output. It is assembled from three part
   :class:`CausalConv` for YC_CONV, :class:`TimeLSTM` for YC_LSTM,
   :class:`TransformerBlock` for YC_TRANS), returning a sequence ``(window, units)``;
 - the flattened sequence after dropout, joined with a learned family embedding;
-- output heads: :class:`QuantileHeads` (eqs. 4.1-4.3, quantiles that cannot cross) or
-  :class:`GaussianHeads` (the mean and standard deviation of YC_ATT_DE); with
-  ``residual=True`` the heads forecast the change from the window's last curve, which a
-  skip connection adds back (beyond the seed).
+- output heads (:mod:`skyield.nn._heads`): :class:`QuantileHeads` (eqs. 4.1-4.3,
+  quantiles that cannot cross) or :class:`GaussianHeads` (the mean and standard
+  deviation of YC_ATT_DE); with ``residual=True`` the heads forecast the change from the
+  window's last curve, which a skip connection adds back (beyond the seed).
 
 :class:`YieldCurveAttentionNet` puts them together, optionally behind a time-distributed
 linear *adapter* that maps another maturity grid onto the one the extractor was trained
-on (transfer learning). :class:`QuantileCenterLoss` is eq. 4.4 and
-:class:`GaussianNLL` the Gaussian negative log-likelihood.
+on (transfer learning).
 
 Layers are initialised as Keras initialises the seed's listing (Glorot-uniform kernels,
 zero biases, orthogonal recurrent kernels, unit forget-gate bias, embeddings uniform on
@@ -31,12 +30,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from skyield.nn._heads import GaussianHeads, QuantileHeads
+
 __all__ = [
     "CausalConv",
-    "GaussianHeads",
-    "GaussianNLL",
-    "QuantileCenterLoss",
-    "QuantileHeads",
     "SelfAttention",
     "TimeLSTM",
     "TransformerBlock",
@@ -44,13 +41,6 @@ __all__ = [
 ]
 
 EXTRACTORS = ("attention", "conv", "lstm", "transformer")
-def _identity(x):
-    return x
-
-
-# Module-level functions, not lambdas: a fitted net is pickled with its heads.
-_ACTIVATIONS = {"sigmoid": torch.sigmoid, "linear": _identity}
-_POSITIVE = {"sigmoid": torch.sigmoid, "softplus": F.softplus}
 
 
 def _glorot(layer):
@@ -232,122 +222,6 @@ def _make_extractor(name, n_inputs, units):
     raise ValueError(f"extractor must be one of {EXTRACTORS}, got {name!r}")
 
 
-def _center(g, raw, base):
-    """``g(raw)``, or ``base + g(raw) - g(0)``: a change from ``base`` (the skip connection)."""
-    if base is None:
-        return g(raw)
-    return base + (g(raw) - g(raw.new_zeros(())))
-
-
-class QuantileHeads(nn.Module):
-    """Central forecast and non-crossing quantiles (eqs. 4.1-4.3, generalised).
-
-    One affine map of the features gives, per output, a central value and one raw
-    increment per quantile level. The centre is ``g(.)``; levels below 0.5 are reached
-    from it by subtracting ``phi_plus`` of their increments cumulatively (nearest level
-    first), levels above 0.5 by adding them, so that every quantile sequence is
-    increasing by construction, whatever the weights. With levels
-    ``(alpha / 2, 1 - alpha / 2)`` this is exactly eqs. 4.1-4.3.
-
-    A level of exactly 0.5 is the centre itself when the centre is the median
-    (``center="median"``). When it is the mean, the median is the centre plus an
-    unconstrained offset, and the chains below and above start from the smaller and
-    the larger of the two.
-
-    Parameters
-    ----------
-    n_features : int
-        Inputs to the heads.
-    n_outputs : int
-        Outputs (maturities) per head.
-    quantiles : sequence of float
-        Strictly increasing levels in (0, 1).
-    center : {"median", "mean"}, default="median"
-        What the centre estimates (set by the loss: gamma 1 or 2).
-    output_activation : {"sigmoid", "linear"}, default="sigmoid"
-        ``g``.
-    spread_activation : {"sigmoid", "softplus"}, default="sigmoid"
-        ``phi_plus``, a positive function.
-
-    Shape
-    -----
-    ``forward(z, base=None)`` with ``z`` of shape ``(batch, n_features)``; output
-    ``(batch, 1 + n_quantiles, n_outputs)``: the centre, then the quantiles in level
-    order. With ``base`` of shape ``(batch, n_outputs)`` the centre is
-    ``base + g(.) - g(0)``: the heads give the change from ``base``, which is ``base``
-    itself when their affine map is zero.
-    """
-
-    def __init__(self, n_features, n_outputs, quantiles, center="median",
-                 output_activation="sigmoid", spread_activation="sigmoid"):
-        super().__init__()
-        levels = [float(q) for q in quantiles]
-        self.levels = levels
-        self.n_outputs = n_outputs
-        self.below = [q for q in levels if q < 0.5]
-        self.above = [q for q in levels if q > 0.5]
-        self.has_median = 0.5 in levels
-        self.median_offset = self.has_median and center == "mean"
-        self.g = _ACTIVATIONS[output_activation]
-        self.phi = _POSITIVE[spread_activation]
-        n_rows = 1 + len(self.below) + len(self.above) + int(self.median_offset)
-        self.linear = _glorot(nn.Linear(n_features, n_rows * n_outputs))
-
-    def forward(self, z, base=None):
-        raw = self.linear(z).unflatten(-1, (-1, self.n_outputs))
-        center = _center(self.g, raw[:, 0], base)
-        n_below, n_above = len(self.below), len(self.above)
-        low = high = center
-        median = center
-        if self.median_offset:
-            median = center + raw[:, 1 + n_below + n_above]
-            low, high = torch.minimum(center, median), torch.maximum(center, median)
-        parts = [center[:, None]]
-        if n_below:
-            steps = self.phi(raw[:, 1:1 + n_below]).cumsum(dim=1)  # nearest level first
-            parts.append((low[:, None] - steps).flip(1))
-        if self.has_median:
-            parts.append(median[:, None])
-        if n_above:
-            steps = self.phi(raw[:, 1 + n_below:1 + n_below + n_above]).cumsum(dim=1)
-            parts.append(high[:, None] + steps)
-        return torch.cat(parts, dim=1)
-
-
-class GaussianHeads(nn.Module):
-    """Mean and standard deviation of a Gaussian forecast (YC_ATT_DE, section 6.1).
-
-    Parameters
-    ----------
-    n_features : int
-        Inputs to the heads.
-    n_outputs : int
-        Outputs (maturities) per head.
-    output_activation : {"sigmoid", "linear"}, default="sigmoid"
-        Activation of the mean.
-    spread_activation : {"sigmoid", "softplus"}, default="sigmoid"
-        Positive activation of the standard deviation.
-
-    Shape
-    -----
-    ``forward(z, base=None)`` with ``z`` of shape ``(batch, n_features)``; output
-    ``(batch, 2, n_outputs)``: mean, standard deviation. With ``base`` the mean is
-    ``base + g(.) - g(0)``, as in :class:`QuantileHeads`.
-    """
-
-    def __init__(self, n_features, n_outputs, output_activation="sigmoid",
-                 spread_activation="sigmoid"):
-        super().__init__()
-        self.n_outputs = n_outputs
-        self.g = _ACTIVATIONS[output_activation]
-        self.phi = _POSITIVE[spread_activation]
-        self.linear = _glorot(nn.Linear(n_features, 2 * n_outputs))
-
-    def forward(self, z, base=None):
-        raw = self.linear(z).unflatten(-1, (2, self.n_outputs))
-        return torch.stack([_center(self.g, raw[:, 0], base), self.phi(raw[:, 1])], dim=1)
-
-
 class YieldCurveAttentionNet(nn.Module):
     """YC_ATT and its variants: extractor, dropout, family embedding, output heads.
 
@@ -453,64 +327,3 @@ class YieldCurveAttentionNet(nn.Module):
         if return_features:
             return out, features
         return out
-
-
-class QuantileCenterLoss(nn.Module):
-    """Eq. 4.4: pinball losses of the quantiles plus ``h_gamma`` of the centre.
-
-    ``L = sum_k mean(rho_{tau_k}(y - q_k)) + mean(h_gamma(y - c))`` with the pinball
-    function ``rho_tau(u) = max(tau u, (tau - 1) u)`` and ``h_1(u) = |u|`` (the centre
-    estimates the median), ``h_2(u) = u^2`` (the mean). Means run over the samples and
-    outputs of a batch: the seed's sums over families, dates and maturities divided by
-    their number, which has the same minimiser and keeps the learning rate independent
-    of the data size.
-
-    Parameters
-    ----------
-    quantiles : sequence of float
-        Levels of the quantile outputs, in order.
-    gamma : {1, 2}, default=1
-
-    Shape
-    -----
-    ``forward(output, target)`` with output ``(batch, 1 + n_quantiles, n_outputs)`` and
-    target ``(batch, n_outputs)``; returns a scalar.
-    """
-
-    def __init__(self, quantiles, gamma=1):
-        super().__init__()
-        self.register_buffer("levels", torch.tensor([float(q) for q in quantiles]))
-        self.gamma = gamma
-
-    def forward(self, output, target):
-        error = target - output[:, 0]
-        center = error.abs() if self.gamma == 1 else error.square()
-        diff = target[:, None, :] - output[:, 1:]
-        levels = self.levels.to(output.dtype)[:, None]
-        pinball = torch.maximum(levels * diff, (levels - 1.0) * diff)
-        return center.mean() + pinball.mean(dim=(0, 2)).sum()
-
-
-class GaussianNLL(nn.Module):
-    """Gaussian negative log-likelihood of section 6.1 (up to a constant).
-
-    ``mean(0.5 * (log sigma^2 + (y - mu)^2 / sigma^2))`` with ``sigma^2`` floored at
-    ``eps``.
-
-    Parameters
-    ----------
-    eps : float, default=1e-6
-
-    Shape
-    -----
-    ``forward(output, target)`` with output ``(batch, 2, n_outputs)`` (mean, standard
-    deviation) and target ``(batch, n_outputs)``; returns a scalar.
-    """
-
-    def __init__(self, eps=1e-6):
-        super().__init__()
-        self.eps = eps
-
-    def forward(self, output, target):
-        variance = output[:, 1].square().clamp_min(self.eps)
-        return 0.5 * (variance.log() + (target - output[:, 0]).square() / variance).mean()

@@ -4,12 +4,18 @@ Unlike scikit-learn's ``MinMaxScaler`` and ``StandardScaler`` these accept windo
 ``(n_samples, window, n_series)`` as well as panels ``(n_dates, n_series)`` (statistics per
 series, over every other axis; ``transform`` expects the layout ``fit`` saw), can pool all series into one statistic (``scope="global"``, as when all maturities of a
 yield curve share one min-max range), and never clip values outside the training range:
-out-of-sample data may leave ``[0, 1]`` and is transformed, not altered.
+out-of-sample data may leave ``[0, 1]`` and is transformed, not altered. A DataFrame goes
+through the data intake of every panel (:func:`skyield.utils.check_panel`: dates in
+order and evenly spaced, numbers only; yields that look like decimals warned about in
+``fit``); arrays follow the same numeric rule (no text, however numeric it reads).
 """
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from skyield.utils.validation import check_numeric, check_panel, check_units
 
 _SCOPES = ("column", "global")
 
@@ -24,7 +30,18 @@ class _SeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if self.scope not in _SCOPES:
             raise ValueError(f"scope must be one of {_SCOPES}, got {self.scope!r}")
 
+    @staticmethod
+    def _intake(X):
+        """The panel checks of a DataFrame (returned as a Panel), the numeric rule else."""
+        if isinstance(X, pd.DataFrame) and not isinstance(X.index, pd.MultiIndex):
+            return check_panel(X, name="X", missing="allow")
+        check_numeric(X, "X")
+        return None
+
     def _as_array(self, X, reset):
+        panel = self._intake(X)
+        if reset and panel is not None and panel.curve:
+            check_units(panel.values, name="X")
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float64,
                           ensure_all_finite="allow-nan")
         if X.ndim > 3:
@@ -35,6 +52,17 @@ class _SeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+    def _check_observed_columns(self, X):
+        empty = np.flatnonzero(np.isnan(X.reshape(-1, X.shape[-1])).all(axis=0))
+        if empty.size:
+            column = int(empty[0])
+            names = getattr(self, "feature_names_in_", None)
+            label = f" ({names[column]!r})" if names is not None else ""
+            raise ValueError(
+                f"X column {column}{label} has no observed value to learn its scale from "
+                f"(every value is missing); drop the column or use scope='global'"
+            )
 
     def _reduce_axes(self, X):
         return tuple(range(X.ndim)) if self.scope == "global" else tuple(range(X.ndim - 1))
@@ -51,7 +79,8 @@ class _SeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_dates, n_series) or (n_samples, window, n_series)
-            Training data; NaN values are ignored in the statistics.
+            Training data; NaN values are ignored in the statistics, but with
+            ``scope="column"`` every series needs one observed value.
         y : None
             Ignored.
 
@@ -63,6 +92,8 @@ class _SeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = self._as_array(X, reset=True)
         if X.size == 0 or np.isnan(X).all():
             raise ValueError("X has no observed values to fit the scaler on")
+        if self.scope == "column":
+            self._check_observed_columns(X)
         self.n_series_in_ = X.shape[-1]
         self._fit_statistics(X, self._reduce_axes(X))
         return self

@@ -4,17 +4,16 @@ One entry point dispatches on what the fitted model offers (in this order):
 
 1. an ensemble with ``estimators_``: a mixture, each path drawn from one member chosen
    uniformly at random;
-2. :class:`~skyield.baselines.DynamicNelsonSiegel`: simulation of its fitted factor
-   VAR(1) plus measurement noise, from the OLS factors of the last curve of ``X``
-   (windows) or the last factors seen (panel);
-3. a sequence model with its own ``sample_paths(n_paths, steps, random_state)``:
-   simulation from its fitted state space, conditional on the last filtered state;
-4. a window regressor with ``predict_quantiles(X, quantiles)``: its one-step marginal
+2. a sequence model with its own ``sample_paths(n_paths, steps, random_state)``:
+   simulation from its fitted state space, conditional on the last filtered state
+   (for :class:`~skyield.baselines.DynamicNelsonSiegel`, its factor VAR(1) plus
+   measurement noise from the last factors seen);
+3. a window regressor with ``predict_quantiles(X, quantiles)``: its one-step marginal
    distributions joined by a Gaussian copula (see :func:`fit_copula`), stepped forward
    recursively.
 """
 
-import numbers
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,6 @@ from scipy.stats import norm
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from skyield.baselines import DynamicNelsonSiegel
 from skyield.scenarios._copula import (
     GaussianCopula,
     check_quantile_grid,
@@ -30,20 +28,9 @@ from skyield.scenarios._copula import (
     quantiles_at_scores,
 )
 from skyield.scenarios._cube import ScenarioCube
+from skyield.utils import Interval, check_param
 
 __all__ = ["sample_paths"]
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _gaussian_factor(cov):
-    """A matrix ``F`` with ``F F' = cov`` (eigen-decomposition: valid when singular)."""
-    eigenvalues, eigenvectors = np.linalg.eigh(np.asarray(cov, dtype=float))
-    return eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))
 
 
 def _single_window(X, n_series, owner):
@@ -99,60 +86,6 @@ def _mixture_paths(estimator, n_paths, horizon, X, rng, kwargs):
             labels = cube.dates, cube.maturities
         values[rows] = cube.values
     return ScenarioCube(values, dates=labels[0], maturities=labels[1])
-
-
-# ---------------------------------------------------------------- dynamic Nelson-Siegel
-def _dns_paths(model, n_paths, horizon, X, rng, kwargs):
-    if kwargs:
-        raise TypeError(f"unexpected arguments for DynamicNelsonSiegel paths: {sorted(kwargs)}")
-    if getattr(model, "families_", None) is not None:
-        raise ValueError(
-            "sample_paths supports a DynamicNelsonSiegel fitted on one curve family; this "
-            f"one has families {list(model.families_)}: fit one model per family"
-        )
-    loadings = np.asarray(model.loadings_, dtype=float)
-    n_maturities = loadings.shape[0]
-    state_cov = None
-    if model.mode_ == "windows":
-        if model.method != "two-step":
-            raise ValueError(
-                "sample_paths from windows needs DynamicNelsonSiegel(method='two-step') (the "
-                "start factors are the OLS factors of the window's last curve); fit the "
-                "one-step model on a panel instead"
-            )
-        window = _single_window(X, n_maturities, "DynamicNelsonSiegel")
-        start, *_ = np.linalg.lstsq(loadings, window[0, -1], rcond=None)
-        dates = _window_dates(X, horizon)
-        if dates is None:
-            dates = pd.RangeIndex(1, horizon + 1, name="horizon")
-        maturities = pd.Index(np.asarray(model.maturities_, dtype=float), name="maturity")
-    else:
-        if X is not None:
-            raise ValueError(
-                "a DynamicNelsonSiegel fitted on a panel continues from the last date seen; "
-                "pass X=None (append new curves with update(Y_new) first)"
-            )
-        stored = getattr(model, "panel_state_", {}).get(None)
-        if stored is not None:
-            start, state_cov = np.asarray(stored["state"], float), stored["cov"]
-        else:
-            start = np.asarray(model.factors_, dtype=float)[-1]
-        forecast = model.forecast(horizon)
-        dates = forecast.index.rename(forecast.index.name or "date")
-        maturities = forecast.columns.rename(forecast.columns.name or "maturity")
-    transition = np.asarray(model.transition_, dtype=float)
-    intercept = np.asarray(model.intercept_, dtype=float)
-    state_noise = _gaussian_factor(model.state_cov_)
-    noise_sd = np.sqrt(np.clip(np.asarray(model.measurement_var_, dtype=float), 0, None))
-    k = transition.shape[0]
-    state = np.repeat(start[None], n_paths, axis=0)
-    if state_cov is not None:  # one-step model: the filtered state is uncertain
-        state = state + rng.standard_normal((n_paths, k)) @ _gaussian_factor(state_cov).T
-    values = np.empty((n_paths, horizon, n_maturities))
-    for h in range(horizon):
-        state = intercept + state @ transition.T + rng.standard_normal((n_paths, k)) @ state_noise.T
-        values[:, h] = state @ loadings.T + rng.standard_normal((n_paths, n_maturities)) * noise_sd
-    return ScenarioCube(values, dates=dates, maturities=maturities)
 
 
 # ------------------------------------------------------------------- sequence models
@@ -239,17 +172,15 @@ def sample_paths(estimator, n_paths, horizon, *, X=None, random_state=None, **kw
     - **ensemble** (``estimators_``, e.g. :class:`~skyield.ensemble.SeedEnsemble`): a
       mixture; every path draws one member uniformly at random and is simulated by
       that member (``X`` and ``kwargs`` passed on).
-    - :class:`~skyield.baselines.DynamicNelsonSiegel`: factors
-      ``beta_h = c + A beta_{h-1} + eta_h``, ``eta_h ~ N(0, Q)``, curves
-      ``Lambda beta_h + eps_h``, ``eps_h ~ N(0, diag(measurement_var_))``. In window
-      mode (``method="two-step"``) ``beta_0`` are the OLS factors of the last curve of
-      the window ``X``; in panel mode the last factors seen (drawn from the filtered
-      state distribution of a one-step model). Single-family models only.
     - **sequence models** with ``sample_paths(n_paths, steps, random_state)``
-      (:class:`~skyield.baselines.KalmanFactorModel`,
+      (:class:`~skyield.baselines.DynamicNelsonSiegel`,
+      :class:`~skyield.baselines.KalmanFactorModel`,
       :class:`~skyield.baselines.GaussianLinearStateSpace`, ...): the model's own
       simulation from its fitted state space conditional on the last filtered state
-      (``X`` must be None; ``kwargs`` are passed on).
+      (``X`` must be None; ``kwargs`` are passed on). For the dynamic Nelson-Siegel
+      model: factors ``beta_h = c + A beta_{h-1} + eta_h``, ``eta_h ~ N(0, Q)``, curves
+      ``Lambda beta_h + eps_h``, ``eps_h ~ N(0, diag(measurement_var_))``, from the last
+      factors seen (drawn from the filtered state distribution of a one-step model).
     - **window regressors** with ``predict_quantiles(X, quantiles)`` (quantile or
       Gaussian deep models, :class:`~skyield.baselines.RandomWalk`): the one-step
       marginal quantile functions, read on ``quantile_grid`` and interpolated in
@@ -270,9 +201,8 @@ def sample_paths(estimator, n_paths, horizon, *, X=None, random_state=None, **kw
     horizon : int
         Number of steps ahead (1 .. horizon).
     X : array-like of shape (window, n_series) or (1, window, n_series), default=None
-        The origin window, for window regressors and DNS fitted on windows (a DataFrame
-        with a regular DatetimeIndex also dates the horizons). None for sequence
-        models and panel-fitted DNS.
+        The origin window, for window regressors (a DataFrame with a regular
+        DatetimeIndex also dates the horizons). None for sequence models.
     random_state : int, RandomState instance or None, default=None
         Seed of the simulation; one seed gives an identical cube.
     **kwargs
@@ -314,14 +244,12 @@ def sample_paths(estimator, n_paths, horizon, *, X=None, random_state=None, **kw
     >>> cube.quantile(0.95).shape
     (6, 5)
     """
-    n_paths = _check_positive_int(n_paths, "n_paths")
-    horizon = _check_positive_int(horizon, "horizon")
+    n_paths = check_param(n_paths, "n_paths", [Interval(Integral, 1, None)])
+    horizon = check_param(horizon, "horizon", [Interval(Integral, 1, None)])
     check_is_fitted(estimator)
     rng = check_random_state(random_state)
-    if hasattr(estimator, "estimators_"):
+    if isinstance(getattr(estimator, "estimators_", None), list):
         return _mixture_paths(estimator, n_paths, horizon, X, rng, kwargs)
-    if isinstance(estimator, DynamicNelsonSiegel):
-        return _dns_paths(estimator, n_paths, horizon, X, rng, kwargs)
     if callable(getattr(estimator, "sample_paths", None)):
         return _sequence_paths(estimator, n_paths, horizon, X, rng, kwargs)
     if callable(getattr(estimator, "predict_quantiles", None)):

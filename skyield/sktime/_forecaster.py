@@ -11,6 +11,7 @@ sktime's own reduction forecasters know neither windows of several series at onc
 3-D inputs, nor curve families, nor models that forecast and update themselves.
 """
 
+import inspect
 import numbers
 
 import numpy as np
@@ -19,32 +20,36 @@ from sklearn.base import clone
 from sklearn.utils import get_tags
 from sktime.forecasting.base import BaseForecaster
 
-from skyield.model_selection._modes import accepts_families, resolve_mode
-from skyield.sktime._panel import FamilyPanel
-from skyield.utils.validation import resolve_maturities
+from skyield.base import accepts_families, estimator_kind
+from skyield.sktime._panel import FamilyPanel, check_sktime_dates
+from skyield.utils import resolve_maturities
 
 __all__ = ["SkyieldForecaster"]
 
 STRATEGIES = ("direct", "recursive")
-# The estimator's method for each kind of prediction, by mode.
-METHODS = {
-    "window": {"point": "predict", "quantiles": "predict_quantiles",
-               "interval": "predict_interval"},
-    "sequence": {"point": "forecast", "quantiles": "forecast_quantiles",
-                 "interval": "forecast_interval"},
-}
+# The window regressor's method for each kind of prediction.
+METHODS = {"point": "predict", "quantiles": "predict_quantiles", "interval": "predict_interval"}
 
 
-def _infer_kind(estimator, mode):
+def _infer_kind(estimator):
     """Window or sequence, without raising (for the tags set at construction)."""
     try:
-        return resolve_mode(estimator, mode)
-    except (TypeError, ValueError):
+        return estimator_kind(estimator)
+    except TypeError:
         return None
 
 
 def _has(estimator, *names):
     return any(callable(getattr(estimator, name, None)) for name in names)
+
+
+def _sequence_has_distribution(estimator):
+    """Whether a sequence model's ``forecast`` gives quantiles (skyield's sequence models
+    all do; another estimator's ``forecast`` must take ``quantiles=``)."""
+    try:
+        return "quantiles" in inspect.signature(estimator.forecast).parameters
+    except (TypeError, ValueError, AttributeError):
+        return False
 
 
 def _check_levels(alpha):
@@ -63,8 +68,8 @@ class SkyieldForecaster(BaseForecaster):
     every series at the steps of ``fh`` after the last date seen; ``update(y)``
     appends new dates.
 
-    **Window regressors** (``mode="window"``: RandomWalk, the two-step
-    DynamicNelsonSiegel, the deep window models, any scikit-learn regressor) that
+    **Window regressors** (:class:`skyield.base.BaseWindowRegressor`: RandomWalk, the
+    rolling regression, the deep window models; or any scikit-learn regressor) that
     forecast every series of their windows:
     training windows of ``window`` dates are cut from every family (never across
     families) with their targets, stacked in date order, and the model forecasts from
@@ -82,9 +87,7 @@ class SkyieldForecaster(BaseForecaster):
       intervals (``capability:pred_int`` is False and sktime raises
       ``NotImplementedError``); use ``strategy="direct"`` for intervals.
 
-    With ``differences=True`` windows hold first differences and targets the change
-    since the forecast origin, which is added back to every forecast. An estimator with
-    intervals but no quantiles gives the quantile at level ``a`` as an end of its
+    An estimator with intervals but no quantiles gives the quantile at level ``a`` as an end of its
     interval of coverage ``|1 - 2a|``; one with quantiles but no intervals gives
     intervals from its quantiles at ``(1 - c) / 2`` and ``(1 + c) / 2``.
 
@@ -97,11 +100,12 @@ class SkyieldForecaster(BaseForecaster):
     flattened to ``(n_windows, window * n_series)`` and targets to
     ``(n_windows, n_steps * n_series)``.
 
-    **Sequence models** (``mode="sequence"``: estimators with ``fit(Y)``, ``update``
-    and ``forecast(steps)``, e.g. the panel mode of DynamicNelsonSiegel): one clone is
-    fitted per family on its frame; predictions come from ``forecast``,
-    ``forecast_quantiles`` and ``forecast_interval``; ``strategy`` and ``window`` do not
-    apply (the model's own dynamics carry it over several steps).
+    **Sequence models** (:class:`skyield.base.BaseSequenceModel`: DynamicNelsonSiegel,
+    the Kalman factor models, NNSS, the factor Transformer; or any estimator with
+    ``fit(Y)``, ``update`` and ``forecast(steps)``): one clone is fitted per family on its
+    frame; predictions come from ``forecast(steps)``, ``forecast(steps, quantiles=...)``
+    and ``forecast(steps, coverage=...)``; ``strategy`` and ``window`` do not apply (the
+    model's own dynamics carry it over several steps).
 
     **Update.** ``update(y, update_params=False)`` appends the new dates: window models
     forecast from the new last window, sequence models ``update`` their state with the
@@ -117,28 +121,23 @@ class SkyieldForecaster(BaseForecaster):
     ----------
     estimator : estimator
         A window regressor (``fit(X, y)``/``predict(X)`` on windows) or a sequence model
-        (``fit(Y)``/``update``/``forecast``). It is cloned, never fitted in place.
+        (``fit(Y)``/``update``/``forecast``); which one is read from its base (see
+        :func:`skyield.base.estimator_kind`). It is cloned, never fitted in place. To
+        model changes, use the estimator's own ``differences=True``.
     window : int, default=None
         Dates per window (window regressors; required for them).
     strategy : {"direct", "recursive"}, default="direct"
         Multi-step strategy of window regressors; see above.
-    mode : {"auto", "window", "sequence"}, default="auto"
-        How to drive ``estimator``. "auto" reads it from the estimator (a regressor is a
-        window model, one with ``forecast`` and ``update`` a sequence model); estimators
-        that are both, such as DynamicNelsonSiegel, need it stated.
-    differences : bool, default=False
-        Window regressors: inputs are first differences and targets the change since the
-        forecast origin.
 
     Attributes
     ----------
-    mode_ : {"window", "sequence"}
+    kind_ : {"window", "sequence"}
         How the estimator is driven.
     estimator_ : estimator
-        The fitted window regressor (window mode).
+        The fitted window regressor (window regressors).
     estimators_ : dict of {family: estimator}
         The fitted sequence model of each family, key None without families (sequence
-        mode).
+        models).
     horizons_ : ndarray of shape (n_steps,)
         Steps ahead held by the targets of the window regressor's fit (``[1]`` for the
         recursive strategy).
@@ -203,20 +202,16 @@ class SkyieldForecaster(BaseForecaster):
     _y = None
     _X = None
 
-    def __init__(self, estimator, window=None, strategy="direct", mode="auto",
-                 differences=False):
+    def __init__(self, estimator, window=None, strategy="direct"):
         self.estimator = estimator
         self.window = window
         self.strategy = strategy
-        self.mode = mode
-        self.differences = differences
         super().__init__()
-        kind = _infer_kind(estimator, mode)
+        kind = _infer_kind(estimator)
         if kind == "sequence":
             self.set_tags(**{
                 "requires-fh-in-fit": False,
-                "capability:pred_int": _has(estimator, "forecast_quantiles",
-                                            "forecast_interval"),
+                "capability:pred_int": _sequence_has_distribution(estimator),
             })
         elif kind == "window":
             direct = strategy != "recursive"
@@ -229,8 +224,8 @@ class SkyieldForecaster(BaseForecaster):
     # -- checks -------------------------------------------------------------------------
 
     def _check_params(self):
-        mode = resolve_mode(self.estimator, self.mode)
-        if mode == "window":
+        kind = estimator_kind(self.estimator)
+        if kind == "window":
             if self.strategy not in STRATEGIES:
                 raise ValueError(
                     f"strategy must be one of {STRATEGIES}, got {self.strategy!r}"
@@ -243,11 +238,7 @@ class SkyieldForecaster(BaseForecaster):
             if not isinstance(self.window, numbers.Integral) or \
                     isinstance(self.window, bool) or self.window < 1:
                 raise ValueError(f"window must be a positive integer, got {self.window!r}")
-            if not isinstance(self.differences, (bool, np.bool_)):
-                raise ValueError(
-                    f"differences must be True or False, got {self.differences!r}"
-                )
-        return mode
+        return kind
 
     def _steps(self, fh, cutoff):
         steps = np.asarray(fh.to_relative(cutoff).to_numpy(), dtype=int)
@@ -259,6 +250,20 @@ class SkyieldForecaster(BaseForecaster):
         return steps
 
     # -- fit ----------------------------------------------------------------------------
+
+    def fit(self, y, X=None, fh=None):
+        """Fit to the panel ``y`` (sktime's ``fit``, after the data intake's date checks).
+
+        Unsorted, duplicated or unevenly spaced dates are refused naming the dates,
+        before sktime converts ``y``; see :meth:`_fit` for the rest.
+        """
+        check_sktime_dates(y)
+        return super().fit(y, X=X, fh=fh)
+
+    def update(self, y, X=None, update_params=True):
+        """Append new dates (sktime's ``update``, after the data intake's date checks)."""
+        check_sktime_dates(y)
+        return super().update(y, X=X, update_params=update_params)
 
     def _fit(self, y, X=None, fh=None):
         """Fit the inner estimator on the panel ``y``.
@@ -274,7 +279,7 @@ class SkyieldForecaster(BaseForecaster):
         -------
         self : SkyieldForecaster
         """
-        self.mode_ = self._check_params()
+        self.kind_ = self._check_params()
         self._panel = FamilyPanel.from_sktime(y)
         self.families_ = self._panel.labels if self._panel.multi else None
         self._fit_inner(fh)
@@ -282,7 +287,7 @@ class SkyieldForecaster(BaseForecaster):
 
     def _fit_inner(self, fh):
         panel = self._panel
-        if self.mode_ == "sequence":
+        if self.kind_ == "sequence":
             self.estimators_ = {}
             for label, frame in panel.frames.items():
                 model = clone(self.estimator)
@@ -300,7 +305,7 @@ class SkyieldForecaster(BaseForecaster):
         else:
             steps = np.array([1])
         self.horizons_ = steps
-        X, targets, families = panel.training_windows(self.window, steps, self.differences)
+        X, targets, families = panel.training_windows(self.window, steps)
         model = self._prepared_estimator(steps, panel.columns)
         self._flat = not get_tags(model).input_tags.three_d_array
         kwargs = {}
@@ -355,7 +360,7 @@ class SkyieldForecaster(BaseForecaster):
         self._panel, new_rows = self._panel.extend(FamilyPanel.from_sktime(y))
         if update_params:
             self._fit_inner(self._fh)
-        elif self.mode_ == "sequence":
+        elif self.kind_ == "sequence":
             for label, rows in new_rows.items():
                 if len(rows):
                     self.estimators_[label].update(rows)
@@ -378,7 +383,7 @@ class SkyieldForecaster(BaseForecaster):
     def _window_values(self, fh, method, **params):
         """Per family, an array (n_steps_f, n_series, ...) from the window regressor."""
         steps = self._family_steps(fh)
-        levels = self._panel.last_levels(self.window, self.differences)
+        levels = self._panel.last_windows(self.window)
         if self.strategy == "recursive":
             return self._recursive(levels, steps)
         positions = {}
@@ -398,10 +403,6 @@ class SkyieldForecaster(BaseForecaster):
         elif method == "predict_interval":
             tail = 2
         values = self._call_window(method, levels, tail, **params)
-        if self.differences:
-            # Changes since the origin: add the origin's level back (to every quantile).
-            origin = levels[:, None, -1, :]
-            values = values + origin.reshape(origin.shape + (1,) * (values.ndim - 3))
         return {label: values[rank, positions[label]]
                 for rank, label in enumerate(self._panel.labels)}
 
@@ -410,7 +411,6 @@ class SkyieldForecaster(BaseForecaster):
         as an array (n_families, n_steps, n_series), with a last axis of length ``tail``
         for quantiles and intervals."""
         model = self.estimator_
-        inputs = np.diff(levels, axis=1) if self.differences else levels
         function = getattr(model, method, None)
         if not callable(function):
             raise NotImplementedError(
@@ -419,7 +419,7 @@ class SkyieldForecaster(BaseForecaster):
             )
         if self._panel.multi and accepts_families(function):
             params["families"] = np.asarray(self._panel.labels, dtype=object)
-        values = np.asarray(function(self._inputs(inputs), **params), dtype=np.float64)
+        values = np.asarray(function(self._inputs(levels), **params), dtype=np.float64)
         # The regressor answers in the layout of its targets: steps and series may be
         # flattened together, and one step or one series may be left out.
         shape = (levels.shape[0], len(self.horizons_), levels.shape[2])
@@ -437,34 +437,32 @@ class SkyieldForecaster(BaseForecaster):
         forecasts = []
         for _ in range(longest):
             step = self._call_window("predict", path)[:, 0, :]
-            if self.differences:
-                step = step + path[:, -1, :]
             forecasts.append(step)
             path = np.concatenate([path[:, 1:, :], step[:, None, :]], axis=1)
         forecasts = np.stack(forecasts, axis=1)
         return {label: forecasts[rank, steps[label] - 1]
                 for rank, label in enumerate(self._panel.labels)}
 
-    def _sequence_values(self, fh, method, **params):
+    def _sequence_values(self, fh, **params):
         """Per family, an array (n_steps_f, n_series, ...) from the sequence models."""
         out = {}
         for label, family_steps in self._family_steps(fh).items():
             model = self.estimators_[label]
             longest = int(family_steps.max())
-            values = np.asarray(getattr(model, method)(longest, **params), dtype=np.float64)
+            values = np.asarray(model.forecast(longest, **params), dtype=np.float64)
             n_series = len(self._panel.columns)
             if values.shape[:2] != (longest, n_series):
                 raise ValueError(
-                    f"{type(model).__name__}.{method} returned shape {values.shape}; "
+                    f"{type(model).__name__}.forecast returned shape {values.shape}; "
                     f"expected ({longest}, {n_series}, ...)"
                 )
             out[label] = values[family_steps - 1]
         return out
 
     def _values(self, fh, kind, **params):
-        method = METHODS[self.mode_][kind]
-        if self.mode_ == "sequence":
-            return self._sequence_values(fh, method, **params)
+        if self.kind_ == "sequence":
+            return self._sequence_values(fh, **params)
+        method = METHODS[kind]
         if kind != "point" and self.strategy == "recursive":
             raise NotImplementedError(
                 "strategy='recursive' gives point forecasts only; use strategy='direct' "
@@ -492,7 +490,9 @@ class SkyieldForecaster(BaseForecaster):
         return self._frame(fh, self._values(fh, "point"), self._panel.columns)
 
     def _inner_has(self, kind):
-        return _has(self.estimator, METHODS[self.mode_][kind])
+        if self.kind_ == "sequence":
+            return _sequence_has_distribution(self.estimator) or kind == "point"
+        return _has(self.estimator, METHODS[kind])
 
     def _predict_quantiles(self, fh, X=None, alpha=None):
         """Quantile forecasts at the steps of ``fh``.
@@ -584,8 +584,7 @@ class SkyieldForecaster(BaseForecaster):
 
         return [
             {"estimator": RandomWalk(), "window": 3},
-            {"estimator": RandomWalk(differences=True, distribution="empirical"),
-             "window": 2, "differences": True},
+            {"estimator": RandomWalk(distribution="empirical"), "window": 2},
             # A scikit-learn regressor on flattened windows, one step at a time.
             {"estimator": Ridge(alpha=1.0), "window": 3, "strategy": "recursive"},
         ]

@@ -6,16 +6,32 @@ ordered mapping ``{family: frame}`` (key None for a single frame), which the ada
 as its history, extends on ``update`` and cuts into windows for window regressors.
 """
 
-import numpy as np
 import pandas as pd
 
-from skyield.preprocessing._windows import make_windows
+from skyield.preprocessing import PanelWindows
+from skyield.utils import check_dates
 
-__all__ = ["FamilyPanel"]
+__all__ = ["FamilyPanel", "check_sktime_dates"]
 
 
-def _family_name(label):
-    return "" if label is None else f"family {label!r}: "
+def check_sktime_dates(y, name="y"):
+    """Check the dates of the data given to the adapter before sktime reads them.
+
+    sktime's own conversion refuses unsorted dates, and stumbles on irregular ones, with
+    errors that do not say which dates; here they get the intake's messages (see
+    :func:`skyield.utils.check_dates`), per family for a (family, date) panel. Data
+    without a date index is left to sktime.
+    """
+    if not isinstance(y, (pd.DataFrame, pd.Series)):
+        return
+    index = y.index
+    if isinstance(index, pd.MultiIndex):
+        if index.nlevels != 2:
+            return
+        for family in index.get_level_values(0).unique():
+            check_dates(y.xs(family, level=0).index, name=f"{name} family {family!r}")
+        return
+    check_dates(index, name=name)
 
 
 class FamilyPanel:
@@ -95,7 +111,13 @@ class FamilyPanel:
 
     # -- windows ------------------------------------------------------------------------
 
-    def training_windows(self, window, horizons, differences):
+    def _stacked(self):
+        """The frames as one panel (a (family, date) MultiIndex with families)."""
+        if not self.multi:
+            return self.frames[None]
+        return pd.concat(self.frames, names=["family", None])
+
+    def training_windows(self, window, horizons):
         """Windows and targets of every family, in date order (then family order).
 
         Returns
@@ -104,40 +126,26 @@ class FamilyPanel:
         y : ndarray of shape (n_samples, n_horizons, n_series)
         families : ndarray of shape (n_samples,) or None
         """
-        X, y, origins, ranks, labels = [], [], [], [], []
-        for rank, (label, frame) in enumerate(self.frames.items()):
-            try:
-                windows = make_windows(frame, window, list(horizons), differences=differences,
-                                       maturities="uniform")
-            except ValueError as error:
-                raise ValueError(f"{_family_name(label)}{error}") from None
-            X.append(windows.X)
-            y.append(windows.y)
-            origins.append(np.asarray(windows.origins))
-            ranks.append(np.full(windows.n_samples, rank))
-            labels.append(np.full(windows.n_samples, label, dtype=object))
-        order = np.lexsort((np.concatenate(ranks), np.concatenate(origins)))
-        families = np.concatenate(labels)[order] if self.multi else None
-        return np.concatenate(X)[order], np.concatenate(y)[order], families
+        cut = PanelWindows(self._stacked(), window, list(horizons), name="y")
+        cut.check_units()
+        for family in cut.families:
+            needed = window + int(max(horizons))
+            if len(family) < needed:
+                raise ValueError(
+                    f"{family.prefix()}y has {len(family)} dates, but window={window} and "
+                    f"the longest step {int(max(horizons))} need at least {needed}"
+                )
+        windows = cut.training()
+        return windows.X, windows.y, windows.families
 
-    def last_levels(self, window, differences):
-        """The last ``window`` dates of every family (one more with ``differences``).
+    def last_windows(self, window):
+        """The last ``window`` dates of every family.
 
         Returns
         -------
-        levels : ndarray of shape (n_families, window + differences, n_series)
+        levels : ndarray of shape (n_families, window, n_series)
         """
-        length = window + int(differences)
-        tails = []
-        for label, frame in self.frames.items():
-            if len(frame) < length:
-                raise ValueError(
-                    f"{_family_name(label)}{len(frame)} dates seen, but a forecast needs the "
-                    f"last {length} (window={window}"
-                    f"{' and differences=True' if differences else ''})"
-                )
-            tails.append(frame.to_numpy(dtype=np.float64)[-length:])
-        return np.stack(tails)
+        return PanelWindows(self._stacked(), window).last()[0]
 
     def family_cutoffs(self):
         """The last date of every family, each as a one-element index."""

@@ -131,6 +131,18 @@ def solve_discrete_lyapunov(T, Q):
     >>> float(P)
     1.0
     """
+    P, info = lyapunov_ex(T, Q)
+    if bool(info.any()):
+        raise ValueError(
+            "solve_discrete_lyapunov needs a stable T: P = T P T' + Q has no unique solution"
+            f"{batch_index_note(info != 0)}."
+        )
+    return P
+
+
+def lyapunov_ex(T, Q):
+    """:func:`solve_discrete_lyapunov` without the check: ``(P, info)``, info nonzero
+    where the system is singular (for callers that know ``T`` to be stable)."""
     k = T.shape[-1]
     kk = k * k
     # Row (i, j), column (l, m) of the Kronecker product is T_il T_jm.
@@ -138,8 +150,9 @@ def solve_discrete_lyapunov(T, Q):
     batch = torch.broadcast_shapes(kron.shape[:-2], Q.shape[:-2])
     eye = torch.eye(kk, dtype=T.dtype, device=T.device)
     rhs = Q.reshape(*Q.shape[:-2], kk).expand(*batch, kk)
-    P = torch.linalg.solve((eye - kron).expand(*batch, kk, kk), rhs).reshape(*batch, k, k)
-    return 0.5 * (P + P.mT)
+    P, info = torch.linalg.solve_ex((eye - kron).expand(*batch, kk, kk), rhs)
+    P = P.reshape(*batch, k, k)
+    return 0.5 * (P + P.mT), info
 
 
 def stationary_moments(T, Q, c=None):
@@ -209,8 +222,9 @@ def _stationary_moments(T, Q, c):
     k = T.shape[-1]
     eye = torch.eye(k, dtype=T.dtype, device=T.device)
     batch = torch.broadcast_shapes(T.shape[:-2], c.shape[:-1])
-    mean = torch.linalg.solve((eye - T).expand(*batch, k, k), c.expand(*batch, k))
-    return mean, solve_discrete_lyapunov(T, Q)
+    # Stable T: neither system is singular, so no synchronising checks.
+    mean = torch.linalg.solve_ex((eye - T).expand(*batch, k, k), c.expand(*batch, k))[0]
+    return mean, lyapunov_ex(T, Q)[0]
 
 
 def build_model(y, Z, T, H, Q, a0, P0, c, d, init):
@@ -232,9 +246,11 @@ def build_model(y, Z, T, H, Q, a0, P0, c, d, init):
     tensors = {"y": y, "Z": Z}
     for name, value in (("T", T), ("H", H), ("Q", Q)):
         tensors[name] = as_tensor(value, name, device)
+    defaults = set()
     for name, value, size in (("c", c, k), ("d", d, M)):
         if value is None:
             tensors[name] = torch.zeros(size, dtype=DTYPE, device=device)
+            defaults.add(name)
         else:
             tensors[name] = as_tensor(value, name, device)
     _check_init_arguments(init, a0, P0)
@@ -253,7 +269,7 @@ def build_model(y, Z, T, H, Q, a0, P0, c, d, init):
             f"y contains infinite values (first at index {index}); only NaN marks a missing value."
         )
     for name, t in tensors.items():
-        if name != "y":
+        if name != "y" and name not in defaults:
             check_finite(t, name)
     for name in ("H", "Q", "P0"):
         if name in tensors:

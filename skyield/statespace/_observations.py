@@ -46,6 +46,12 @@ class Whitened:
         Log-determinant of the masked ``H`` at each date.
     n_obs : Tensor of shape (N or 1, n or 1)
         Number of observed entries at each date.
+    patterns : Tensor of shape (N or 1, U, k, k)
+        ``Lam`` of each distinct missing pattern.
+    pattern_index : Tensor of shape (n,)
+        The pattern of each date, shared by the whole batch (long). Where the batch
+        members have patterns of their own, every date is a pattern of its own
+        (``U = n``, ``pattern_index = 0, 1, ..., n - 1``).
     """
 
     ystar: torch.Tensor
@@ -54,6 +60,8 @@ class Whitened:
     r: torch.Tensor
     logdet_h: torch.Tensor
     n_obs: torch.Tensor
+    patterns: torch.Tensor
+    pattern_index: torch.Tensor
 
 
 def flatten_batch(x, batch_shape, core_ndim):
@@ -67,14 +75,20 @@ def flatten_batch(x, batch_shape, core_ndim):
     return x.expand(*batch_shape, *core).reshape(batch_shape.numel(), *core)
 
 
-def whiten(model, y):
-    """Build the :class:`Whitened` quantities of ``model`` for observations ``y``."""
-    chol, info = torch.linalg.cholesky_ex(model.H)
-    if bool((info > 0).any()):
-        raise ValueError(
-            f"H must be positive definite{batch_index_note(info > 0)}; the filters whiten the "
-            "observations with its Cholesky factor (give exact observations a tiny variance)."
-        )
+def whiten(model, y, chol=None):
+    """Build the :class:`Whitened` quantities of ``model`` for observations ``y``.
+
+    ``chol``, the Cholesky factor of ``model.H`` when the caller has it, saves a
+    factorisation.
+    """
+    if chol is None:
+        chol, info = torch.linalg.cholesky_ex(model.H)
+        if bool((info > 0).any()):
+            raise ValueError(
+                f"H must be positive definite{batch_index_note(info > 0)}; the filters whiten "
+                "the observations with its Cholesky factor (give exact observations a tiny "
+                "variance)."
+            )
     bs = model.batch_shape
     L = flatten_batch(chol, bs, 2)
     Z = flatten_batch(model.Z, bs, 2)
@@ -88,16 +102,26 @@ def whiten(model, y):
 
 def _whiten_complete(L, Z, d, y):
     M = Z.shape[-2]
-    Zstar = torch.linalg.solve_triangular(L, Z, upper=False)
-    ystar = torch.linalg.solve_triangular(L, (y - d[:, None, :]).mT, upper=False).mT
-    logdet_h = 2.0 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
+    sd = torch.diagonal(L, dim1=-2, dim2=-1)
+    if not L.requires_grad and bool((L == torch.diag_embed(sd)).all()):
+        # Diagonal H: whitening is a division. (Not under autograd: the gradient with
+        # respect to the off-diagonal entries of H needs the general form.)
+        Zstar = Z / sd[..., None]
+        ystar = (y - d[:, None, :]) / sd[:, None, :]
+    else:
+        Zstar = torch.linalg.solve_triangular(L, Z, upper=False)
+        ystar = torch.linalg.solve_triangular(L, (y - d[:, None, :]).mT, upper=False).mT.contiguous()
+    logdet_h = 2.0 * torch.log(sd).sum(-1)
+    lam = (Zstar.mT @ Zstar)[:, None]
     return Whitened(
         ystar=ystar,
         Zstar=Zstar[:, None],
-        lam=(Zstar.mT @ Zstar)[:, None],
+        lam=lam,
         r=ystar @ Zstar,
         logdet_h=logdet_h[:, None],
         n_obs=torch.full((1, 1), float(M), dtype=DTYPE, device=y.device),
+        patterns=lam,
+        pattern_index=torch.zeros(y.shape[-2], dtype=torch.long, device=y.device),
     )
 
 
@@ -106,15 +130,17 @@ def _whiten_missing(H, Z, d, y, observed):
     # Factorise once per distinct missing pattern, unless the patterns are so varied
     # (batched y, scattered NaNs) that working date by date is cheaper.
     if observed.shape[0] == 1:
-        patterns, inverse = torch.unique(observed[0], dim=0, return_inverse=True)
-        patterns, inverse = patterns[None], inverse[None]
+        masks, inverse = torch.unique(observed[0], dim=0, return_inverse=True)
+        masks, inverse = masks[None], inverse[None]
     else:
-        patterns, inverse = torch.unique(observed.reshape(-1, M), dim=0, return_inverse=True)
-        if patterns.shape[0] <= n:
-            patterns, inverse = patterns[None], inverse.reshape(observed.shape[0], n)
+        masks, inverse = torch.unique(observed.reshape(-1, M), dim=0, return_inverse=True)
+        if masks.shape[0] <= n:
+            masks, inverse = masks[None], inverse.reshape(observed.shape[0], n)
+            if bool((inverse == inverse[:1]).all()):
+                inverse = inverse[:1]
         else:
-            patterns, inverse = observed, None
-    mask = patterns.to(DTYPE)
+            masks, inverse = observed, None
+    mask = masks.to(DTYPE)
     H_masked = H[:, None] * (mask[..., :, None] * mask[..., None, :]) + torch.diag_embed(1.0 - mask)
     # Sub-blocks of a positive definite H are positive definite: no failure possible here.
     L_masked = torch.linalg.cholesky_ex(H_masked)[0]
@@ -122,19 +148,31 @@ def _whiten_missing(H, Z, d, y, observed):
     lam = Zstar.mT @ Zstar
     logdet_h = 2.0 * torch.log(torch.diagonal(L_masked, dim1=-2, dim2=-1)).sum(-1)
     n_obs = mask.sum(-1)
+    patterns, pattern_index = lam, torch.arange(n, device=y.device)
     if inverse is not None:
         L_masked, Zstar, lam, logdet_h, n_obs = (
             _gather(x, inverse) for x in (L_masked, Zstar, lam, logdet_h, n_obs)
         )
+        if inverse.shape[0] == 1:
+            pattern_index = inverse[0]
+        else:
+            # The batch members have missing patterns of their own.
+            patterns = lam
     centred = torch.where(observed, y, 0.0) - d[:, None, :] * observed
     ystar = torch.linalg.solve_triangular(L_masked, centred[..., None], upper=False)[..., 0]
     r = matvec(Zstar.mT, ystar)
-    return Whitened(ystar=ystar, Zstar=Zstar, lam=lam, r=r, logdet_h=logdet_h, n_obs=n_obs)
+    return Whitened(ystar=ystar, Zstar=Zstar, lam=lam, r=r, logdet_h=logdet_h, n_obs=n_obs,
+                    patterns=patterns, pattern_index=pattern_index)
 
 
 def matvec(A, x):
     """Batched matrix-vector product: (..., p, q) @ (..., q) -> (..., p)."""
     return (A @ x[..., None])[..., 0]
+
+
+def symmetrize(P):
+    """Average a matrix with its transpose (removes round-off asymmetry)."""
+    return 0.5 * (P + P.mT)
 
 
 def _gather(x, inverse):
@@ -147,20 +185,25 @@ def _gather(x, inverse):
     return x[rows, inverse]
 
 
-def loglike_per_date(w, a_pred, P_pred, P_filt):
-    """Gaussian log-likelihood of each date from the one-step-ahead moments.
+def loglike_per_date(w, a_pred, logdet_f, filtered_times):
+    """Gaussian log-likelihood of each date, and the update of the state mean.
 
     Parameters
     ----------
     w : Whitened
-    a_pred, P_pred : Tensors of shape (N, n, k) and (N, n, k, k)
-        Predicted state moments for dates 1..n.
-    P_filt : Tensor of shape (N, n, k, k)
-        Filtered state covariances for dates 1..n.
+    a_pred : Tensor of shape (N, n, k)
+        Predicted state means for dates 1..n.
+    logdet_f : Tensor of shape (N, n)
+        ``log det(I + P_{t|t-1} Lam_t)``.
+    filtered_times : callable
+        Maps ``u`` of shape (N, n, k) to ``P_{t|t} u_t`` (filtered covariances of dates
+        1..n applied date by date).
 
     Returns
     -------
-    Tensor of shape (N, n)
+    loglike_t : Tensor of shape (N, n)
+    gain : Tensor of shape (N, n, k)
+        ``a_{t|t} - a_{t|t-1} = P_{t|t} u_t``.
 
     Notes
     -----
@@ -169,10 +212,14 @@ def loglike_per_date(w, a_pred, P_pred, P_filt):
     ``v*' F*^{-1} v* = |v*|^2 - u' P_filt u`` with ``u = Z*' v*`` (Woodbury), so nothing of
     size M x M is factorised.
     """
-    v = w.ystar - matvec(w.Zstar, a_pred)
-    u = matvec(w.Zstar.mT, v)
-    quad = (v * v).sum(-1) - (u * matvec(P_filt, u)).sum(-1)
-    k = P_pred.shape[-1]
-    eye = torch.eye(k, dtype=P_pred.dtype, device=P_pred.device)
-    logdet_f = torch.linalg.slogdet(eye + P_pred @ w.lam).logabsdet
-    return -0.5 * (w.n_obs * LOG_2PI + w.logdet_h + logdet_f + quad)
+    Zstar = w.Zstar
+    if Zstar.shape[1] == 1:
+        N = a_pred.shape[0]
+        v = torch.baddbmm(w.ystar.expand(N, -1, -1), a_pred, Zstar[:, 0].mT.expand(N, -1, -1), alpha=-1.0)
+        u = v @ Zstar[:, 0]
+    else:
+        v = w.ystar - matvec(Zstar, a_pred)
+        u = matvec(Zstar.mT, v)
+    gain = filtered_times(u)
+    quad = (v * v).sum(-1) - (u * gain).sum(-1)
+    return -0.5 * (w.n_obs * LOG_2PI + w.logdet_h + logdet_f + quad), gain

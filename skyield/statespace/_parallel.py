@@ -12,15 +12,15 @@ import torch
 
 from ._kalman_filter import finish
 from ._model import build_model
-from ._observations import flatten_batch, matvec, whiten
+from ._observations import flatten_batch, loglike_per_date, matvec, symmetrize, whiten
 
 
 def parallel_kalman_filter(y, Z, T, H, Q, a0=None, P0=None, c=None, d=None, init="stationary"):
     """Kalman filter computed by an associative (parallel-prefix) scan over time.
 
     Same model, arguments, missing-value handling, batching and result as
-    :func:`kalman_filter`; only the order of the computation differs, so both agree to
-    round-off. The scan needs ``O(log n)`` sequential steps instead of ``n``, each a
+    :func:`kalman_filter` (except that ``H`` must be positive definite); only the order
+    of the computation differs, so both agree to round-off. The scan needs ``O(log n)`` sequential steps instead of ``n``, each a
     batched operation over up to ``n / 2`` dates, which pays off when the per-step cost of
     the sequential filter is dominated by overhead (small models, long samples, GPUs).
 
@@ -113,7 +113,10 @@ def parallel_kalman_filter(y, Z, T, H, Q, a0=None, P0=None, c=None, d=None, init
     _, a_filt, P_filt, _, _ = _associative_scan(elements)
     a_pred = torch.cat([a0[:, None], c[:, None] + matvec(T[:, None], a_filt)], dim=1)
     P_pred = torch.cat([P0[:, None], T[:, None] @ P_filt @ T[:, None].mT + Q[:, None]], dim=1)
-    return finish(model, y, w, a_filt, P_filt, a_pred, P_pred)
+    eye = torch.eye(k, dtype=T.dtype, device=T.device)
+    logdet_f = torch.linalg.slogdet(eye + P_pred[:, :n] @ w.lam).logabsdet
+    loglike_t, _ = loglike_per_date(w, a_pred[:, :n], logdet_f, lambda u: matvec(P_filt, u))
+    return finish(model, y, loglike_t, a_filt, symmetrize(P_filt), a_pred, symmetrize(P_pred))
 
 
 def _elements(w, T, Q, c, a0, P0, n):

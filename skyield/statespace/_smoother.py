@@ -8,8 +8,8 @@ the same reasons as the filter (autograd, batching, missing values).
 
 import torch
 
-from ._kalman_filter import augment, kalman_filter, symmetrize
-from ._observations import flatten_batch, matvec, whiten
+from ._kalman_filter import augment, kalman_filter
+from ._observations import flatten_batch, matvec, symmetrize, whiten
 from ._results import FilterResult, SmootherResult
 
 

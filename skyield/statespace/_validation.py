@@ -109,9 +109,8 @@ def _origin_note(symbols, dims, source):
 
 def check_finite(tensor, name):
     """Raise if ``tensor`` holds NaN or infinite values."""
-    bad = ~torch.isfinite(tensor)
-    if bool(bad.any()):
-        index = tuple(int(i) for i in bad.nonzero()[0])
+    if not bool(torch.isfinite(tensor).all()):
+        index = tuple(int(i) for i in (~torch.isfinite(tensor)).nonzero()[0])
         raise ValueError(f"{name} contains NaN or infinite values (first at index {index}).")
 
 

@@ -1,15 +1,28 @@
-"""Input validation, random-state and device helpers shared by every estimator."""
+"""Input validation (the data intake), random-state and device helpers for every estimator."""
 
+from skyield.utils._param_validation import (
+    HasMethods,
+    Interval,
+    Options,
+    Satisfies,
+    check_param,
+    validate_params,
+)
+from skyield.utils._dates import FREQUENCIES, check_dates, infer_frequency, parse_dates
 from skyield.utils._torch import resolve_device, seed_from_random_state, torch_seed
 from skyield.utils.validation import (
     Panel,
+    TargetLayout,
+    UnitsWarning,
     check_coverage,
     check_family_panel,
     check_horizons,
     check_increasing_levels,
     check_maturities,
+    check_numeric,
     check_panel,
     check_targets,
+    check_units,
     check_window,
     resolve_maturities,
     restore_target_layout,
@@ -18,20 +31,34 @@ from skyield.utils.validation import (
 )
 
 __all__ = [
+    "FREQUENCIES",
+    "HasMethods",
+    "Interval",
+    "Options",
     "Panel",
+    "Satisfies",
+    "TargetLayout",
+    "UnitsWarning",
     "check_coverage",
+    "check_dates",
     "check_family_panel",
     "check_horizons",
     "check_increasing_levels",
     "check_maturities",
+    "check_numeric",
     "check_panel",
+    "check_param",
     "check_targets",
+    "check_units",
     "check_window",
+    "infer_frequency",
+    "parse_dates",
     "resolve_device",
     "resolve_maturities",
     "restore_target_layout",
     "seed_from_random_state",
     "target_positions",
     "torch_seed",
+    "validate_params",
     "validate_windows",
 ]

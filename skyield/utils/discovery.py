@@ -15,7 +15,8 @@ def all_estimators():
     """Return ``(name, class)`` for every public skyield estimator, sorted by name.
 
     An estimator is a public (non-underscore) subclass of scikit-learn's ``BaseEstimator``
-    defined in skyield and exported by a skyield subpackage.
+    defined in skyield and exported by a skyield subpackage; the bases of
+    :mod:`skyield.base` are not estimators themselves.
     """
     import skyield
 
@@ -29,6 +30,7 @@ def all_estimators():
         for attribute, value in vars(module).items():
             if (inspect.isclass(value) and issubclass(value, BaseEstimator)
                     and value.__module__.startswith("skyield.")
+                    and value.__module__ != "skyield.base"
                     and not attribute.startswith("_") and not inspect.isabstract(value)):
                 found[attribute] = value
     return sorted(found.items())

@@ -1,26 +1,37 @@
 """Validation of user input: one place that turns bad input into clear errors.
 
 Every check names what is wrong and where (the argument, the date, the column). Nothing is
-dropped, filled or clipped here: missing values either raise or are kept as NaN for code
-that handles them explicitly (``missing="allow"``).
+dropped, filled, converted or clipped here: missing values either raise or are kept as NaN
+for code that handles them explicitly (``missing="allow"``), and text is never read as
+numbers (:func:`check_numeric`, the one rule of every estimator). The dates of a panel are
+checked by :func:`skyield.utils.check_dates` (order, uniqueness, spacing), its units by
+:func:`check_units`.
 """
 
+import warnings
 from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.utils.validation import validate_data
 
+from skyield.utils._dates import check_dates, show_date
 from skyield.utils._maturities import parse_maturities
 
 __all__ = [
+    "DECIMAL_LOOKING",
     "Panel",
+    "TargetLayout",
+    "UnitsWarning",
     "check_coverage",
     "check_horizons",
     "check_increasing_levels",
+    "check_numeric",
     "check_panel",
     "check_family_panel",
+    "check_units",
     "resolve_maturities",
     "check_maturities",
     "validate_windows",
@@ -30,6 +41,9 @@ __all__ = [
     "target_positions",
     "MISSING_POLICIES",
 ]
+
+#: Yields whose every value lies strictly within this bound in size look like decimals.
+DECIMAL_LOOKING = 0.2
 
 MISSING_POLICIES = ("raise", "allow")
 
@@ -54,6 +68,10 @@ class Panel:
     index: pd.Index | None
     columns: list
     maturities: np.ndarray | None
+    #: Frequency of the dates (see :func:`skyield.utils.infer_frequency`), or None.
+    frequency: str | None = None
+    #: Whether the series are yields: maturities given as numbers, or read from labels.
+    curve: bool = False
 
     @property
     def n_dates(self):
@@ -69,7 +87,7 @@ class Panel:
             return f"row {row}"
         value = self.index[row]
         if isinstance(value, pd.Timestamp):
-            return f"date {value.date()}"
+            return f"date {show_date(value)}"
         return f"row {value!r}"
 
 
@@ -78,35 +96,134 @@ def _check_missing_policy(missing):
         raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
 
 
-def _check_index(index, name):
-    if index.has_duplicates:
-        duplicated = index[index.duplicated()][0]
-        raise ValueError(f"{name} has duplicated dates: {_show(duplicated)} appears more than once")
-    if not index.is_monotonic_increasing:
-        position = _first_unsorted(index)
-        raise ValueError(
-            f"{name} dates must be sorted in increasing order: {_show(index[position + 1])} "
-            f"follows {_show(index[position])}"
+class UnitsWarning(UserWarning):
+    """Yields that look like decimals (0.05 for 5%) where skyield reads percent.
+
+    Silence it, once the units are known to be right, with
+    ``warnings.filterwarnings("ignore", category=skyield.utils.UnitsWarning)``.
+    """
+
+
+def _text_or_bool(value):
+    return isinstance(value, (str, bytes, bool, np.bool_))
+
+
+def _refuse(value, name, where):
+    if isinstance(value, np.generic):
+        value = value.item()
+    kind = "booleans" if isinstance(value, (bool, np.bool_)) else "text"
+    raise ValueError(
+        f"{name} holds {kind} ({value!r} at {where}): skyield reads numbers only and never "
+        f"converts {kind} to numbers itself; convert the data explicitly (e.g. with "
+        f"pandas.to_numeric) after checking what it holds"
+    )
+
+
+def _check_column(column, name, index):
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_string_dtype(dtype) or \
+            dtype == object:
+        flags = column.map(_text_or_bool).to_numpy(dtype=bool)
+        if flags.any():
+            row = int(np.flatnonzero(flags)[0])
+            label = index[row]
+            where = f"date {show_date(label)}" if isinstance(label, pd.Timestamp) else \
+                f"row {label!r}"
+            _refuse(column.iloc[row], name, where)
+    elif not (pd.api.types.is_numeric_dtype(dtype)):
+        raise ValueError(f"{name} is not numeric (dtype {dtype})")
+
+
+def check_numeric(data, name="X"):
+    """Refuse text and booleans where numbers are expected: one rule for every estimator.
+
+    Numbers come as a numeric dtype, or as an object array (or column) holding numbers
+    (missing values as None or NaN). Text is refused even when it reads as a number
+    (``"1.5"``): what a file holds is converted by the user, explicitly, never here.
+
+    Parameters
+    ----------
+    data : array-like, DataFrame or Series
+        The input; sparse matrices and objects that are no arrays are left to the
+        estimator's own checks.
+    name : str, default="X"
+        Name used in error messages.
+
+    Raises
+    ------
+    ValueError
+        Naming the first text or boolean value and where it is (its column and date or
+        row for a DataFrame, its position for an array).
+    """
+    if isinstance(data, pd.Series):
+        _check_column(data, name, data.index)
+        return
+    if isinstance(data, pd.DataFrame):
+        for column in data.columns:
+            _check_column(data[column], f"{name} column {column!r}", data.index)
+        return
+    if sparse.issparse(data):
+        return
+    try:
+        values = np.asarray(data)
+    except (TypeError, ValueError):
+        return  # ragged or otherwise not an array: the estimator's own check says so
+    if values.size == 0:
+        return
+    if values.dtype.kind in "USb":
+        position = (0,) * values.ndim
+    elif values.dtype.kind == "O":
+        flags = np.vectorize(_text_or_bool, otypes=[bool])(values)
+        if not flags.any():
+            return
+        position = tuple(int(i) for i in np.argwhere(flags)[0])
+    else:
+        return
+    where = f"position {position[0] if len(position) == 1 else position}"
+    _refuse(values[position], name, where)
+
+
+def check_units(values, name="Y"):
+    """Warn when yields look like decimals (0.05 for 5%): skyield reads yields in percent.
+
+    Parameters
+    ----------
+    values : array-like
+        Yields; missing values are ignored.
+    name : str, default="Y"
+        Name used in the warning.
+
+    Warns
+    -----
+    UnitsWarning
+        When every finite value lies strictly within :data:`DECIMAL_LOOKING` (0.2) in
+        size and one is not zero. The message says how to silence it.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0:
+        return
+    largest = float(finite.max())
+    if 0 < largest < DECIMAL_LOOKING:
+        warnings.warn(
+            f"{name}: every yield lies within +-{DECIMAL_LOOKING:g} (the largest in size is "
+            f"{largest:.3g}), so they look like decimals (0.05 for 5%), while skyield reads "
+            f"yields in percent (its priors, start values and report scales assume it). "
+            f"Multiply them by 100; if they are percent, silence this warning with "
+            f"warnings.filterwarnings('ignore', category=skyield.utils.UnitsWarning) "
+            f"(skyield benchmark: --units percent)",
+            UnitsWarning, stacklevel=3,
         )
 
 
-def _first_unsorted(index):
-    values = index.to_numpy()
-    return int(np.flatnonzero(~(values[:-1] < values[1:]))[0])
-
-
-def _show(value):
-    if isinstance(value, pd.Timestamp):
-        return str(value.date()) if value == value.normalize() else str(value)
-    return repr(value)
-
-
-def _numeric_values(frame, name):
-    for column in frame.columns:
-        dtype = frame[column].dtype
-        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
-            raise ValueError(f"{name} column {column!r} is not numeric (dtype {dtype})")
-    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+def _labels_are_maturities(columns):
+    if not len(columns) or all(isinstance(c, (int, np.integer)) for c in columns):
+        return False
+    try:
+        parse_maturities(list(columns), unit="years")
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _check_finite(values, name, missing, row_label, columns):
@@ -266,7 +383,8 @@ def resolve_maturities(maturities, n_series, columns=None, *, required=True):
         DataFrame column labels ("3M", "10Y", "SVENY05", ...). Numeric labels are read as
         years, the convention of skyield's dataset loaders.
     required : bool, default=True
-        If True, raise when no maturities can be found; else return None.
+        If True, raise when no maturities can be found (or the labels' maturities are not
+        strictly increasing); else return None.
 
     Returns
     -------
@@ -281,11 +399,14 @@ def resolve_maturities(maturities, n_series, columns=None, *, required=True):
     if columns is not None and not all(isinstance(c, (int, np.integer)) for c in columns):
         try:
             parsed = parse_maturities(list(columns), unit="years")
+            return check_maturities(parsed, n_series,
+                                    name="maturities parsed from the column labels")
         except ValueError:
+            # Labels that are not a sorted grid of maturities are fine for a model that
+            # does not use maturities (a factor model of yields in any column order).
             if required:
                 raise
             return None
-        return check_maturities(parsed, n_series, name="maturities parsed from the column labels")
     if required:
         raise ValueError(
             "this model needs maturities: pass a DataFrame whose columns are maturity labels "
@@ -296,8 +417,14 @@ def resolve_maturities(maturities, n_series, columns=None, *, required=True):
 
 
 def check_panel(Y, *, name="Y", missing="raise", min_length=1, maturities=None,
-                need_maturities=False):
+                need_maturities=False, freq=None):
     """Validate a panel of series observed at consecutive dates.
+
+    The intake of every panel that enters skyield: the dates are checked by
+    :func:`skyield.utils.check_dates` (unique, increasing, evenly spaced at their
+    frequency), the values by :func:`check_numeric` (numbers only) and for missing and
+    infinite values. The units are checked separately (:func:`check_units`), where a
+    panel enters a model.
 
     Parameters
     ----------
@@ -316,6 +443,8 @@ def check_panel(Y, *, name="Y", missing="raise", min_length=1, maturities=None,
         See :func:`resolve_maturities`.
     need_maturities : bool, default=False
         Raise when no maturities can be resolved.
+    freq : {"daily", "weekly", "monthly", "quarterly", "annual"}, default=None
+        The frequency the dates must have; None infers it.
 
     Returns
     -------
@@ -324,6 +453,7 @@ def check_panel(Y, *, name="Y", missing="raise", min_length=1, maturities=None,
     _check_missing_policy(missing)
     if isinstance(Y, pd.Series):
         Y = Y.to_frame()
+    frequency = None
     if isinstance(Y, pd.DataFrame):
         if isinstance(Y.index, pd.MultiIndex):
             raise ValueError(
@@ -333,13 +463,15 @@ def check_panel(Y, *, name="Y", missing="raise", min_length=1, maturities=None,
         if Y.shape[1] == 0:
             raise ValueError(f"{name} has no columns")
         index = Y.index
-        _check_index(index, name)
-        values = _numeric_values(Y, name)
+        frequency = check_dates(index, name=name, freq=freq)
+        check_numeric(Y, name)
+        values = Y.to_numpy(dtype=np.float64, na_value=np.nan)
         columns = list(Y.columns)
     else:
+        check_numeric(Y, name)
         values = np.asarray(Y)
-        if values.dtype.kind not in "biuf":
-            raise ValueError(f"{name} must be numeric, got an array of dtype {values.dtype}")
+        if values.dtype.kind not in "iuf":
+            raise ValueError(f"{name} must be real numbers, got an array of dtype {values.dtype}")
         values = values.astype(np.float64)
         if values.ndim == 1:
             values = values[:, None]
@@ -353,12 +485,14 @@ def check_panel(Y, *, name="Y", missing="raise", min_length=1, maturities=None,
         raise ValueError(
             f"{name} has {values.shape[0]} dates but at least {min_length} are needed"
         )
+    frame = isinstance(Y, pd.DataFrame)
     tau = resolve_maturities(
-        maturities, values.shape[1],
-        columns if isinstance(Y, pd.DataFrame) else None,
-        required=need_maturities,
-    ) if (maturities is not None or need_maturities or isinstance(Y, pd.DataFrame)) else None
-    return Panel(values=values, index=index, columns=columns, maturities=tau)
+        maturities, values.shape[1], columns if frame else None, required=need_maturities,
+    ) if (maturities is not None or need_maturities or frame) else None
+    curve = (maturities is not None and not isinstance(maturities, str)) or \
+        (frame and _labels_are_maturities(columns))
+    return Panel(values=values, index=index, columns=columns, maturities=tau,
+                 frequency=frequency, curve=curve)
 
 
 def check_family_panel(Y, *, name="Y", missing="raise", min_length=1, maturities=None,
@@ -401,8 +535,10 @@ def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_al
     ``X`` is a 3-D array ``(n_samples, window, n_series)`` or a 2-D array
     ``(n_samples, n_features)``. A 2-D row is read as a window flattened in time-major
     order (all series at the oldest lag, then the next lag, ...), i.e. reshaped to
-    ``(n_samples, window, n_features // window)`` when ``window`` is set, and as one
-    series of ``n_features`` lags when it is not.
+    ``(n_samples, window, n_features // window)``; with ``window="row"`` each row is the
+    window of one series (its ``n_features`` dates). Without ``window`` a 2-D ``X`` is
+    an error (a panel of dates x series, or flattened windows, would otherwise be
+    misread).
 
     Parameters
     ----------
@@ -411,8 +547,9 @@ def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_al
     X : array-like of shape (n_samples, window, n_series) or (n_samples, n_features)
     y : array-like, default=None
         Targets, validated for consistent length and finiteness.
-    window : int, default=None
-        Window length for reading 2-D input.
+    window : int or "row", default=None
+        Window length for reading 2-D input, or ``"row"`` for rows that are the window of
+        one series.
     reset : bool, default=True
         True in ``fit``, False in ``predict``.
     ensure_all_finite : bool, default=True
@@ -423,10 +560,14 @@ def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_al
     X : ndarray of shape (n_samples, window, n_series)
     y : ndarray or None
     """
+    check_numeric(X, "X")
+    if not reset:
+        _check_fitted_window_shape(estimator, np.asarray(X).shape, window)
     if y is None:
         X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype=np.float64,
                           ensure_all_finite=ensure_all_finite, ensure_min_features=1)
     else:
+        check_numeric(y, "y")
         y = np.asarray(y)
         target_shape = y.shape
         if y.ndim == 3:
@@ -438,17 +579,26 @@ def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_al
         y = np.asarray(y, dtype=np.float64)
         if len(target_shape) == 3:
             y = y.reshape(target_shape)
-    if X.ndim == 2:
+    if X.ndim == 2 and isinstance(window, str) and window == "row":
+        # Each row is the window of one series: its n_features dates.
+        X = X[:, :, None]
+    elif X.ndim == 2:
         if window is None:
-            X = X[:, :, None]
-        else:
-            if X.shape[1] % window:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, which is not a multiple of window={window}; "
-                    f"pass 3-D windows (n_samples, window, n_series) or fix window"
-                )
-            X = X.reshape(X.shape[0], window, X.shape[1] // window)
+            raise ValueError(
+                f"X is 2-D, shape {X.shape}: a window regressor reads each row as a window "
+                f"of several dates flattened in time-major order and needs window= (the "
+                f"number of dates per row) to unflatten it; pass window=, or 3-D windows "
+                f"(n_samples, window, n_series), e.g. from skyield.preprocessing.make_windows"
+            )
+        if X.shape[1] % window:
+            raise ValueError(
+                f"X has {X.shape[1]} features, which is not a multiple of window={window}; "
+                f"pass 3-D windows (n_samples, window, n_series) or fix window"
+            )
+        X = X.reshape(X.shape[0], window, X.shape[1] // window)
     elif X.ndim == 3:
+        if isinstance(window, str):
+            raise ValueError(f"window={window!r} reads 2-D rows; X is 3-D, shape {X.shape}")
         if window is not None and X.shape[1] != window:
             raise ValueError(f"X windows have length {X.shape[1]} but window={window}")
     else:
@@ -463,13 +613,42 @@ def validate_windows(estimator, X, y=None, *, window=None, reset=True, ensure_al
     return X, y
 
 
+def _check_fitted_window_shape(estimator, shape, window):
+    """Name a mismatch of windows with those seen in ``fit`` (dates, series, features)."""
+    length = getattr(estimator, "window_", None)
+    n_series = getattr(estimator, "n_series_in_", None)
+    if length is None or n_series is None:
+        return
+    owner = type(estimator).__name__
+    if len(shape) == 3 and shape[1] != length:
+        raise ValueError(
+            f"X windows have length {shape[1]} but {owner} was fitted on windows of length "
+            f"{length}"
+        )
+    if len(shape) == 3 and shape[2] != n_series:
+        raise ValueError(f"X has {shape[2]} series but {owner} was fitted with {n_series}")
+    if len(shape) == 2 and shape[1] != length * n_series:
+        # scikit-learn's own words first (its checks match them), then what they mean.
+        raise ValueError(
+            f"X has {shape[1]} features, but {owner} is expecting {length * n_series} "
+            f"features as input: it was fitted on windows of {length} dates x {n_series} "
+            f"series, flattened to rows of {length * n_series} features"
+            + (" (window='row')" if isinstance(window, str) else "")
+        )
+
+
 @dataclass(frozen=True)
 class TargetLayout:
-    """How ``fit`` received ``y``, so that ``predict`` returns the same layout."""
+    """How ``fit`` received ``y``, so that ``predict`` returns the same layout.
+
+    ``steps_in_columns`` marks a 2-D ``y`` of shape (n, n_horizons) holding the horizons
+    of one target.
+    """
 
     ndim: int
     horizon: int
     n_targets: int
+    steps_in_columns: bool = False
 
 
 def check_targets(y, n_samples=None, name="y"):
@@ -511,5 +690,7 @@ def restore_target_layout(values, layout):
     if layout.ndim == 1:
         return values.reshape((values.shape[0],) + extra)
     if layout.ndim == 2:
+        if layout.steps_in_columns:
+            return values.reshape((values.shape[0], layout.horizon) + extra)
         return values.reshape((values.shape[0], layout.n_targets) + extra)
     return values

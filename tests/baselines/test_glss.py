@@ -50,7 +50,7 @@ def test_initial_loadings_are_svensson_and_likelihood_rises(fitted):
     np.testing.assert_array_equal(fitted.initial_loadings_, start)
     np.testing.assert_array_equal(fitted.maturities_, MATURITIES)
     assert fitted.decays_ == (0.7, 0.2)
-    assert fitted.loglikelihood_ > fitted.initial_loglikelihood_
+    assert fitted.log_likelihood_ > fitted.initial_log_likelihood_
     assert fitted.converged_
     # Identification: k (k + 1) / 2 loadings held at their Svensson values.
     assert fitted.fixed_loadings_.sum() == 10
@@ -66,7 +66,7 @@ def test_diagonal_transition_and_three_factors(curves):
                                   svensson_loadings(MATURITIES, 0.7, 1.0)[:, :3])
     assert model.fixed_loadings_.sum() == 3
     assert np.count_nonzero(model.transition_ - np.diag(np.diag(model.transition_))) == 0
-    assert model.loglikelihood_ >= model.initial_loglikelihood_
+    assert model.log_likelihood_ >= model.initial_log_likelihood_
     assert model.transform(curves).shape == (130, 3)
 
 
@@ -134,7 +134,7 @@ def test_forecast_matches_closed_form_after_update(curves):
     assert (forecast.index == curves.index[115:120]).all()
     assert list(forecast.columns) == MATURITIES
 
-    quantiles = model.forecast_quantiles(steps, [0.05, 0.5, 0.95])
+    quantiles = model.forecast(steps, quantiles=[0.05, 0.5, 0.95])
     assert quantiles.shape == (steps, len(MATURITIES), 3)
     assert np.all(np.diff(quantiles, axis=-1) > 0)
     np.testing.assert_allclose(quantiles[..., 1], expected, atol=1e-8)
@@ -144,20 +144,40 @@ def test_forecast_matches_closed_form_after_update(curves):
                                    + model.error_cov_))
     np.testing.assert_allclose(quantiles[0, :, 2] - quantiles[0, :, 1],
                                norm.ppf(0.95) * one_step_std, rtol=1e-8)
-    interval = model.forecast_interval(steps, coverage=0.9)
+    interval = model.forecast(steps, coverage=0.9)
     np.testing.assert_allclose(interval, quantiles[..., [0, 2]], atol=1e-10)
 
     paths = model.sample_paths(5, steps, random_state=3)
     assert paths.shape == (5, steps, len(MATURITIES))
 
 
-def test_predict_is_one_step_ahead(curves, fitted):
-    predictions = fitted.predict(curves.iloc[:N_TRAIN])
-    factors = fitted.transform(curves.iloc[:N_TRAIN])
-    expected = factors[:-1] @ fitted.transition_.T @ fitted.loadings_.T
-    np.testing.assert_allclose(predictions[1:], expected, atol=1e-8)
-    errors = curves.iloc[10:N_TRAIN].to_numpy() - predictions[10:]
+def test_predict_forecasts_the_following_block(curves, fitted):
+    block = curves.iloc[N_TRAIN:]
+    # Filtered factors of the whole panel from the initial state: those of training then
+    # of the block, with the parameters frozen.
+    factors = fitted.transform(curves)
+    H, A = fitted.loadings_, fitted.transition_
+    predictions = fitted.predict(block)
+    assert predictions.index.equals(block.index)
+    expected = factors[N_TRAIN - 1:-1] @ A.T @ H.T
+    np.testing.assert_allclose(predictions.to_numpy(), expected, atol=1e-8)
+    np.testing.assert_allclose(predictions.to_numpy()[0], fitted.forecast(1).to_numpy()[0],
+                               atol=1e-10)
+    errors = block.to_numpy() - predictions.to_numpy()
     assert np.sqrt(np.mean(errors ** 2)) < 0.2
+    assert fitted.score(block) == pytest.approx(-np.mean(errors ** 2))
+    # Two dates ahead: from the factors two rows earlier.
+    two = fitted.predict(block, horizon=2).to_numpy()
+    np.testing.assert_allclose(two[2:], factors[N_TRAIN:-2] @ (A @ A).T @ H.T, atol=1e-8)
+    np.testing.assert_allclose(two[:2], fitted.forecast(2).to_numpy(), atol=1e-10)
+    assert fitted.score(block, horizon=2) < fitted.score(block)
+    interval = fitted.predict_interval(block, coverage=0.9)
+    np.testing.assert_allclose(interval.mean(axis=-1), expected, atol=1e-8)
+    # A gap of unseen dates before the block is read from its dates.
+    later = curves.iloc[N_TRAIN + 3:]
+    np.testing.assert_allclose(fitted.predict(later).to_numpy()[0],
+                               fitted.forecast(4).to_numpy()[3], atol=1e-10)
+    assert fitted.last_date_ == curves.index[N_TRAIN - 1]
 
 
 def test_array_input_needs_maturities(curves):
@@ -175,7 +195,7 @@ def test_input_errors(curves, fitted):
         GaussianLinearStateSpace(n_factors=9).fit(curves)
     with pytest.raises(ValueError, match="takes two decays"):
         GaussianLinearStateSpace(n_factors=4, decays=0.7).fit(curves)
-    with pytest.raises(ValueError, match="transition must be one of"):
+    with pytest.raises(ValueError, match="GaussianLinearStateSpace: transition must be one of"):
         GaussianLinearStateSpace(transition="var").fit(curves)
     with pytest.raises(ValueError, match=r"3 maturities \(n_features = 3\)"):
         GaussianLinearStateSpace(n_factors=4).fit(curves.iloc[:, :3])
@@ -186,7 +206,7 @@ def test_input_errors(curves, fitted):
     other_grid = curves.rename(columns={10.0: 12.0})
     with pytest.raises(ValueError, match="column 7 is 12.0 but the model was fitted with 10.0"):
         fitted.transform(other_grid)
-    with pytest.raises(ValueError, match="not sorted"):
+    with pytest.raises(ValueError, match="column 0 is 10.0 but the model was fitted with 0.25"):
         fitted.transform(curves[MATURITIES[::-1]])
 
 
@@ -227,8 +247,8 @@ def test_five_factors_start_extended_svensson_and_fit(five_factor_curves, five_f
     np.testing.assert_array_equal(model.initial_loadings_, start)
     assert model.loadings_.shape == (len(MATURITIES), 5)
     assert model.transition_.shape == (5, 5)
-    assert np.isfinite(model.loglikelihood_)
-    assert model.loglikelihood_ >= model.initial_loglikelihood_
+    assert np.isfinite(model.log_likelihood_)
+    assert model.log_likelihood_ >= model.initial_log_likelihood_
     # Identification: 5 * 6 / 2 loadings held at their start values, on 5 distinct rows.
     assert model.fixed_loadings_.sum() == 15
     assert np.count_nonzero(model.fixed_loadings_.any(axis=1)) == 5
@@ -245,8 +265,8 @@ def test_five_factors_fit_a_five_factor_panel_better_than_four(five_factor_fits)
     # The 4-factor model is nested in the 5-factor one (up to the diffuse prior of the
     # extra factor and the variance floor), and the panel has a fifth factor.
     four, five = five_factor_fits[4], five_factor_fits[5]
-    assert np.isfinite(four.loglikelihood_) and np.isfinite(five.loglikelihood_)
-    assert five.loglikelihood_ > four.loglikelihood_
+    assert np.isfinite(four.log_likelihood_) and np.isfinite(five.log_likelihood_)
+    assert five.log_likelihood_ > four.log_likelihood_
 
 
 def test_five_factor_grid_search_finds_the_generating_pair():

@@ -5,6 +5,8 @@ factor, AR(1) state, stationary start), applied with the fitted parameters, and 
 closed-form moments of the AR(1) factor model.
 """
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,16 +41,18 @@ def as_frame(values, start="2000-01-07"):
 def reference_filter(z, loadings, phi, error_cov):
     """Kalman filter of z_t = b x_t + u_t, x_t = phi x_{t-1} + e_t (Var e = 1).
 
-    Returns filtered means and variances, and one-step-ahead predictions of z_t.
+    Rows of NaN are dates without observations (prediction only). Returns filtered means
+    and variances, and one-step-ahead predictions of z_t.
     """
     a, p = 0.0, 1.0 / (1.0 - phi ** 2)
     filtered, variances, predictions = [], [], []
     for row in z:
         predictions.append(loadings * a)
-        cov = p * np.outer(loadings, loadings) + error_cov
-        gain = p * np.linalg.solve(cov, loadings)
-        a = a + gain @ (row - loadings * a)
-        p = p - p * gain @ loadings
+        if not np.isnan(row).all():
+            cov = p * np.outer(loadings, loadings) + error_cov
+            gain = p * np.linalg.solve(cov, loadings)
+            a = a + gain @ (row - loadings * a)
+            p = p - p * gain @ loadings
         filtered.append(a)
         variances.append(p)
         a, p = phi * a, phi ** 2 * p + 1.0
@@ -76,6 +80,8 @@ def test_recovers_one_factor_dfm(data):
     frame, factor = data
     model = KalmanFactorModel(n_factors=1, standardize=False).fit(frame.iloc[:N_TRAIN])
     assert model.converged_
+    assert model.log_likelihood_ == pytest.approx(float(model.results_.llf))
+    assert not hasattr(model, "loglikelihood_")
     # Unit factor innovations as in the simulation, so loadings are in data units.
     # Standard errors are about 0.05 (loadings) and 0.03 (persistence) at 400 dates.
     np.testing.assert_allclose(model.loadings_[:, 0], LOADINGS, atol=0.2)
@@ -98,11 +104,64 @@ def test_transform_with_frozen_parameters_matches_reference_filter(data, fitted)
     reference_later, _, _ = reference_filter(z[N_TRAIN:], loadings, phi, error_cov)
     np.testing.assert_allclose(later[:, 0], reference_later, atol=1e-8)
 
-    np.testing.assert_allclose(
-        fitted.predict(frame), predictions * fitted.scale_ + fitted.mean_, atol=1e-8
-    )
+    # predict(Y) of the block that follows the training span: row t is forecast from
+    # the dates before it, i.e. the one-step predictions of the filter over the whole
+    # panel (started at the stationary distribution at the first training date).
+    block = frame.iloc[N_TRAIN:]
+    predicted = fitted.predict(block)
+    assert isinstance(predicted, pd.DataFrame) and predicted.index.equals(block.index)
+    expected = predictions[N_TRAIN:] * fitted.scale_ + fitted.mean_
+    np.testing.assert_allclose(predicted.to_numpy(), expected, atol=1e-8)
+    assert fitted.score(block) == pytest.approx(-np.mean((expected - block.to_numpy()) ** 2))
+    # horizon=3: from the filtered factor three dates earlier (from the last training date
+    # for the first three rows).
+    three = fitted.predict(block, horizon=3).to_numpy()
+    origins = filtered[N_TRAIN - 3 + np.arange(3, len(block))]
+    np.testing.assert_allclose(three[3:], fitted.mean_ + fitted.scale_ * np.outer(
+        phi ** 3 * origins, loadings), atol=1e-8)
+    np.testing.assert_allclose(three[:3], fitted.mean_ + fitted.scale_ * np.outer(
+        phi ** np.arange(1, 4) * filtered[N_TRAIN - 1], loadings), atol=1e-8)
     np.testing.assert_array_equal(np.array(fitted.results_.params), params_before)
     assert fitted.n_dates_seen_ == N_TRAIN
+    assert fitted.last_date_ == frame.index[N_TRAIN - 1]
+
+
+def test_predict_across_a_gap_read_from_the_dates(data, fitted):
+    frame, _ = data
+    block = frame.iloc[N_TRAIN + 4:N_TRAIN + 30]  # four weeks unseen
+    z, loadings, phi, error_cov = _reference_inputs(fitted, frame.iloc[:N_TRAIN + 30])
+    z[N_TRAIN:N_TRAIN + 4] = np.nan
+    _, _, predictions = reference_filter(z, loadings, phi, error_cov)
+    predicted = fitted.predict(block).to_numpy()
+    np.testing.assert_allclose(predicted, predictions[N_TRAIN + 4:] * fitted.scale_
+                               + fitted.mean_, atol=1e-8)
+    # The first row is the fifth step from the last date seen, with its uncertainty.
+    np.testing.assert_allclose(predicted[0], fitted.forecast(5).to_numpy()[4], atol=1e-10)
+    np.testing.assert_allclose(fitted.predict_interval(block, coverage=0.8)[0],
+                               fitted.forecast(5, coverage=0.8)[4], atol=1e-10)
+    # The same values taken to follow directly are forecast otherwise.
+    directly = block.set_axis(frame.index[N_TRAIN:N_TRAIN + 26])
+    assert not np.allclose(fitted.predict(directly).to_numpy()[0], predicted[0])
+    # predict never moves the model.
+    assert fitted.last_date_ == frame.index[N_TRAIN - 1]
+
+
+def test_predict_quantiles_are_update_then_forecast(data, fitted):
+    frame, _ = data
+    block = frame.iloc[N_TRAIN:N_TRAIN + 12]
+    levels = [0.1, 0.5, 0.9]
+    for h in (1, 4):
+        quantiles = fitted.predict_quantiles(block, levels, horizon=h)
+        assert quantiles.shape == (12, 5, 3)
+        for t in (h, 11):
+            moved = copy.deepcopy(fitted).update(block.iloc[:t - h + 1])
+            np.testing.assert_allclose(quantiles[t], moved.forecast(h, quantiles=levels)[-1],
+                                       atol=1e-8)
+        np.testing.assert_allclose(quantiles[:h], fitted.forecast(h, quantiles=levels)[:h],
+                                   atol=1e-8)
+    interval = fitted.predict_interval(block)  # default coverage 0.95
+    np.testing.assert_allclose(interval, fitted.predict_quantiles(block, [0.025, 0.975]),
+                               atol=1e-12)
 
 
 def test_filtered_factors_do_not_use_later_dates(data, fitted):
@@ -138,12 +197,12 @@ def test_update_then_forecast_matches_closed_form(data):
     assert forecast.index[0] == frame.index[500]
     assert (forecast.index == frame.index[500:506]).all()
 
-    quantiles = model.forecast_quantiles(6, [0.1, 0.5, 0.9])
+    quantiles = model.forecast(6, quantiles=[0.1, 0.5, 0.9])
     assert quantiles.shape == (6, 5, 3)
     assert np.all(np.diff(quantiles, axis=-1) > 0)
     np.testing.assert_allclose(quantiles[..., 1], mean, atol=1e-8)
     np.testing.assert_allclose(quantiles[..., 2], mean + norm.ppf(0.9) * std, atol=1e-8)
-    interval = model.forecast_interval(6, coverage=0.9)
+    interval = model.forecast(6, coverage=0.9)
     np.testing.assert_allclose(interval[..., 1] - interval[..., 0],
                                2 * norm.ppf(0.95) * std, atol=1e-8)
     assert model.last_date_ == frame.index[499]
@@ -217,9 +276,12 @@ def test_array_panels_forecast_by_step(data):
 
 
 def test_irregular_dates_detect_overlap_only(data):
+    # Monthly dates that wander inside their month (as a last trading day does): regular
+    # at the monthly frequency, on no grid of pandas' offsets.
     frame, _ = data
     irregular = frame.iloc[:120].copy()
-    irregular.index = irregular.index + pd.to_timedelta(np.arange(120) % 3, unit="D")
+    month_ends = pd.date_range("2000-01-31", periods=120, freq="ME")
+    irregular.index = month_ends - pd.to_timedelta(np.arange(120) % 3, unit="D")
     model = KalmanFactorModel().fit(irregular.iloc[:100])
     assert model.freq_ is None
     assert list(model.forecast(2).index) == [1, 2]
@@ -250,8 +312,10 @@ def test_update_errors(data, fitted):
         model.update(frame.iloc[N_TRAIN + 1:N_TRAIN + 3])
     irregular = frame.iloc[N_TRAIN:N_TRAIN + 3].copy()
     irregular.index = irregular.index[:1].append(irregular.index[1:] + pd.Timedelta(days=1))
-    with pytest.raises(ValueError, match="row 1 is"):
+    with pytest.raises(ValueError, match="date 2007-09-15 \\(row 1\\) is not on the W-FRI grid"):
         model.update(irregular)
+    with pytest.raises(ValueError, match="skips dates of frequency W-FRI: row 1"):
+        model.update(frame.iloc[[N_TRAIN, N_TRAIN + 2]])
     with pytest.raises(ValueError, match="must be a DataFrame indexed by the dates"), \
             pytest.warns(UserWarning, match="does not have valid feature names"):
         model.update(frame.to_numpy()[N_TRAIN:N_TRAIN + 3])
@@ -283,15 +347,26 @@ def test_input_errors(data, fitted):
     constant["s3"] = 1.0
     with pytest.raises(ValueError, match="'s3' is constant"):
         KalmanFactorModel().fit(constant)
-    with pytest.raises(ValueError, match="error_cov must be one of"):
+    with pytest.raises(ValueError, match="KalmanFactorModel: error_cov must be one of"):
         KalmanFactorModel(error_cov="unstructured").fit(frame)
-    with pytest.raises(ValueError, match="n_factors must be a positive integer"):
+    with pytest.raises(ValueError, match="n_factors must be an integer in \\[1, inf\\), got 0"):
         KalmanFactorModel(n_factors=0).fit(frame)
+    with pytest.raises(ValueError, match="standardize must be"):
+        KalmanFactorModel(standardize="yes").fit(frame)
+    with pytest.raises(TypeError):
+        KalmanFactorModel(2)  # keyword-only
     with pytest.raises(ValueError, match="quantiles must be strictly increasing"):
-        fitted.forecast_quantiles(2, [0.9, 0.1])
+        fitted.forecast(2, quantiles=[0.9, 0.1])
+    with pytest.raises(ValueError, match="quantiles must be strictly increasing"):
+        fitted.predict_quantiles(frame.iloc[N_TRAIN:N_TRAIN + 2], [0.5, 0.5])
     with pytest.raises(ValueError, match="coverage must be"):
-        fitted.forecast_interval(2, coverage=1.5)
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        fitted.forecast(2, coverage=1.5)
+    with pytest.raises(ValueError, match="overlapping"):
+        fitted.predict(frame.iloc[N_TRAIN - 1:N_TRAIN + 2])
+    with pytest.raises(ValueError, match="must be a DataFrame indexed by the dates"), \
+            pytest.warns(UserWarning, match="does not have valid feature names"):
+        fitted.score(frame.to_numpy()[N_TRAIN:N_TRAIN + 3])
+    with pytest.raises(ValueError, match="steps must be an integer in \\[1, inf\\), got 0"):
         fitted.forecast(0)
 
 

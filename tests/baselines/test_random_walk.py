@@ -7,7 +7,9 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_sco
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from skyield.base import estimator_kind
 from skyield.baselines import RandomWalk
+from skyield.model_selection import ExpandingWindowSplit
 from skyield.preprocessing import make_windows
 
 
@@ -25,15 +27,39 @@ def test_level_forecast_is_last_value_at_every_horizon():
         np.testing.assert_array_equal(prediction[:, h, :], windows.X[:, -1, :])
 
 
-def test_difference_forecast_is_zero_change():
-    windows = make_windows(_panel(), window=4, horizons=2, differences=True)
-    model = RandomWalk(differences=True).fit(windows.X, windows.y)
-    np.testing.assert_array_equal(model.predict(windows.X), np.zeros(windows.y.shape))
-    # Levels back: last level + zero change is the level random walk.
-    levels = make_windows(_panel(), window=5, horizons=2)
-    level_forecast = RandomWalk().fit(levels.X, levels.y).predict(levels.X)
-    np.testing.assert_allclose(model.predict(windows.X) + windows.last_level[:, None, :],
-                               level_forecast)
+def test_level_forecast_is_zero_change_and_residuals_are_the_changes():
+    # A random walk in changes is the same forecast: zero change since the origin. The
+    # windows in changes of make_windows(differences=True) have the same origins, their
+    # targets are the training forecast errors of the level random walk.
+    levels = make_windows(_panel(), window=4, horizons=2)
+    changes = make_windows(_panel(), window=4, horizons=2, differences=True)
+    model = RandomWalk().fit(levels.X, levels.y)
+    np.testing.assert_array_equal(model.predict(levels.X) - levels.last_level[:, None, :],
+                                  np.zeros(levels.y.shape))
+    np.testing.assert_array_equal(changes.origins, levels.origins)
+    np.testing.assert_allclose(model.residuals_, changes.y)
+    np.testing.assert_allclose(changes.y + changes.last_level[:, None, :], levels.y)
+    # Inputs in changes: the window - 1 first differences inside each level window.
+    assert changes.X.shape == (levels.X.shape[0], 3, levels.X.shape[2])
+    np.testing.assert_allclose(changes.X, np.diff(levels.X, axis=1))
+
+
+def test_has_no_differences_parameter():
+    assert "differences" not in RandomWalk().get_params()
+    with pytest.raises(TypeError):
+        RandomWalk(differences=True)
+
+
+def test_residuals_are_the_training_h_step_changes_per_horizon():
+    X = np.arange(24.0).reshape(4, 3, 2)
+    y = np.stack([X[:, -1, :] + 1.0, X[:, -1, :] - 2.0], axis=1)  # (4, 2 horizons, 2)
+    model = RandomWalk(horizons=[1, 5]).fit(X, y)
+    assert model.residuals_.shape == (4, 2, 2)
+    np.testing.assert_allclose(model.residuals_[:, 0], 1.0)
+    np.testing.assert_allclose(model.residuals_[:, 1], -2.0)
+    np.testing.assert_array_equal(model.horizons_, [1, 5])
+    for gone in ("scale_", "train_changes_"):
+        assert not hasattr(model, gone)
 
 
 def test_target_layouts_and_subsets():
@@ -43,18 +69,37 @@ def test_target_layouts_and_subsets():
     np.testing.assert_array_equal(model.predict(X), X[:, -1, 1])
     model = RandomWalk().fit(X, np.zeros((4, 2)))
     np.testing.assert_array_equal(model.predict(X), X[:, -1, :])
-    # 2-D X without window is one series of n_features lags.
-    model = RandomWalk().fit(X[:, :, 0], y1)
+    # window="row": each 2-D row is the window of one series (its n_features dates).
+    model = RandomWalk(window="row").fit(X[:, :, 0], y1)
     np.testing.assert_array_equal(model.predict(X[:, :, 0]), X[:, -1, 0])
+    assert model.window_ == 3 and model.n_series_in_ == 1
     model = RandomWalk(window=3).fit(X.reshape(4, 6), np.zeros((4, 2)))
     np.testing.assert_array_equal(model.predict(X.reshape(4, 6)), X[:, -1, :])
+
+
+def test_two_dimensional_X_without_window_is_an_error():
+    X = np.arange(24.0).reshape(4, 6)
+    with pytest.raises(ValueError, match="needs window="):
+        RandomWalk().fit(X, np.zeros(4))
+    with pytest.raises(ValueError, match="not a multiple of window=4"):
+        RandomWalk(window=4).fit(X, np.zeros(4))
+    with pytest.raises(ValueError, match="reads 2-D rows"):
+        RandomWalk(window="row").fit(X.reshape(4, 3, 2), np.zeros((4, 2)))
+    # Predicting with 2-D rows needs rows of the width seen in fit.
+    model = RandomWalk(window=3).fit(X, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"X has 3 features, but RandomWalk is expecting 6 "
+                                         r"features as input: it was fitted on windows of 3 "
+                                         r"dates x 2 series"):
+        model.predict(X[:, :3])
 
 
 def test_gaussian_quantiles_use_the_mean_squared_change():
     X = np.zeros((4, 2, 1))
     y = np.array([1.0, -1.0, 3.0, -3.0])  # changes from 0: mean square 5
     model = RandomWalk().fit(X, y)
-    np.testing.assert_allclose(model.scale_, [[np.sqrt(5.0)]])
+    np.testing.assert_allclose(model.residuals_[:, 0, 0], y)
+    np.testing.assert_allclose(np.sqrt(np.mean(model.residuals_ ** 2, axis=0)),
+                               [[np.sqrt(5.0)]])
     quantiles = model.predict_quantiles(X[:1] + 2.0, [0.1, 0.5, 0.9])
     expected = 2.0 + np.sqrt(5.0) * norm.ppf([0.1, 0.5, 0.9])
     np.testing.assert_allclose(quantiles, [expected])
@@ -77,6 +122,12 @@ def test_quantile_axis_follows_the_target_layout():
     model = RandomWalk().fit(windows.X, windows.y)
     assert model.predict_quantiles(windows.X, [0.1, 0.9]).shape == windows.y.shape + (2,)
     assert model.predict_interval(windows.X).shape == windows.y.shape + (2,)
+    # Defaults: levels (0.025, 0.5, 0.975) and coverage 0.95.
+    default = model.predict_quantiles(windows.X)
+    np.testing.assert_array_equal(default,
+                                  model.predict_quantiles(windows.X, [0.025, 0.5, 0.975]))
+    np.testing.assert_allclose(model.predict_interval(windows.X), default[..., [0, 2]])
+    np.testing.assert_allclose(default[..., 1], model.predict(windows.X))
     # Intervals widen with the horizon for a random walk (variance grows with h).
     width = np.diff(model.predict_interval(windows.X[:1]), axis=-1)[0, :, :, 0]
     assert np.all(width[1] > width[0])
@@ -122,6 +173,29 @@ def test_score_on_three_dimensional_targets():
     search = GridSearchCV(RandomWalk(), {"distribution": ["gaussian"]},
                           cv=TimeSeriesSplit(n_splits=2)).fit(windows.X, windows.y)
     assert np.isfinite(search.best_score_)
+
+
+def test_multi_horizon_search_purges_the_windows_whose_targets_reach_the_test_span():
+    windows = make_windows(_panel(60), window=4, horizons=[1, 3])
+    X, y = windows.X, windows.y
+    # Windows whose targets lie 3 dates ahead: without horizons= the split would leak.
+    with pytest.raises(ValueError, match="y holds 2 horizons.*pass horizons="):
+        list(ExpandingWindowSplit(n_splits=2, test_size=10).split(X, y))
+    cv = ExpandingWindowSplit(n_splits=2, test_size=10, horizons=[1, 3])
+    splits = list(cv.split(X, y))
+    for train, test in splits:
+        # The last training target (origin + 3) is at or before the first test origin.
+        assert test[0] - train[-1] == 3
+    search = GridSearchCV(RandomWalk(horizons=[1, 3]), {"distribution": ["gaussian"]},
+                          cv=cv).fit(X, y)
+    manual = [RandomWalk(horizons=[1, 3]).fit(X[train], y[train]).score(X[test], y[test])
+              for train, test in splits]
+    assert search.best_score_ == pytest.approx(np.mean(manual))
+
+
+def test_is_a_window_regressor():
+    assert estimator_kind(RandomWalk()) == "window"
+    assert RandomWalk().__sklearn_tags__().input_tags.three_d_array
 
 
 def test_get_test_params():

@@ -20,18 +20,17 @@ SPAN = ["--start", "2012-01-01", "--test-start", "2021-01-01", "--horizons", "1,
 
 def _small_builds():
     """The deep models of the registry with tiny settings, for test runs."""
-    from skyield.cli._adapters import ProjectedFactorTransformer
     from skyield.models import FactorTransformer, LSTMAttentionRegressor, NeuralStateSpaceModel
 
     return {
         "lstm-attention": lambda seed, device, m: LSTMAttentionRegressor(
             units=4, epochs=3, differences=True, random_state=seed),
         "nnss": lambda seed, device, m: NeuralStateSpaceModel(
-            n_factors=3, hidden_layers=(8, 8), epochs=5, pretrain_epochs=20, maturities=m,
+            n_factors=3, hidden_layers=(8, 8), maxiter=5, pretrain_maxiter=20, maturities=m,
             random_state=seed),
-        "factor-transformer": lambda seed, device, m: ProjectedFactorTransformer(
-            FactorTransformer(window=6, d_model=8, n_heads=2, d_k=4, d_ff=8, epochs=2,
-                              validation_fraction=0, random_state=seed)),
+        "factor-transformer": lambda seed, device, m: FactorTransformer(
+            window=6, differences=True, d_model=8, n_heads=2, d_k=4, d_ff=8, epochs=2,
+            validation_fraction=0, random_state=seed),
     }
 
 

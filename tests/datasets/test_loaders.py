@@ -1,14 +1,14 @@
 """Tests of the bundled real-data loaders against the facts recorded in data/SOURCES.md."""
 
 import hashlib
+import shutil
 from importlib.resources import files
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from skyield.datasets._io import DATA_FILES, read_data_csv
+from skyield.datasets._io import CHECKSUMS_FILE, DATA_FILES, read_data_csv, verify_data_files
 from skyield.datasets._loaders import (
     common_maturities,
     describe_dataset,
@@ -24,7 +24,6 @@ from skyield.datasets._loaders import (
 )
 from skyield.datasets._macro import _apply_incomplete_rule, apply_tcode
 
-SHARED_DATA = Path("/work/shared/data")
 CMT_YEARS = [1 / 12, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 30.0]
 FRED_ONLY = {20.0: ("1987-01-01", "1993-09-30"), 30.0: ("2002-02-19", "2006-02-08")}
 
@@ -36,13 +35,54 @@ def _raw(name, **kwargs):
 
 # --- package data -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", DATA_FILES)
-def test_package_data_identical_to_shared_copy(name):
-    packaged = (files("skyield.datasets") / "data" / name).read_bytes()
-    shared = SHARED_DATA / name
-    if not SHARED_DATA.is_dir():
-        pytest.skip("the shared data folder is not present on this machine")
-    assert hashlib.sha256(packaged).hexdigest() == hashlib.sha256(shared.read_bytes()).hexdigest()
+def test_package_data_match_recorded_checksums():
+    digests = verify_data_files()
+    # Every data file the loaders read is covered by the recorded digests, and only those.
+    assert sorted(digests) == sorted(name for name in DATA_FILES if name != "SOURCES.md")
+    for name, digest in digests.items():
+        packaged = (files("skyield.datasets") / "data" / name).read_bytes()
+        assert hashlib.sha256(packaged).hexdigest() == digest
+
+
+@pytest.fixture
+def data_copy(tmp_path):
+    """A copy of the small bundled files with their own digest list."""
+    names = ["nber_recessions.csv", "fredmd_coincident_tcodes.csv"]
+    source = files("skyield.datasets") / "data"
+    lines = []
+    for name in names:
+        content = (source / name).read_bytes()
+        (tmp_path / name).write_bytes(content)
+        lines.append(f"{hashlib.sha256(content).hexdigest()}  {name}")
+    (tmp_path / CHECKSUMS_FILE).write_text("\n".join(lines) + "\n")
+    shutil.copy(source / "SOURCES.md", tmp_path / "SOURCES.md")
+    return tmp_path
+
+
+def test_verify_data_files_accepts_an_intact_copy(data_copy):
+    assert sorted(verify_data_files(data_copy)) == ["fredmd_coincident_tcodes.csv",
+                                                    "nber_recessions.csv"]
+
+
+def test_verify_data_files_names_changed_missing_and_unlisted_files(data_copy):
+    changed = data_copy / "nber_recessions.csv"
+    changed.write_bytes(changed.read_bytes().replace(b"2009-06-01", b"2009-07-01"))
+    (data_copy / "fredmd_coincident_tcodes.csv").unlink()
+    (data_copy / "new_curves.csv.gz").write_bytes(b"not listed")
+    with pytest.raises(ValueError) as error:
+        verify_data_files(data_copy)
+    message = str(error.value)
+    assert "'new_curves.csv.gz' is not listed in CHECKSUMS.sha256" in message
+    assert "'fredmd_coincident_tcodes.csv' is listed in CHECKSUMS.sha256 but missing" in message
+    assert "'nber_recessions.csv' has SHA-256 " in message
+
+
+def test_verify_data_files_rejects_malformed_lines(data_copy):
+    manifest = data_copy / CHECKSUMS_FILE
+    manifest.write_text(manifest.read_text() + "abc nber_recessions.csv\n")
+    with pytest.raises(ValueError, match=r"CHECKSUMS.sha256 line 3 is not '<sha256>  <name>': "
+                                         r"'abc nber_recessions.csv'"):
+        verify_data_files(data_copy)
 
 
 @pytest.mark.parametrize("name", [n for n in DATA_FILES if n.endswith(".csv") and "tcodes" not in n

@@ -23,14 +23,6 @@ from skyield.preprocessing import make_family_windows
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def windows(n_dates=60, maturities=(1, 3, 5, 10), families=("EUR", "USD", "GBP"), seed=0):
     data = make_nelson_siegel_curves(n_dates=n_dates, maturities=list(maturities),
                                      n_families=list(families), random_state=seed)
@@ -83,8 +75,10 @@ def test_batched_with_dropout_is_reproducible_and_diverse(panel):
     X, y, families = panel
     base = YieldCurveAttentionRegressor(extractor="transformer", units=4, epochs=3,
                                         batch_size=16)
-    first = SeedEnsemble(base, 3, batched=True, random_state=0).fit(X, y, families=families)
-    second = SeedEnsemble(base, 3, batched=True, random_state=0).fit(X, y, families=families)
+    first = SeedEnsemble(base, n_estimators=3, batched=True, random_state=0).fit(
+        X, y, families=families)
+    second = SeedEnsemble(base, n_estimators=3, batched=True, random_state=0).fit(
+        X, y, families=families)
     np.testing.assert_array_equal(first.predict_interval(X, families=families),
                                   second.predict_interval(X, families=families))
     predictions = [m.predict(X, families=families) for m in first.estimators_]
@@ -109,7 +103,8 @@ def test_batched_transfer_keeps_the_extractor_frozen(panel):
         X, y, families=families)
     Xt, yt, ft = windows(n_dates=40, maturities=(2, 5, 20), families=("AAA", "BBB"), seed=2)
     base = TransferredCurveRegressor(FrozenEstimator(source), epochs=2, lr=0.05)
-    ensemble = SeedEnsemble(base, 3, batched=True, random_state=0).fit(Xt, yt, families=ft)
+    ensemble = SeedEnsemble(base, n_estimators=3, batched=True, random_state=0).fit(
+        Xt, yt, families=ft)
     reference = source.net_.module_.extractor.state_dict()
     for member in ensemble.estimators_:
         for name, value in member.net_.module_.extractor.state_dict().items():
@@ -122,7 +117,8 @@ def test_unsupported_estimators_and_mismatched_members(panel):
     X, y, _ = panel
     assert not supports_batched_fit(Ridge())
     with pytest.raises(TypeError, match="batched=True needs an estimator"):
-        SeedEnsemble(Ridge(random_state=0), 2, batched=True).fit(X.reshape(len(X), -1), y)
+        SeedEnsemble(Ridge(random_state=0), n_estimators=2, batched=True).fit(
+            X.reshape(len(X), -1), y)
     members = [YieldCurveAttentionRegressor(units=4, random_state=0),
                YieldCurveAttentionRegressor(units=5, random_state=1)]
     with pytest.raises(ValueError, match="differ only in random_state"):
@@ -133,5 +129,6 @@ def test_unsupported_estimators_and_mismatched_members(panel):
 def test_batched_on_cuda(panel):
     X, y, families = panel
     base = YieldCurveAttentionRegressor(units=4, epochs=2, device="cuda")
-    ensemble = SeedEnsemble(base, 3, batched=True, random_state=0).fit(X, y, families=families)
+    ensemble = SeedEnsemble(base, n_estimators=3, batched=True, random_state=0).fit(
+        X, y, families=families)
     assert ensemble.predict_interval(X, families=families).shape == y.shape + (2,)

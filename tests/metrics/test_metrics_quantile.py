@@ -82,8 +82,11 @@ def test_quantile_input_errors(func):
         func(y_true, np.zeros((3, 2)), [0.0, 0.5])
     with pytest.raises(ValueError, match="quantiles must lie strictly between 0 and 1"):
         func(y_true, np.zeros((3, 1)), [1.2])
-    with pytest.raises(ValueError, match="quantiles must be distinct"):
+    with pytest.raises(ValueError, match=r"quantiles must be strictly increasing, got \[0.5, 0.5"):
         func(y_true, np.zeros((3, 2)), [0.5, 0.5])
+    # One rule for levels across the package: unsorted levels are an error too.
+    with pytest.raises(ValueError, match=r"must be strictly increasing, got \[0.9, 0.1\]"):
+        func(y_true, np.zeros((3, 2)), [0.9, 0.1])
     with pytest.raises(ValueError, match=r"y_quantiles must have shape .*\(3, 2\).*got \(3, 3\)"):
         func(y_true, np.zeros((3, 3)), [0.1, 0.9])
     with pytest.raises(ValueError, match="y_quantiles contains NaN"):

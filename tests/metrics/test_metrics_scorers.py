@@ -4,19 +4,26 @@ import sklearn
 from scipy import stats
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import UnsetMetadataPassedError
-from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.model_selection import GridSearchCV, KFold, TimeSeriesSplit, cross_validate
 
+from skyield.baselines import DynamicNelsonSiegel
+from skyield.datasets import make_nelson_siegel_curves
 from skyield.metrics import (
+    crps_from_quantiles,
     get_scorer,
     get_scorer_names,
+    interval_score,
     make_interval_scorer,
     make_point_scorer,
     make_quantile_scorer,
+    mean_squared_error,
     neg_crps,
     neg_interval_score,
     neg_mean_absolute_error,
+    neg_mean_squared_error,
     neg_pinball_loss,
     neg_root_mean_squared_error,
+    pinball_loss,
 )
 
 
@@ -255,6 +262,8 @@ def test_copies_keep_requests_apart(routing):
 def test_factory_errors():
     with pytest.raises(ValueError, match="quantiles must lie strictly between 0 and 1"):
         make_quantile_scorer(quantiles=[0.0, 0.5])
+    with pytest.raises(ValueError, match="quantiles must be strictly increasing"):
+        make_quantile_scorer(quantiles=[0.9, 0.1])
     with pytest.raises(ValueError, match="metric must be one of"):
         make_quantile_scorer("energy", quantiles=[0.5])
     with pytest.raises(ValueError, match="coverage must lie strictly between 0 and 1"):
@@ -279,3 +288,87 @@ def test_missing_method_and_bad_interval_shape():
         neg_crps(model, X, Y)
     with pytest.raises(ValueError, match=r"predict_interval must return shape y.shape \+ \(2,\)"):
         neg_interval_score(model, X, Y)
+
+
+# ---------------------------------------------------------------- sequence models
+@pytest.fixture(scope="module")
+def curves():
+    return make_nelson_siegel_curves(n_dates=140, maturities=[0.25, 1, 2, 5, 10, 30],
+                                     random_state=7).curves
+
+
+@pytest.fixture(scope="module")
+def sequence_model(curves):
+    return DynamicNelsonSiegel(dynamics="var").fit(curves.iloc[:110])
+
+
+@pytest.mark.parametrize("horizon", [None, 1, 3])
+def test_scorers_compare_a_sequence_models_block_forecasts_with_the_block(
+        sequence_model, curves, horizon):
+    block = curves.iloc[110:]
+    values = block.to_numpy()
+    h = 1 if horizon is None else horizon
+    point = make_point_scorer("mean_squared_error", horizon=horizon)
+    predicted = sequence_model.predict(block, horizon=h).to_numpy()
+    assert point(sequence_model, block, None) == pytest.approx(
+        -mean_squared_error(values, predicted))
+    # The model's own score is minus the same mean squared error.
+    assert point(sequence_model, block, None) == pytest.approx(
+        sequence_model.score(block, horizon=h))
+    levels = [0.1, 0.5, 0.9]
+    quantile = make_quantile_scorer(quantiles=levels, horizon=horizon)
+    assert quantile(sequence_model, block, None) == pytest.approx(-pinball_loss(
+        values, sequence_model.predict_quantiles(block, levels, horizon=h), levels))
+    interval = make_interval_scorer(coverage=0.8, horizon=horizon)
+    bounds = sequence_model.predict_interval(block, coverage=0.8, horizon=h)
+    assert interval(sequence_model, block, None) == pytest.approx(
+        -interval_score(values, bounds[..., 0], bounds[..., 1], 0.8))
+
+
+def test_the_horizon_of_a_scorer_changes_a_sequence_models_score(sequence_model, curves):
+    block = curves.iloc[110:]
+    one = make_point_scorer("mean_squared_error", horizon=1)(sequence_model, block, None)
+    six = make_point_scorer("mean_squared_error", horizon=6)(sequence_model, block, None)
+    assert one != pytest.approx(six) and six < one  # farther forecasts are worse
+    assert neg_mean_squared_error(sequence_model, block, None) == pytest.approx(one)
+    levels = list(np.arange(1, 20) / 20)
+    crps_six = make_quantile_scorer("crps", quantiles=levels, horizon=6)
+    assert crps_six(sequence_model, block, None) == pytest.approx(-crps_from_quantiles(
+        block.to_numpy(), sequence_model.predict_quantiles(block, levels, horizon=6), levels))
+
+
+def test_horizon_does_not_touch_window_models_scored_on_targets():
+    model = BandRegressor(width=0.7).fit(X, Y)
+    for make, options in ((make_point_scorer, {}), (make_interval_scorer, {"coverage": 0.9}),
+                          (make_quantile_scorer, {"quantiles": [0.2, 0.8]})):
+        assert make(horizon=4, **options)(model, X, Y) == pytest.approx(
+            make(**options)(model, X, Y))
+
+
+def test_grid_search_of_a_sequence_model_with_a_horizon_scorer(curves):
+    data = curves.iloc[:130]
+    cv = TimeSeriesSplit(n_splits=3, test_size=15, gap=2)
+    scoring = {"mse3": make_point_scorer("mean_squared_error", horizon=3),
+               "interval": make_interval_scorer(coverage=0.9, horizon=3)}
+    search = GridSearchCV(DynamicNelsonSiegel(), {"dynamics": ["ar", "var"]}, cv=cv,
+                          scoring=scoring, refit="mse3", error_score="raise").fit(data)
+    for candidate, dynamics in enumerate(["ar", "var"]):
+        manual = []
+        for train, test in cv.split(data):
+            fitted = DynamicNelsonSiegel(dynamics=dynamics).fit(data.iloc[train])
+            manual.append(fitted.score(data.iloc[test], horizon=3))
+        assert search.cv_results_["mean_test_mse3"][candidate] == pytest.approx(
+            np.mean(manual))
+    assert np.isfinite(search.cv_results_["mean_test_interval"]).all()
+
+
+def test_cross_validate_of_a_sequence_model_with_one_horizon_scorer(curves):
+    # y=None: scikit-learn calls the scorer as scorer(estimator, X_test).
+    data = curves.iloc[:130]
+    cv = TimeSeriesSplit(n_splits=3, test_size=15)
+    scorer = make_quantile_scorer(quantiles=[0.1, 0.5, 0.9], horizon=2)
+    result = cross_validate(DynamicNelsonSiegel(), data, cv=cv, scoring=scorer,
+                            error_score="raise")
+    for score, (train, test) in zip(result["test_score"], cv.split(data)):
+        fitted = DynamicNelsonSiegel().fit(data.iloc[train])
+        assert score == pytest.approx(scorer(fitted, data.iloc[test], None))

@@ -7,6 +7,8 @@ from sklearn.model_selection import TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from skyield.base import BaseWindowRegressor
+from skyield.baselines import RandomWalk
 from skyield.model_selection import (
     ExpandingWindowSplit,
     SktimeSplit,
@@ -55,15 +57,24 @@ class QuantileLastValue(LastValue):
         return np.stack([point - coverage, point + coverage], axis=-1)
 
 
-class ZeroChange(RegressorMixin, BaseEstimator):
-    """Forecasts no change (for inputs and targets in differences)."""
+class ZeroChange(BaseWindowRegressor):
+    """Forecasts no change of the changes it models (``differences=True``), with the
+    quantiles ``q - 0.5`` of that change."""
 
-    def fit(self, X, y):
-        self.shape_ = np.shape(y)[1:]
-        return self
+    def __init__(self, *, window=None, horizons=None, targets=None, differences=True):
+        self.window = window
+        self.horizons = horizons
+        self.targets = targets
+        self.differences = differences
 
-    def predict(self, X):
-        return np.zeros((len(X),) + self.shape_)
+    def _fit(self, X, y):
+        self.seen_ = (np.array(X, copy=True), np.array(y, copy=True))
+
+    def _predict(self, X):
+        return np.zeros((len(X), self.horizons_.size, self.targets_.size))
+
+    def _predict_quantiles(self, X, levels):
+        return self._predict(X)[..., None] + (levels - 0.5)
 
 
 class FlatRidge(RegressorMixin, BaseEstimator):
@@ -114,16 +125,14 @@ class MeanModel(BaseEstimator):
         self.last_ = Y.index[-1]
         return self
 
-    def forecast(self, steps):
+    def forecast(self, steps, quantiles=None, coverage=None):
+        point = np.tile(self.sum_ / self.count_, (steps, 1))
+        if quantiles is not None:
+            return point[..., None] + np.asarray(quantiles)
+        if coverage is not None:
+            return np.stack([point - coverage, point + coverage], axis=-1)
         LOG.append(("forecast", self.last_))
-        return np.tile(self.sum_ / self.count_, (steps, 1))
-
-    def forecast_quantiles(self, steps, quantiles):
-        return self.forecast(steps)[..., None] + np.asarray(quantiles)
-
-    def forecast_interval(self, steps, coverage):
-        point = self.forecast(steps)
-        return np.stack([point - coverage, point + coverage], axis=-1)
+        return point
 
 
 @pytest.fixture
@@ -220,12 +229,19 @@ def test_sklearn_splitters_and_pipelines_work_as_they_are(panel):
                       reference.predict(windows.X[first].reshape(1, -1))[0])
 
 
-def test_differences_are_turned_back_into_levels(panel):
-    results = backtest(ZeroChange(), panel, ExpandingWindowSplit(2, test_size=5), window=3,
-                       horizons=[1, 2], differences=True)
+def test_a_model_of_changes_is_fitted_on_changes_and_forecasts_levels(panel):
+    splitter = ExpandingWindowSplit(2, test_size=5)
+    results, fits = backtest(ZeroChange(), panel, splitter, window=3, horizons=[1, 2],
+                             return_estimators=True)
     for row in results.itertuples():
         assert row.forecast == panel.loc[row.origin, row.series]
         assert row.actual == panel.loc[row.target_date, row.series]
+    # the model saw the window's 2 first differences and the changes since its last date
+    X, y = fits[0]["estimator"].seen_
+    windows = make_windows(panel.loc[:fits[0]["train_end"]], window=3, horizons=[1, 2],
+                           differences=True)
+    np.testing.assert_allclose(X, windows.X)
+    np.testing.assert_allclose(y, windows.y)
 
 
 def test_quantile_and_interval_columns(panel):
@@ -238,24 +254,39 @@ def test_quantile_and_interval_columns(panel):
     np.testing.assert_allclose(results["upper"], results["forecast"] + 0.8)
 
 
-def test_quantiles_in_differences_are_shifted_by_the_origin_level(panel):
-    class ZeroChangeQuantiles(ZeroChange):
-        def predict_quantiles(self, X, quantiles):
-            return self.predict(X)[..., None] + np.asarray(quantiles)
-
-    results = backtest(ZeroChangeQuantiles(), panel, ExpandingWindowSplit(1, test_size=5),
-                       window=3, horizons=2, differences=True, quantiles=[0.25])
+def test_quantiles_of_changes_are_shifted_by_the_origin_level(panel):
+    results = backtest(ZeroChange(), panel, ExpandingWindowSplit(1, test_size=5),
+                       window=3, horizons=2, quantiles=[0.25], coverage=0.5)
     levels = np.asarray([panel.loc[o, s] for o, s in zip(results["origin"], results["series"])])
-    np.testing.assert_allclose(results["q0.25"], levels + 0.25)
+    np.testing.assert_allclose(results["q0.25"], levels - 0.25)
+    np.testing.assert_allclose(results["lower"], levels - 0.25)
+    np.testing.assert_allclose(results["upper"], levels + 0.25)
+
+
+def test_return_estimators_gives_every_fit_with_its_training_span(panel):
+    splitter = ExpandingWindowSplit(3, test_size=4, gap=1)
+    results, fits = backtest(RandomWalk(), panel, splitter, window=3, return_estimators=True)
+    ends = sorted(results["train_end"].unique())
+    assert [fit["train_end"] for fit in fits] == list(ends)
+    assert all(fit["train_start"] == panel.index[0] for fit in fits)
+    assert all(isinstance(fit["estimator"], RandomWalk) for fit in fits)
+    assert all(fit["estimator"].horizons_.tolist() == [1] for fit in fits)
+    _, sequence_fits = backtest(MeanModel(), panel, splitter, return_estimators=True)
+    assert len(sequence_fits) == 3
+    for fit in sequence_fits:
+        model = fit["estimator"][None]
+        # the model as fitted, not as moved on by the updates
+        assert model.last_ == fit["train_end"]
 
 
 def test_requested_quantiles_need_the_method(panel):
     with pytest.raises(TypeError, match="LastValue has no predict_quantiles"):
         backtest(LastValue(), panel, ExpandingWindowSplit(2), window=2,
                  quantiles=[0.5])
-    with pytest.raises(TypeError, match="has no forecast_interval"):
+    with pytest.raises(TypeError, match="NoInterval.forecast takes no coverage= argument"):
         class NoInterval(MeanModel):
-            forecast_interval = None
+            def forecast(self, steps):
+                return super().forecast(steps)
         backtest(NoInterval(), panel, test_start=0.8, coverage=0.9)
 
 
@@ -554,12 +585,8 @@ def test_clear_errors(panel):
         backtest(LastValue(), panel, window=2, test_start=0.5, refit=0)
     with pytest.raises(ValueError, match="quantiles"):
         backtest(QuantileLastValue(), panel, window=2, test_start=0.5, quantiles=[0.9, 0.1])
-    with pytest.raises(ValueError, match="mode"):
-        backtest(LastValue(), panel, window=2, test_start=0.5, mode="windows")
-    with pytest.raises(TypeError, match="neither a regressor"):
+    with pytest.raises(TypeError, match="neither a window regressor"):
         backtest(object(), panel, test_start=0.5)
-    with pytest.raises(ValueError, match="differences=True applies to window"):
-        backtest(MeanModel(), panel, test_start=0.5, differences=True)
     with pytest.raises(ValueError, match="target 'nope' is not a column"):
         backtest(LastValue(), panel, window=2, test_start=0.5, targets="nope")
     missing = panel.copy()

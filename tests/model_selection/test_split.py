@@ -142,28 +142,66 @@ def test_groups_errors():
 
 def test_repr_lists_parameters():
     assert repr(SlidingWindowSplit(2, train_size=5, gap=1)) == \
-        "SlidingWindowSplit(gap=1, n_splits=2, test_size=None, train_size=5)"
+        "SlidingWindowSplit(gap=1, horizons=None, n_splits=2, test_size=None,\n" \
+        "          train_size=5)"
 
 
-def test_gap_for_horizons_keeps_training_targets_before_test_origins():
-    assert gap_for_horizons(1) == 0
-    assert gap_for_horizons(3) == 2
-    assert gap_for_horizons([1, 6, 12]) == 11
-    with pytest.raises(ValueError):
-        gap_for_horizons(0)
-    panel = np.arange(40.0)[:, None]
-    for horizons in ([1], [1, 3], [2, 5]):
-        windows = make_windows(panel, window=4, horizons=horizons)
-        cv = ExpandingWindowSplit(3, test_size=4, gap=gap_for_horizons(horizons))
-        for train, test in cv.split(windows.X):
-            # every training target is known at the first test origin
-            assert windows.target_dates[train].max() <= windows.origins[test].min()
-        # one date less of gap and the last training target lies after a test origin
-        cv = ExpandingWindowSplit(3, test_size=4, gap=gap_for_horizons(horizons) - 1) \
-            if max(horizons) > 1 else None
-        if cv is not None:
-            train, test = next(iter(cv.split(windows.X)))
-            assert windows.target_dates[train].max() > windows.origins[test].min()
+@pytest.mark.parametrize("make_cv", [
+    lambda **kw: ExpandingWindowSplit(3, test_size=12, **kw),
+    lambda **kw: SlidingWindowSplit(3, train_size=20, test_size=12, **kw),
+])
+def test_horizons_purge_training_rows_whose_targets_follow_a_test_origin(make_cv):
+    # Rows are windows whose value encodes their date; a target lies h dates after it.
+    panel = np.arange(100.0)[:, None]
+    windows = make_windows(panel, window=3, horizons=12)
+    leaky = list(make_cv().split(windows.X))
+    purged = list(make_cv(horizons=12).split(windows.X, windows.y))
+    assert len(leaky) == len(purged)
+    for (train, test), (purged_train, purged_test) in zip(leaky, purged):
+        np.testing.assert_array_equal(test, purged_test)
+        # without purging, 11 training rows have targets after the first test origin
+        assert (windows.target_dates[train].max(axis=1) > windows.origins[test].min()).sum() \
+            == 11
+        assert windows.target_dates[purged_train].max() <= windows.origins[test].min()
+        # exactly those rows are dropped
+        np.testing.assert_array_equal(purged_train, train[:-11] if purged_train[0] == train[0]
+                                      else purged_train)
+    # the horizons are purged even with a smaller gap, and an explicit larger gap wins
+    train, test = next(iter(make_cv(gap=15, horizons=12).split(windows.X)))
+    assert test[0] - train[-1] - 1 == 15
+
+
+def test_a_multi_horizon_y_without_horizons_is_an_error():
+    windows = make_windows(np.arange(60.0)[:, None], window=3, horizons=[1, 6])
+    with pytest.raises(ValueError, match="y holds 2 horizons .* pass horizons="):
+        list(ExpandingWindowSplit(2, test_size=6).split(windows.X, windows.y))
+    # one horizon, or y not given: nothing to purge is known, no error
+    list(ExpandingWindowSplit(2, test_size=6).split(windows.X, windows.y[:, :1]))
+    list(ExpandingWindowSplit(2, test_size=6).split(windows.X))
+
+
+def test_a_planted_future_reaches_the_fit_only_without_purging():
+    """The value of each date is its position: a model that remembers its last training
+    target knows how far the training data reach. Without purging it has seen the value
+    five dates after the first test origin; with purging, nothing after that origin."""
+    windows = make_windows(np.arange(200.0)[:, None], window=2, horizons=6)
+    y = windows.y[:, -1, :]
+
+    class LastTarget(RegressorMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.last_target_ = float(np.asarray(y)[-1, 0])
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), self.last_target_)
+
+    def reach(cv):
+        train, test = next(iter(cv.split(windows.X)))
+        seen = LastTarget().fit(windows.X[train], y[train]).last_target_
+        return seen - windows.origins[test[0]]
+
+    assert reach(ExpandingWindowSplit(1, test_size=20)) == 5  # the future leaks in
+    assert reach(ExpandingWindowSplit(1, test_size=20, horizons=6)) == 0
 
 
 # ---- sktime adapter -------------------------------------------------------------------

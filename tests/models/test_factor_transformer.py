@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import norm
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
@@ -23,14 +24,6 @@ EXPECTED_FAILED = {
     "check_methods_sample_order_invariance": "sequence model: rows are consecutive dates, "
     "so permuting them changes every window",
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +63,12 @@ def test_shapes_and_missing_first_dates(fitted, panel):
     assert isinstance(factor, pd.DataFrame) and list(factor.columns) == ["factor"]
     assert factor.index.equals(panel.index)
     assert factor.iloc[:2].isna().all().all() and factor.iloc[2:].notna().all().all()
-    prediction = fitted.predict(panel)
-    assert prediction.shape == panel.shape and list(prediction.columns) == list(panel.columns)
-    assert prediction.iloc[:2].isna().all().all() and prediction.iloc[2:].notna().all().all()
+    # The next date's values from every window (its first date has a full window).
+    projection = fitted.project(panel, steps=1)
+    assert projection.observables.shape == (len(panel) - 2, 1, 5)
+    assert projection.origins.equals(panel.index[2:])
+    np.testing.assert_array_equal(projection.positions, np.arange(2, len(panel)))
+    assert np.isfinite(projection.observables).all()
     with pytest.warns(UserWarning, match="valid feature names"):
         array_factor = fitted.transform(panel.to_numpy())
     np.testing.assert_array_equal(array_factor, factor.to_numpy())
@@ -146,7 +142,9 @@ def test_same_seed_is_bit_identical(panel):
     b = FactorTransformer(**TINY).fit(panel)
     c = FactorTransformer(**dict(TINY, random_state=1)).fit(panel)
     np.testing.assert_array_equal(a.transform(panel), b.transform(panel))
-    np.testing.assert_array_equal(a.predict(panel), b.predict(panel))
+    np.testing.assert_array_equal(a.project(panel, steps=3).observables,
+                                  b.project(panel, steps=3).observables)
+    np.testing.assert_array_equal(a.forecast(3), b.forecast(3))
     assert not np.array_equal(a.transform(panel).iloc[2:], c.transform(panel).iloc[2:])
 
 
@@ -245,11 +243,20 @@ def test_real_time_projection(fitted, panel):
     _, runs = fitted.transform(panel, return_runs=True)
     np.testing.assert_allclose(projection.factor[:, 0],
                                runs.iloc[[10, 20], fitted.best_run_], rtol=1e-5)
-    # The first projected values are the one-step predictions of the chosen run.
+    # The first projected values are the network's one-step predictions of the chosen
+    # run from the window ending at the origin, in the units of Y.
     single = FactorTransformer(**TINY).fit(panel)
     one = single.project(panel, steps=1, origins=[10])
-    np.testing.assert_allclose(one.observables[0, 0], single.predict(panel).iloc[10],
+    window = single._standardized(panel.to_numpy()[8:11])
+    module = single.net_.module_.eval()
+    with torch.no_grad():
+        x = torch.as_tensor(window[None], dtype=torch.float32)
+        _, prediction = module(x, x.mean(dim=2))
+    np.testing.assert_allclose(one.observables[0, 0],
+                               prediction[0].numpy() * single.scale_ + single.mean_,
                                rtol=1e-5)
+    every = single.project(panel, steps=1)
+    np.testing.assert_allclose(every.observables[8], one.observables[0], rtol=1e-5)
     assert len(fitted.project(panel, steps=2).origins) == len(panel) - 2
 
 
@@ -278,13 +285,15 @@ def test_prefit_prior_is_used_as_given(panel):
 def test_clear_errors(panel):
     bad = panel.copy()
     bad.iloc[7, 2] = np.nan
-    with pytest.raises(ValueError, match=r"NaN at date 2000-08-01, column 'y2'"):
+    with pytest.raises(ValueError, match=r"NaN\) value\(s\); the first is at date "
+                                         r"2000-08-01, column 'y2'"):
         FactorTransformer(**TINY).fit(bad)
     with pytest.raises(ValueError, match="needs at least window \\+ 1"):
         FactorTransformer(**TINY).fit(panel.iloc[:6])
     with pytest.raises(ValueError, match="prior_weight must be a number in"):
         FactorTransformer(**dict(TINY, prior_weight=1.5)).fit(panel)
-    with pytest.raises(ValueError, match="prior must be None, 'mean' or a factor model"):
+    with pytest.raises(ValueError, match=r"prior must be None, one of 'mean' or an object "
+                                         r"with fit\(\), transform\(\), got 'kalman'"):
         FactorTransformer(**dict(TINY, prior="kalman")).fit(panel)
     with pytest.raises(ValueError, match="warmup_epochs"):
         FactorTransformer(**dict(TINY, warmup_epochs=5)).fit(panel)
@@ -316,3 +325,143 @@ def test_cuda_fit(panel):
     model = FactorTransformer(**dict(TINY, device="cuda")).fit(panel)
     assert next(model.net_.module_.parameters()).is_cuda
     assert np.isfinite(model.transform(panel).iloc[2:]).all().all()
+
+
+# ---------------------------------------------------------------- sequence model
+N_FIT = 120
+
+
+@pytest.fixture(scope="module")
+def sequence(panel):
+    """Fitted on the first 120 dates (96 train, 24 validate); the rest follows."""
+    return FactorTransformer(**dict(TINY, n_runs=2)).fit(panel.iloc[:N_FIT])
+
+
+def run_mean_projection(model, Y, steps, origin):
+    """The projection from ``origin`` averaged over the runs, (steps, n_series)."""
+    return np.mean([model.project(Y, steps=steps, origins=[origin], run=run).observables[0]
+                    for run in range(len(model.nets_))], axis=0)
+
+
+def test_forecast_rolls_the_last_window_forward(sequence, panel):
+    train = panel.iloc[:N_FIT]
+    forecast = sequence.forecast(4)
+    assert isinstance(forecast, pd.DataFrame)
+    assert forecast.index.equals(panel.index[N_FIT:N_FIT + 4])
+    assert list(forecast.columns) == list(panel.columns)
+    np.testing.assert_allclose(forecast, run_mean_projection(sequence, train, 4, N_FIT - 1),
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(sequence.last_window_, train.to_numpy()[-3:])
+    # The error span: the validation dates and the window before its first target.
+    assert sequence.error_levels_.shape == (sequence.n_valid_ + 3, 5)
+
+
+def test_update_then_forecast_continues_from_the_new_dates(sequence, panel):
+    model = clone(sequence).fit(panel.iloc[:N_FIT])
+    weights = {k: v.clone() for k, v in model.net_.module_.state_dict().items()}
+    model.update(panel.iloc[N_FIT:N_FIT + 10])
+    assert model.last_date_ == panel.index[N_FIT + 9]
+    assert model.n_dates_seen_ == N_FIT + 10
+    for name, value in model.net_.module_.state_dict().items():
+        assert torch.equal(value, weights[name]), name
+    np.testing.assert_allclose(
+        model.forecast(3), run_mean_projection(model, panel.iloc[:N_FIT + 10], 3,
+                                               N_FIT + 9), rtol=1e-5, atol=1e-7)
+    # The same forecast as a model fitted on the first 120 dates and shown the next 10
+    # at once, or in two steps.
+    stepwise = clone(sequence).fit(panel.iloc[:N_FIT])
+    stepwise.update(panel.iloc[N_FIT:N_FIT + 4]).update(panel.iloc[N_FIT + 4:N_FIT + 10])
+    np.testing.assert_array_equal(stepwise.forecast(3), model.forecast(3))
+    # The quantiles keep the errors measured on the validation span.
+    np.testing.assert_array_equal(model.error_levels_, sequence.error_levels_)
+    with pytest.raises(ValueError, match="not after the last date seen"):
+        model.update(panel.iloc[N_FIT + 5:N_FIT + 12])
+    with pytest.raises(ValueError, match="a gap"):
+        model.update(panel.iloc[N_FIT + 12:N_FIT + 14])
+
+
+def test_predict_forecasts_each_date_of_a_following_block(sequence, panel):
+    block = panel.iloc[N_FIT:N_FIT + 8]
+    history = panel.iloc[:N_FIT + 8]
+    prediction = sequence.predict(block)
+    assert isinstance(prediction, pd.DataFrame) and prediction.index.equals(block.index)
+    np.testing.assert_allclose(prediction.iloc[0], sequence.forecast(1).iloc[0], rtol=1e-6)
+    for row in (1, 5, 7):
+        expected = run_mean_projection(sequence, history, 1, N_FIT + row - 1)[0]
+        np.testing.assert_allclose(prediction.iloc[row], expected, rtol=1e-5, atol=1e-7)
+    two = sequence.predict(block, horizon=2)
+    np.testing.assert_allclose(two.iloc[5], run_mean_projection(sequence, history, 2,
+                                                                N_FIT + 3)[1],
+                               rtol=1e-5, atol=1e-7)
+    # predict does not move the model.
+    assert sequence.last_date_ == panel.index[N_FIT - 1]
+    np.testing.assert_array_equal(sequence.last_window_, panel.to_numpy()[N_FIT - 3:N_FIT])
+    # After a gap the first date is forecast from the last date seen, further ahead.
+    later = sequence.predict(panel.iloc[N_FIT + 5:N_FIT + 8])
+    np.testing.assert_allclose(later.iloc[0], sequence.forecast(6).iloc[5], rtol=1e-6)
+    assert sequence.score(block) == pytest.approx(
+        -np.mean((prediction.to_numpy() - block.to_numpy()) ** 2))
+    with pytest.raises(ValueError, match="not after the last date seen"):
+        sequence.predict(panel.iloc[N_FIT - 5:N_FIT + 5])
+
+
+def test_gaussian_quantiles_use_the_validation_projection_errors(panel):
+    model = FactorTransformer(**TINY).fit(panel.iloc[:N_FIT])     # one run
+    train = panel.iloc[:N_FIT].to_numpy()
+    steps = 3
+    origins = np.arange(model.n_train_ - 1, N_FIT - 1)   # targets in the validation span
+    projected = model.project(panel.iloc[:N_FIT], steps=steps, origins=origins).observables
+    scale = np.empty((steps, 5))
+    for h in range(steps):
+        usable = origins + h + 1 < N_FIT
+        errors = train[origins[usable] + h + 1] - projected[usable, h]
+        scale[h] = np.sqrt(np.mean(errors ** 2, axis=0))
+    mean = model.forecast(steps).to_numpy()
+    quantiles = model.forecast(steps, quantiles=[0.1, 0.5, 0.9])
+    assert quantiles.shape == (steps, 5, 3)
+    np.testing.assert_allclose(quantiles[..., 1], mean, rtol=1e-10)
+    np.testing.assert_allclose(quantiles[..., 2], mean + norm.ppf(0.9) * scale, rtol=1e-5)
+    interval = model.forecast(steps, coverage=0.8)
+    np.testing.assert_allclose(interval, quantiles[..., [0, 2]], rtol=1e-10)
+    with pytest.raises(ValueError, match="need 30-step errors"):
+        model.forecast(30, quantiles=[0.1, 0.9])
+
+
+def test_block_quantiles_never_cross(sequence, panel):
+    block = panel.iloc[N_FIT:N_FIT + 10]
+    levels = np.linspace(0.01, 0.99, 25)
+    for values in (block, block * 1e6, block * -1e6 + 1e9):
+        q = sequence.predict_quantiles(values, levels, horizon=2)
+        assert q.shape == (10, 5, 25) and np.isfinite(q).all()
+        assert np.all(np.diff(q, axis=-1) >= 0)
+    bounds = sequence.predict_interval(block, coverage=0.9)
+    np.testing.assert_allclose(bounds.mean(axis=-1), sequence.predict(block), rtol=1e-8)
+    assert np.all(np.diff(sequence.forecast(5, quantiles=levels), axis=-1) >= 0)
+
+
+def test_differences_return_levels(panel):
+    settings = dict(TINY, differences=True, factor_init=0)
+    model = FactorTransformer(**settings).fit(panel.iloc[:N_FIT])
+    assert model.last_window_.shape == (4, 5)             # window + 1 levels
+    shifted = FactorTransformer(**settings).fit(panel.iloc[:N_FIT] + 100.0)
+    # The network sees only changes: levels shifted by 100 give forecasts shifted by 100.
+    np.testing.assert_allclose(shifted.forecast(4), model.forecast(4) + 100.0, atol=1e-6)
+    np.testing.assert_allclose(shifted.predict(panel.iloc[N_FIT:N_FIT + 5] + 100.0),
+                               model.predict(panel.iloc[N_FIT:N_FIT + 5]) + 100.0,
+                               atol=1e-6)
+    np.testing.assert_allclose(shifted.forecast(2, coverage=0.9),
+                               model.forecast(2, coverage=0.9) + 100.0, atol=1e-6)
+    # Levels: the projection from an origin starts from the origin's level plus a change.
+    projection = model.project(panel.iloc[:N_FIT], steps=2, origins=[N_FIT - 1])
+    last = panel.to_numpy()[N_FIT - 1]
+    changes = np.abs(np.diff(panel.to_numpy()[:N_FIT], axis=0)).max(axis=0)
+    assert np.all(np.abs(projection.observables[0, 0] - last) < 5 * changes)
+    np.testing.assert_allclose(model.forecast(2), projection.observables[0], rtol=1e-5,
+                               atol=1e-7)
+
+
+def test_without_validation_errors_come_from_the_training_panel(panel):
+    model = FactorTransformer(**dict(TINY, validation_fraction=0.0)).fit(panel.iloc[:N_FIT])
+    np.testing.assert_array_equal(model.error_levels_, panel.to_numpy()[:N_FIT])
+    q = model.forecast(2, quantiles=[0.05, 0.5, 0.95])
+    assert np.isfinite(q).all() and np.all(q[..., 0] < q[..., 2])

@@ -15,14 +15,6 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 TINY = dict(units=4, epochs=2, batch_size=16, random_state=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def windows():
     rng = np.random.RandomState(0)
@@ -36,7 +28,9 @@ def test_shapes_and_layouts(windows):
     model = LSTMRegressor(num_layers=2, **TINY).fit(X, y)
     assert model.predict(X).shape == (n, 4, 1)
     assert model.fit(X, y[:, 0, 0]).predict(X).shape == (n,)
-    assert LSTMRegressor(n_outputs=4, **TINY).fit(X, y[:, :, 0]).predict(X).shape == (n, 4)
+    stepped = LSTMRegressor(horizons=4, **TINY).fit(X, y[:, :, 0])
+    assert stepped.predict(X).shape == (n, 4)
+    assert list(stepped.horizons_) == [1, 2, 3, 4] and stepped.target_mean_.shape == (1, 4, 1)
     assert not hasattr(model, "get_attention")
 
 
@@ -73,13 +67,13 @@ def test_reproducible_with_random_state(windows):
 
 
 def test_differences_restore_levels(windows):
-    model = LSTMRegressor(differences=True, target=2, **TINY).fit(windows.X, windows.y)
+    model = LSTMRegressor(differences=True, targets=2, **TINY).fit(windows.X, windows.y)
     np.testing.assert_allclose(model.predict(windows.X + 2.0),
                                model.predict(windows.X) + 2.0, atol=1e-4)
 
 
 def test_bad_num_layers(windows):
-    with pytest.raises(ValueError, match="num_layers must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"num_layers must be an integer in \[1, inf\), got 0"):
         LSTMRegressor(num_layers=0).fit(windows.X, windows.y)
 
 
@@ -93,6 +87,20 @@ def test_pickle_and_grid_search(windows):
                           cv=TimeSeriesSplit(n_splits=2), scoring="neg_mean_squared_error")
     search.fit(X2, windows.y[:, 0, 0])
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_two_dimensional_x_needs_window(windows):
+    X2 = windows.X.reshape(windows.n_samples, -1)        # rows: 8 dates x 3 series
+    y = windows.y[:, 0, 0]
+    with pytest.raises(ValueError, match="needs window="):
+        LSTMRegressor(**TINY).fit(X2, y)
+    flat = LSTMRegressor(window=8, **TINY).fit(X2, y)
+    assert flat.window_ == 8 and flat.n_series_in_ == 3
+    np.testing.assert_array_equal(flat.predict(X2),
+                                  LSTMRegressor(**TINY).fit(windows.X, y).predict(windows.X))
+    # window="row": each row is the window of one series.
+    row = LSTMRegressor(window="row", **TINY).fit(X2, y)
+    assert row.window_ == 24 and row.n_series_in_ == 1
 
 
 @pytest.mark.gpu

@@ -17,14 +17,6 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 TINY = dict(units=4, epochs=2, batch_size=16, random_state=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def random_walk_panel(n_dates=60, n_series=3, seed=0):
     rng = np.random.RandomState(seed)
     return 3.0 + 0.1 * rng.normal(size=(n_dates, n_series)).cumsum(axis=0)
@@ -41,14 +33,16 @@ def test_shapes_and_layouts(windows):
     model = LSTMAttentionRegressor(**TINY).fit(X, y)
     assert model.predict(X).shape == (n, 3, 1)
     assert model.get_attention(X).shape == (n, 3, 8)
-    assert model.n_outputs_ == 3 and model.n_targets_ == 1 and model.window_ == 8
+    assert list(model.horizons_) == [1, 2, 3] and model.target_mean_.shape[1:] == (3, 1)
+    assert model.window_ == 8
     assert model.fit(X, y[:, 0, 0]).predict(X).shape == (n,)
     assert model.fit(X, y[:, 0, :]).predict(X).shape == (n, 1)
     assert model.get_attention(X).shape == (n, 1, 8)
-    # The seed's layout: one target at n_outputs consecutive steps as columns.
-    stepped = LSTMAttentionRegressor(n_outputs=3, **TINY).fit(X, y[:, :, 0])
-    assert stepped.n_outputs_ == 3 and stepped.n_targets_ == 1
+    # The seed's layout: one target at several horizons as columns.
+    stepped = LSTMAttentionRegressor(horizons=3, **TINY).fit(X, y[:, :, 0])
+    assert list(stepped.horizons_) == [1, 2, 3] and stepped.target_mean_.shape[1:] == (3, 1)
     assert stepped.predict(X).shape == (n, 3)
+    assert stepped.get_attention(X).shape == (n, 3, 8)
     several = make_windows(random_walk_panel(), window=8, horizons=2)
     model = LSTMAttentionRegressor(**TINY).fit(several.X, several.y)
     assert model.predict(several.X).shape == (several.n_samples, 2, 3)
@@ -82,14 +76,26 @@ def test_reproducible_with_random_state(windows):
     assert not np.array_equal(first.predict(X), other.predict(X))
 
 
+@pytest.mark.parametrize("mode", ["batch", "sequence"])
+def test_recurrent_dropout_modes_reproducible(windows, mode):
+    X, y = windows.X, windows.y
+    params = {**TINY, "recurrent_dropout": 0.3, "recurrent_dropout_mode": mode}
+    first = LSTMAttentionRegressor(**params).fit(X, y)
+    second = LSTMAttentionRegressor(**params).fit(X, y)
+    np.testing.assert_array_equal(first.predict(X), second.predict(X))
+    without = LSTMAttentionRegressor(**{**params, "recurrent_dropout": 0.0}).fit(X, y)
+    assert not np.array_equal(first.predict(X), without.predict(X))
+
+
 def test_differences_round_trip():
     panel = random_walk_panel(n_dates=80)
     levels = make_windows(panel, window=9, horizons=2, targets=[2])
-    changes = make_windows(panel, window=8, horizons=2, targets=[2], differences=True)
+    changes = make_windows(panel, window=9, horizons=2, targets=[2], differences=True)
     # The same origins: level windows of 9 dates hold the 8 changes of the change windows.
+    assert changes.X.shape[1] == 8 and changes.n_samples == levels.n_samples
     np.testing.assert_allclose(np.diff(levels.X, axis=1), changes.X, atol=1e-12)
     np.testing.assert_allclose(changes.y + changes.last_level[:, None, :], levels.y)
-    model = LSTMAttentionRegressor(differences=True, target=2, **TINY).fit(levels.X, levels.y)
+    model = LSTMAttentionRegressor(differences=True, targets=2, **TINY).fit(levels.X, levels.y)
     assert model.get_attention(levels.X).shape == (levels.n_samples, 2, 8)
     prediction = model.predict(levels.X)
     # Levels are restored: the forecast change is added to the window's last level.
@@ -103,15 +109,15 @@ def test_differences_round_trip():
 
 
 def test_differences_need_the_target_position(windows):
-    with pytest.raises(ValueError, match="target="):
+    with pytest.raises(ValueError, match=r"targets=\[\.\.\.\] must say which series"):
         LSTMAttentionRegressor(differences=True, **TINY).fit(windows.X, windows.y)
-    with pytest.raises(ValueError, match="out of range"):
-        LSTMAttentionRegressor(differences=True, target=5, **TINY).fit(windows.X, windows.y)
+    with pytest.raises(ValueError, match="targets entry 5 is out of range"):
+        LSTMAttentionRegressor(differences=True, targets=5, **TINY).fit(windows.X, windows.y)
     with pytest.raises(ValueError, match="2 series but y has 1"):
-        LSTMAttentionRegressor(differences=True, target=[0, 1], **TINY).fit(
+        LSTMAttentionRegressor(differences=True, targets=[0, 1], **TINY).fit(
             windows.X, windows.y)
     with pytest.raises(ValueError, match="integer position"):
-        LSTMAttentionRegressor(differences=True, target="10Y", **TINY).fit(
+        LSTMAttentionRegressor(differences=True, targets="10Y", **TINY).fit(
             windows.X, windows.y)
     # Every series a target, in order: no target needed.
     every = make_windows(random_walk_panel(), window=8, horizons=1)
@@ -119,15 +125,20 @@ def test_differences_need_the_target_position(windows):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"units": 0}, "units must be an integer >= 1"),
+    ({"units": 0}, r"units must be an integer in \[1, inf\)"),
     ({"attn_dense_nodes": -1}, "attn_dense_nodes"),
     ({"shared_attention": "yes"}, "shared_attention must be True or False"),
     ({"recurrent_dropout": 1.0}, "recurrent_dropout"),
+    ({"recurrent_dropout_mode": "keras"}, "recurrent_dropout_mode must be one of"),
     ({"lr": 0}, "lr must be"),
     ({"loss": "mse"}, "loss must be one of"),
     ({"early_stopping": True, "validation_fraction": 0.0}, "validation_fraction"),
     ({"device": "tpu"}, "device"),
-    ({"n_outputs": 2}, "n_outputs=2"),
+    ({"weight_decay": -1e-5}, "weight_decay must be"),
+    ({"distribution": "student"}, "distribution must be one of"),
+    ({"quantiles": (0.9, 0.1)}, "quantiles must be strictly increasing"),
+    ({"horizons": 2}, r"horizons=2 lists 2 step\(s\) ahead but y holds 3"),
+    ({"horizons": [1, 1, 2]}, "horizons must be"),
 ])
 def test_bad_parameters_are_named(windows, params, message):
     with pytest.raises(ValueError, match=message):
@@ -136,7 +147,8 @@ def test_bad_parameters_are_named(windows, params, message):
 
 def test_bad_predict_input_is_named(windows):
     model = LSTMAttentionRegressor(**TINY).fit(windows.X, windows.y)
-    with pytest.raises(ValueError, match="expecting 8 features"):
+    with pytest.raises(ValueError, match="X windows have length 7 but LSTMAttentionRegressor "
+                                         "was fitted on windows of length 8"):
         model.predict(windows.X[:, 1:])
     with pytest.raises(ValueError, match="X has 2 series but .* fitted with 3"):
         model.predict(windows.X[:, :, :2])
@@ -156,7 +168,7 @@ def test_attention_finds_the_informative_lag():
     X = np.stack([noise, clock], axis=-1)
     y = X[:, window - 1 - lag, 0]
     model = LSTMAttentionRegressor(units=8, attn_dense_nodes=8, epochs=30, lr=0.01,
-                                   regularization=0.0, recurrent_dropout=0.0,
+                                   weight_decay=0.0, recurrent_dropout=0.0,
                                    random_state=0).fit(X, y)
     alpha = model.get_attention(X)[:, 0].mean(axis=0)
     column = window - 1 - lag

@@ -71,3 +71,18 @@ def test_quick_run_figures(quick_results):
     assert "taper_tantrum_window.png" in results["figures"]
     for name in results["figures"]:
         assert (out / name).stat().st_size > 0
+
+
+def test_models_are_built_with_the_current_parameters():
+    spec = importlib.util.spec_from_file_location("lstm_attention_treasury", SCRIPT)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    settings = example.SETTINGS["quick"]
+    attention = example.attention_model(settings, 4, True, 7)
+    assert attention.get_params()["horizons"] == 4 and attention.targets == 7
+    # The seed's Keras l2(1e-5) is Adam's coupled weight decay 2e-5.
+    assert attention.weight_decay == 2e-5
+    assert attention.validation_gap == 3 and attention.early_stopping
+    assert not example.attention_model(settings, 1, False, 7, study=True).early_stopping
+    lstm = example.lstm_model(settings, 1, False, 7)
+    assert lstm.horizons == 1 and lstm.targets == 7 and lstm.weight_decay == 2e-5

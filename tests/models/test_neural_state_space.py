@@ -24,7 +24,7 @@ from skyield.nn._neural_loadings import NeuralLoadings
 from skyield.statespace import kalman_filter
 
 MATURITIES = [0.25, 1.0, 2.0, 5.0, 10.0]
-TINY = {"n_factors": 3, "hidden_layers": (8, 8), "epochs": 15, "pretrain_epochs": 30,
+TINY = {"n_factors": 3, "hidden_layers": (8, 8), "maxiter": 15, "pretrain_maxiter": 30,
         "random_state": 0}
 
 def _fit(Y, **params):
@@ -179,7 +179,7 @@ def test_map_under_dominating_transition_priors_is_their_mode(curves):
 
 
 def test_map_under_a_dominating_weight_prior_is_its_mode(curves):
-    model = _fit(curves, prior_weight_var=1e-8, epochs=40)
+    model = _fit(curves, prior_weight_var=1e-8, maxiter=40)
     weights = torch.cat([p.reshape(-1) for p in model.module_.parameters()])
     assert float(weights.abs().max()) < 1e-3
     # Zero weights: every free loading is sigmoid(0) = 0.5.
@@ -228,7 +228,7 @@ def test_same_seed_same_fit(curves, fitted):
     assert np.array_equal(first.loadings_, second.loadings_)
     assert np.array_equal(first.transition_, second.transition_)
     assert np.array_equal(first.history_, second.history_)
-    third = _fit(curves.iloc[:48], epochs=2, random_state=1)
+    third = _fit(curves.iloc[:48], maxiter=2, random_state=1)
     assert not np.array_equal(first.loadings_, third.loadings_)
 
 
@@ -236,7 +236,7 @@ def test_fit_leaves_the_global_torch_generator_alone(curves):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    _fit(curves.iloc[:48], epochs=2)
+    _fit(curves.iloc[:48], maxiter=2)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -321,8 +321,13 @@ def test_forecast_at_unobserved_maturities(fitted):
     # At a fitted maturity the two routes agree.
     same = fitted.forecast(3, maturities=[2.0])
     np.testing.assert_allclose(same[2.0], fitted.forecast(3)[2.0], rtol=1e-12)
-    interval = fitted.forecast_interval(2, coverage=0.9, maturities=new)
+    interval = fitted.forecast(2, coverage=0.9, maturities=new)
     assert interval.shape == (2, 3, 2)
+    mean = fitted.forecast(2, maturities=new).to_numpy()
+    assert np.all(interval[..., 0] < mean) and np.all(mean < interval[..., 1])
+    quantiles = fitted.forecast(2, quantiles=[0.05, 0.5, 0.95], maturities=new)
+    np.testing.assert_allclose(quantiles[..., [0, 2]], interval, rtol=1e-12)
+    np.testing.assert_allclose(quantiles[..., 1], mean, rtol=1e-12)
     # Measurement variance at a new maturity: interpolated in logs between neighbours.
     q = fitted._measurement_var_at(np.array([3.0]))
     low, high = np.log(fitted.measurement_var_[[2, 3]])
@@ -331,15 +336,28 @@ def test_forecast_at_unobserved_maturities(fitted):
 
 def test_predictive_quantiles_and_intervals(fitted):
     mean = fitted.forecast(4).to_numpy()
-    q = fitted.forecast_quantiles(4, quantiles=(0.1, 0.5, 0.9))
+    q = fitted.forecast(4, quantiles=(0.1, 0.5, 0.9))
     assert q.shape == (4, len(MATURITIES), 3)
     np.testing.assert_allclose(q[..., 1], mean)
     assert (q[..., 0] < mean).all() and (mean < q[..., 2]).all()
     # Uncertainty grows with the horizon.
     assert (np.diff(q[..., 2] - q[..., 0], axis=0) > 0).all()
-    interval = fitted.forecast_interval(4, coverage=0.8)
+    interval = fitted.forecast(4, coverage=0.8)
     assert interval.shape == (4, len(MATURITIES), 2)
     np.testing.assert_allclose(interval, q[..., [0, 2]])
+    # The Gaussian quantiles of the forecast moments; the default coverage is 0.95.
+    mean_, sd = fitted._forecast_moments(4)
+    np.testing.assert_allclose(q[..., 2], mean_ + stats.norm.ppf(0.9) * sd, rtol=1e-12)
+    assert not hasattr(fitted, "forecast_quantiles")
+    assert not hasattr(fitted, "forecast_interval")
+    with pytest.raises(ValueError, match="pass quantiles or coverage, not both"):
+        fitted.forecast(2, quantiles=[0.5], coverage=0.9)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        fitted.forecast(2, quantiles=[0.9, 0.1])
+    with pytest.raises(ValueError, match="coverage"):
+        fitted.forecast(2, coverage=1.5)
+    with pytest.raises(ValueError, match=r"steps must be an integer in \[1, inf\)"):
+        fitted.forecast(0)
 
 
 def test_sample_paths_match_the_forecast_moments(fitted):
@@ -351,6 +369,47 @@ def test_sample_paths_match_the_forecast_moments(fitted):
     np.testing.assert_allclose(paths.mean(axis=0), mean, atol=4 * sd.max() / np.sqrt(4000))
     np.testing.assert_allclose(paths.std(axis=0), sd, rtol=0.08)
     assert fitted.sample_paths(5, 2, random_state=0, maturities=[20.0]).shape == (5, 2, 1)
+
+
+def test_predict_forecasts_a_following_block(fitted, curves):
+    block = curves.iloc[48:54]
+    prediction = fitted.predict(block)
+    assert isinstance(prediction, pd.DataFrame) and prediction.index.equals(block.index)
+    # Row 0 from the last date seen; row t after filtering the block's first t dates.
+    np.testing.assert_allclose(prediction.iloc[0], fitted.forecast(1).iloc[0], rtol=1e-12)
+    moved = pickle.loads(pickle.dumps(fitted)).update(block.iloc[:3])
+    np.testing.assert_allclose(prediction.iloc[3], moved.forecast(1).iloc[0], rtol=1e-10)
+    # Two dates ahead: row 4 is forecast from the origin after row 2.
+    two = fitted.predict(block, horizon=2)
+    origin = pickle.loads(pickle.dumps(fitted)).update(block.iloc[:3])
+    np.testing.assert_allclose(two.iloc[4], origin.forecast(2).iloc[1], rtol=1e-10)
+    # The parameters and the state do not move.
+    assert fitted.last_date_ == curves.index[47]
+    # After a gap of two unobserved dates the first row is three dates ahead.
+    later = fitted.predict(curves.iloc[50:54])
+    np.testing.assert_allclose(later.iloc[0], fitted.forecast(3).iloc[2], rtol=1e-10)
+    bounds = fitted.predict_interval(block, coverage=0.9)
+    assert bounds.shape == (6, len(MATURITIES), 2)
+    assert np.all(bounds[..., 0] < prediction.to_numpy())
+    assert fitted.predict_quantiles(block, [0.1, 0.5, 0.9]).shape == (6, len(MATURITIES), 3)
+    score = fitted.score(block)
+    assert score == pytest.approx(-np.mean((prediction.to_numpy() - block.to_numpy()) ** 2))
+    with pytest.raises(ValueError, match="not after the last date seen"):
+        fitted.predict(curves.iloc[40:50])
+
+
+def test_maxiter_caps_the_optimiser_and_pretrain_maxiter_the_pretraining(curves):
+    with pytest.warns(ConvergenceWarning, match=r"\(maxiter=3\).*increase maxiter"):
+        model = NeuralStateSpaceModel(**{**TINY, "maxiter": 3}).fit(curves.iloc[:48])
+    assert 1 <= model.n_iter_ <= 3
+    adam = _fit(curves.iloc[:48], optimizer="adam", maxiter=4)
+    assert adam.n_iter_ == 4
+    short = _fit(curves.iloc[:48], maxiter=1, pretrain_maxiter=1)
+    longer = _fit(curves.iloc[:48], maxiter=1, pretrain_maxiter=30)
+    assert longer.start_["pretrain_mse"] < short.start_["pretrain_mse"]
+    params = NeuralStateSpaceModel().get_params()
+    assert params["maxiter"] == 500 and params["pretrain_maxiter"] == 500
+    assert "epochs" not in params and "pretrain_epochs" not in params
 
 
 # --------------------------------------------------------------------- input checks
@@ -378,7 +437,9 @@ def test_bad_input_is_named(curves):
     ({"filter": "fast"}, "filter"),
     ({"optimizer": "sgd"}, "optimizer"),
     ({"start_decay": (1.0, 1.0)}, "start_decay"),
-    ({"epochs": 0}, "epochs"),
+    ({"maxiter": 0}, r"maxiter must be an integer in \[1, inf\), got 0"),
+    ({"pretrain_maxiter": 0}, r"pretrain_maxiter must be an integer in \[1, inf\)"),
+    ({"lr": -1.0}, "lr must be None or"),
 ])
 def test_bad_parameters(curves, params, match):
     with pytest.raises(ValueError, match=match):
@@ -396,7 +457,7 @@ def test_other_maturities_are_rejected(fitted, curves):
 
 
 def test_adam_and_parallel_filter_run(curves):
-    model = _fit(curves.iloc[:48], optimizer="adam", filter="parallel", epochs=10)
+    model = _fit(curves.iloc[:48], optimizer="adam", filter="parallel", maxiter=10)
     assert model.n_iter_ <= 10
     assert model.history_[-1] < model.history_[0]
     assert np.isfinite(model.log_likelihood_)
@@ -406,8 +467,8 @@ def test_adam_and_parallel_filter_run(curves):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_fit_is_kept_on_the_cpu(curves):
-    cpu = _fit(curves.iloc[:48], epochs=10)
-    gpu = _fit(curves.iloc[:48], epochs=10, device="cuda")
+    cpu = _fit(curves.iloc[:48], maxiter=10)
+    gpu = _fit(curves.iloc[:48], maxiter=10, device="cuda")
     assert next(gpu.module_.parameters()).device.type == "cpu"
     restored = pickle.loads(pickle.dumps(gpu))
     np.testing.assert_allclose(restored.forecast(3).to_numpy(), gpu.forecast(3).to_numpy())

@@ -95,6 +95,16 @@ def test_models_option_runs_only_the_named_models(selected_run):
     assert not (out / "nnss_prior_loadings.png").exists()
 
 
+def test_grid_maxiter_option_and_its_former_name(example):
+    assert example.parse_args(["--grid-maxiter", "7"]).grid_maxiter == 7
+    assert example.parse_args(["--grid-epochs", "9"]).grid_maxiter == 9
+    assert example.parse_args([]).grid_maxiter is None
+    quick = example.SETTINGS["quick"]
+    model = example._models(quick)["4-NNSS"]
+    assert model.maxiter == quick["maxiter"]
+    assert model.pretrain_maxiter == quick["pretrain_maxiter"]
+
+
 def test_models_option_rejects_unknown_names(example, tmp_path):
     with pytest.raises(ValueError, match=r"unknown model name\(s\) \['6-GLSS'\]"):
         example.run(quick=True, output_dir=tmp_path, models=["RW", "6-GLSS"],
@@ -152,7 +162,7 @@ def test_rolling_forecasts_follow_the_backtest_convention(example, quick_results
     panel = example.load_panel(settings["start"], settings["end"])
     model = DynamicNelsonSiegel(factors="ns", method="two-step", dynamics="var", decay="grid")
     frame = backtest(model, panel, test_start=results["data"]["first_origin"],
-                     horizons=[1, 4, 13, 26], mode="sequence")
+                     horizons=[1, 4, 13, 26])
     summary = summarize(frame.dropna(subset=["error"]), by=("horizon", "series"))
     for h in (1, 4, 13, 26):
         got = [results["rmse"]["2-step DNS"][str(h)][label] for label in example.LABELS]

@@ -9,11 +9,13 @@ import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
 
 from skyield.datasets import make_nelson_siegel_curves
 from skyield.metrics import make_interval_scorer, make_quantile_scorer, mpiw, picp
 from skyield.model_selection import ExpandingWindowSplit
+from skyield.models._base import ChronologicalTailSplit
 from skyield.models._yc_transfer import TransferredCurveRegressor, interpolation_matrix
 from skyield.models._yield_curve_attention import YieldCurveAttentionRegressor
 from skyield.preprocessing import make_family_windows
@@ -21,14 +23,6 @@ from skyield.preprocessing import make_family_windows
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 TINY = dict(units=4, embedding_size=2, epochs=2, batch_size=16, random_state=0)
 EXTRACTORS = ("attention", "conv", "lstm", "transformer")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def family_windows(n_dates=60, maturities=(1, 3, 5, 10), families=("EUR", "USD", "GBP"),
@@ -53,7 +47,9 @@ def test_shapes_for_every_extractor(panel, extractor):
     model = YieldCurveAttentionRegressor(extractor=extractor, **TINY)
     model.fit(X, y, families=families)
     assert model.predict(X, families=families).shape == (n, 4)
-    assert model.predict_quantiles(X, families=families).shape == (n, 4, 2)
+    # Default levels (0.025, 0.5, 0.975); the trained ones on request.
+    assert model.predict_quantiles(X, families=families).shape == (n, 4, 3)
+    assert model.predict_quantiles(X, [0.025, 0.975], families=families).shape == (n, 4, 2)
     assert model.predict_interval(X, 0.95, families=families).shape == (n, 4, 2)
     assert model.get_features(X, families=families).shape == (n, 2 + 4 * 4)
     assert list(model.families_) == ["EUR", "USD", "GBP"]
@@ -71,7 +67,7 @@ def test_target_layouts(panel):
     n = X.shape[0]
     model = YieldCurveAttentionRegressor(**TINY)
     assert model.fit(X, y[:, 0], families=families).predict(X, families=families).shape == (n,)
-    assert model.predict_quantiles(X, families=families).shape == (n, 2)
+    assert model.predict_quantiles(X, families=families).shape == (n, 3)
     model.fit(X, y[:, None, :], families=families)
     assert model.n_outputs_ == 4
     assert model.predict(X, families=families).shape == (n, 1, 4)
@@ -114,14 +110,17 @@ def test_family_errors_name_the_problem(panel):
 
 @pytest.mark.parametrize("params, message", [
     ({"extractor": "gru"}, "extractor must be one of"),
-    ({"gamma": 3}, "gamma must be 1"),
+    ({"gamma": 3}, "gamma must be one of 1, 2, got 3"),
     ({"quantiles": (0.9, 0.1)}, "strictly increasing"),
-    ({"quantiles": (0.0, 0.5)}, "strictly between 0 and 1"),
+    ({"quantiles": (0.0, 0.5)}, r"quantiles must be strictly increasing levels in \(0, 1\)"),
     ({"distribution": "t"}, "distribution must be one of"),
     ({"feature_range": (1.0, 0.0)}, "feature_range"),
     ({"dropout": 1.0}, "dropout must be a number"),
     ({"units": 0}, "units must be an integer"),
     ({"maturities": [1, 2]}, "maturities has 2 entries"),
+    ({"horizons": 3}, r"horizons=3 lists 3 step\(s\) ahead but y holds 1"),
+    ({"targets": 7}, "targets entry 7 is out of range"),
+    ({"targets": [0, 1]}, "targets names 2 series but y has 4"),
 ])
 def test_bad_parameters(panel, params, message):
     X, y, _, _ = panel
@@ -132,7 +131,9 @@ def test_bad_parameters(panel, params, message):
 def test_window_length_must_match(panel):
     X, y, _, _ = panel
     model = YieldCurveAttentionRegressor(**TINY).fit(X, y)
-    with pytest.raises(ValueError, match="expecting 4 features"):
+    with pytest.raises(ValueError, match="X windows have length 3 but "
+                                         "YieldCurveAttentionRegressor was fitted on windows "
+                                         "of length 4"):
         model.predict(X[:, 1:])
 
 
@@ -146,13 +147,18 @@ def test_quantile_interpolation_and_range(panel):
     assert np.all(np.diff(q, axis=-1) >= 0)
     # gamma=1: the centre is the median, the 0.5 knot.
     np.testing.assert_allclose(q[..., 4], model.predict(X, families=families))
-    trained = model.predict_quantiles(X, families=families)
+    trained = model.predict_quantiles(X, [0.05, 0.25, 0.75, 0.95], families=families)
     np.testing.assert_allclose(q[..., [0, 2, 6, 8]], trained)
     np.testing.assert_allclose(q[..., 1], 0.75 * q[..., 0] + 0.25 * q[..., 2])  # linear in level
     np.testing.assert_allclose(model.predict_interval(X, 0.9, families=families),
                                q[..., [0, 8]])
     with pytest.raises(ValueError, match="outside the range the model was trained on"):
         model.predict_quantiles(X, [0.01], families=families)
+    # The default levels (0.025, 0.5, 0.975) lie outside these heads' range too.
+    with pytest.raises(ValueError, match="quantile level 0.025 is outside the range"):
+        model.predict_quantiles(X, families=families)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        model.predict_quantiles(X, [0.75, 0.25], families=families)
     with pytest.raises(ValueError, match="coverage must be"):
         model.predict_interval(X, 95, families=families)
 
@@ -161,7 +167,7 @@ def test_mean_centre_with_median_level(panel):
     X, y, families, _ = panel
     model = YieldCurveAttentionRegressor(gamma=2, quantiles=(0.1, 0.5, 0.9), **TINY)
     model.fit(X, y, families=families)
-    q = model.predict_quantiles(X, families=families)
+    q = model.predict_quantiles(X, [0.1, 0.5, 0.9], families=families)
     centre = model.predict(X, families=families)
     assert np.all(q[..., 0] <= np.minimum(centre, q[..., 1]))
     assert np.all(q[..., 2] >= np.maximum(centre, q[..., 1]))
@@ -239,6 +245,70 @@ def test_scaler_is_fitted_on_the_training_data_only(panel):
     assert model.predict(shocked, families=families).max() <= high + 1e-9
 
 
+@pytest.mark.parametrize("gap", [0, 5])
+def test_scaler_ignores_the_early_stopping_validation_tail(panel, gap):
+    X, y, families, _ = panel
+    settings = dict(**TINY, early_stopping=True, validation_fraction=0.25,
+                    validation_gap=gap, patience=1)
+    model = YieldCurveAttentionRegressor(**settings).fit(X, y, families=families)
+    n_train = ChronologicalTailSplit(0.25, gap).train_size(len(X))
+    assert n_train == len(X) - int(np.ceil(0.25 * len(X))) - gap
+    np.testing.assert_allclose(model.scaler_.data_min_,
+                               min(X[:n_train].min(), y[:n_train].min()))
+    np.testing.assert_allclose(model.scaler_.data_max_,
+                               max(X[:n_train].max(), y[:n_train].max()))
+    # A different future planted in the rows after the training part moves nothing.
+    X_planted, y_planted = X.copy(), y.copy()
+    X_planted[n_train:] = 3.0 * X_planted[n_train:] + 50.0
+    y_planted[n_train:] = -3.0 * y_planted[n_train:] - 50.0
+    planted = YieldCurveAttentionRegressor(**settings).fit(X_planted, y_planted,
+                                                           families=families)
+    for name in ("data_min_", "data_max_", "scale_", "offset_"):
+        np.testing.assert_array_equal(getattr(planted.scaler_, name),
+                                      getattr(model.scaler_, name), name)
+    # Without early stopping every row trains, so the planted rows do move it.
+    without = YieldCurveAttentionRegressor(**TINY).fit(X_planted, y_planted,
+                                                       families=families)
+    assert without.scaler_.data_max_ > model.scaler_.data_max_ + 10
+
+
+def test_transfer_scaler_ignores_the_early_stopping_validation_tail(source, target_panel):
+    Xt, yt, ft, _ = target_panel
+    settings = dict(epochs=3, lr=0.05, early_stopping=True, validation_fraction=0.3,
+                    patience=1, random_state=0)
+    model = TransferredCurveRegressor(FrozenEstimator(source), **settings).fit(
+        Xt, yt, families=ft)
+    n_train = ChronologicalTailSplit(0.3).train_size(len(Xt))
+    np.testing.assert_allclose(model.scaler_.data_max_,
+                               max(Xt[:n_train].max(), yt[:n_train].max()))
+    X_planted, y_planted = Xt.copy(), yt.copy()
+    X_planted[n_train:] += 40.0
+    y_planted[n_train:] -= 40.0
+    planted = TransferredCurveRegressor(FrozenEstimator(source), **settings).fit(
+        X_planted, y_planted, families=ft)
+    np.testing.assert_array_equal(planted.scaler_.data_min_, model.scaler_.data_min_)
+    np.testing.assert_array_equal(planted.scaler_.data_max_, model.scaler_.data_max_)
+
+
+def test_horizons_and_targets_layout():
+    data = make_nelson_siegel_curves(n_dates=60, maturities=[1, 3, 5, 10],
+                                     n_families=["EUR", "USD"], random_state=0)
+    windows = make_family_windows(data.curves, window=4, horizons=[1, 3], targets=[10])
+    X, y, families = windows.X, windows.y, windows.families     # y: (n, 2, 1)
+    n = len(X)
+    model = YieldCurveAttentionRegressor(horizons=[1, 3], targets=3, **TINY)
+    model.fit(X, y[:, :, 0], families=families)
+    assert list(model.horizons_) == [1, 3] and list(model.targets_) == [3]
+    assert model.predict(X, families=families).shape == (n, 2)
+    assert model.predict_interval(X, families=families).shape == (n, 2, 2)
+    cube = YieldCurveAttentionRegressor(horizons=[1, 3], **TINY).fit(X, y, families=families)
+    np.testing.assert_allclose(model.predict(X, families=families),
+                               cube.predict(X, families=families)[:, :, 0], atol=1e-12)
+    # Without horizons, a 2-D y is one horizon of several targets.
+    columns = YieldCurveAttentionRegressor(**TINY).fit(X, y[:, :, 0], families=families)
+    assert list(columns.horizons_) == [1]
+
+
 def test_feature_range_leaves_room_beyond_the_training_range(panel):
     X, y, families, _ = panel
     model = YieldCurveAttentionRegressor(feature_range=(0.25, 0.75), **TINY)
@@ -300,10 +370,13 @@ def test_residual_is_reproducible_and_differs_from_the_level_model(panel):
 
 def test_residual_targets_must_be_the_input_series(panel):
     X, y, families, _ = panel
-    with pytest.raises(ValueError, match="y must hold the 4 input series at each horizon; "
-                                         "got 2 targets"):
+    with pytest.raises(ValueError, match=r"y must hold the 4 input series, in order, at "
+                                         r"each horizon; got 2 target column\(s\)$"):
         YieldCurveAttentionRegressor(residual=True, **TINY).fit(X, y[:, :2],
                                                                 families=families)
+    with pytest.raises(ValueError, match=r"got 2 target column\(s\) \(targets=\[1, 0\]\)"):
+        YieldCurveAttentionRegressor(residual=True, targets=[1, 0], **TINY).fit(
+            X, y[:, [1, 0]], families=families)
     with pytest.raises(ValueError, match="residual must be True or False"):
         YieldCurveAttentionRegressor(residual=1, **TINY).fit(X, y, families=families)
 
@@ -439,6 +512,8 @@ def test_transfer_source_errors(target_panel):
     with pytest.raises(ValueError, match="source is not fitted"):
         TransferredCurveRegressor(YieldCurveAttentionRegressor(), epochs=1).fit(Xt, yt)
     with pytest.raises(TypeError, match="source must be a fitted YieldCurveAttention"):
+        TransferredCurveRegressor(Ridge(), epochs=1).fit(Xt, yt)
+    with pytest.raises(ValueError, match=r"source must be an object with predict\(\)"):
         TransferredCurveRegressor(object(), epochs=1).fit(Xt, yt)
 
 

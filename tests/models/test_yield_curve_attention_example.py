@@ -70,3 +70,36 @@ def test_quick_run_invariants(quick_results):
                  "ycatt_transfer"):
         assert (out / f"{name}.png").stat().st_size > 0
     assert "Table 2" in (out / "tables.md").read_text()
+
+
+def test_dns_benchmarks_forecast_each_test_window_from_the_curves_before_it():
+    from skyield.baselines import DynamicNelsonSiegel
+
+    spec = importlib.util.spec_from_file_location("yield_curve_attention_multi_curve", SCRIPT)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    settings = example.SETTINGS["quick"]
+    X, y, families, targets, panel = example.family_windows(
+        example.TARGET_FAMILIES, example.TARGET_GRID, settings["target_start"],
+        settings["target_end"], settings["window"])
+    train, test = example.split(targets, settings["target_end"])
+    table, fitted = example.fit_dns(panel, X, y, families, targets,
+                                    example.TARGET_GRID, train, test)
+    assert set(table) == {"RW", *example.DNS_MODELS}
+    centre, bounds = fitted["NS_VAR"]
+    assert centre.shape == y[test].shape and bounds.shape == y[test].shape + (2,)
+    assert np.all(bounds[..., 0] <= centre) and np.all(centre <= bounds[..., 1])
+    for family in example.TARGET_FAMILIES:
+        curves = panel.xs(family, level=0)
+        model = DynamicNelsonSiegel(factors="ns", dynamics="var", decay="mean-maturity",
+                                    maturities=example.TARGET_GRID)
+        model.fit(curves[curves.index <= example.T0])
+        rows = np.flatnonzero(families[test] == family)
+        order = np.argsort(np.asarray(targets[test][rows]))
+        # The first test window is forecast from the last training curve, the others
+        # after filtering the test curves before them.
+        np.testing.assert_allclose(centre[rows[order[0]]], model.forecast(1).iloc[0],
+                                   rtol=1e-10)
+        model.update(curves[(curves.index > example.T0)].iloc[:2])
+        np.testing.assert_allclose(centre[rows[order[2]]], model.forecast(1).iloc[0],
+                                   rtol=1e-10)

@@ -3,16 +3,10 @@ import pytest
 import torch
 
 from skyield.nn import AdditiveAttention, DropoutLSTM, LSTMAttentionNet, LSTMCell, LSTMNet
+from skyield.nn import _lstm as lstm_module
+from skyield.nn._lstm import recurrent_dropout_mask
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def exercise_7_1_weights(module_weights):
@@ -72,12 +66,14 @@ def test_cell_equals_torch_lstm_cell():
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
 
 
-def test_hand_written_loop_equals_torch_lstm():
+@pytest.mark.parametrize("mode", ["batch", "sequence"])
+def test_dropout_layer_without_dropout_equals_torch_lstm(mode):
     torch.manual_seed(0)
-    lstm = DropoutLSTM(3, 4, num_layers=2, recurrent_dropout=0.5)
+    lstm = DropoutLSTM(3, 4, num_layers=2, recurrent_dropout=0.5, recurrent_dropout_mode=mode)
     x = torch.randn(5, 9, 3)
     expected, (h_ref, c_ref) = lstm.rnn(x)
-    # A vanishing rate takes the hand-written loop with an all-ones mask.
+    # A vanishing rate runs the training path with an all-ones mask (for "sequence",
+    # the hand-written loop).
     lstm.recurrent_dropout = 1e-12
     lstm.train()
     out, (h, c) = lstm(x)
@@ -86,9 +82,10 @@ def test_hand_written_loop_equals_torch_lstm():
     torch.testing.assert_close(c, c_ref, rtol=1e-5, atol=1e-6)
 
 
-def test_recurrent_dropout_only_in_training():
+@pytest.mark.parametrize("mode", ["batch", "sequence"])
+def test_recurrent_dropout_only_in_training(mode):
     torch.manual_seed(0)
-    lstm = DropoutLSTM(2, 6, recurrent_dropout=0.5)
+    lstm = DropoutLSTM(2, 6, recurrent_dropout=0.5, recurrent_dropout_mode=mode)
     x = torch.randn(4, 8, 2)
     lstm.eval()
     first, _ = lstm(x)
@@ -102,6 +99,57 @@ def test_recurrent_dropout_only_in_training():
     torch.testing.assert_close(a[:, 0], first[:, 0], rtol=1e-6, atol=1e-6)
     a.sum().backward()
     assert all(p.grad is not None for p in lstm.parameters())
+
+
+def test_batch_mode_is_the_step_loop_with_one_mask_for_all_sequences(monkeypatch):
+    # The fused run on masked recurrent weights equals masking h_{t-1} inside each step
+    # (the Keras form) when every sequence uses the same mask.
+    torch.manual_seed(1)
+    lstm = DropoutLSTM(3, 5, num_layers=2, recurrent_dropout=0.4).train()
+    masks = iter([torch.tensor([[2.0, 0.0, 2.0, 2.0, 0.0]]), torch.tensor([[0.0, 2.0, 2.0, 0.0, 2.0]])] * 2)
+    monkeypatch.setattr(lstm_module, "recurrent_dropout_mask", lambda *args: next(masks))
+    x = torch.randn(4, 7, 3)
+    fused, (h, c) = lstm(x)
+    lstm.recurrent_dropout_mode = "sequence"
+    looped, (h_loop, c_loop) = lstm(x)
+    torch.testing.assert_close(fused, looped, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(c, c_loop, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("mode", "shared"), [("batch", True), ("sequence", False)])
+def test_masks_shared_by_the_batch_or_drawn_per_sequence(mode, shared):
+    torch.manual_seed(2)
+    lstm = DropoutLSTM(2, 16, recurrent_dropout=0.5, recurrent_dropout_mode=mode).train()
+    x = torch.randn(1, 10, 2).expand(6, -1, -1)  # six copies of one sequence
+    out, _ = lstm(x)
+    same = all(torch.equal(out[0], out[i]) for i in range(1, 6))
+    assert same is shared
+
+
+@pytest.mark.parametrize("mode", ["batch", "sequence"])
+def test_masks_keep_the_expected_state(mode):
+    torch.manual_seed(3)
+    reference = torch.zeros(400, 50)
+    masks = torch.stack([recurrent_dropout_mask(reference, 0.2, True, mode) for _ in range(50)])
+    assert masks.shape[1] == (1 if mode == "batch" else 400)
+    assert set(masks.unique().tolist()) == {0.0, 1.25}
+    assert abs(float(masks.mean()) - 1.0) < 0.02
+    assert abs(float((masks == 0).float().mean()) - 0.2) < 0.02
+
+
+def test_bad_recurrent_dropout_mode():
+    with pytest.raises(ValueError, match=r"recurrent_dropout_mode must be one of \('batch', 'sequence'\); got 'keras'"):
+        DropoutLSTM(2, 3, recurrent_dropout=0.1, recurrent_dropout_mode="keras")
+
+
+def test_attention_net_decoder_mask_follows_the_mode():
+    torch.manual_seed(4)
+    x = torch.randn(1, 12, 3).expand(4, -1, -1)
+    for mode, shared in (("batch", True), ("sequence", False)):
+        net = LSTMAttentionNet(3, units=8, n_outputs=2, recurrent_dropout=0.5,
+                               recurrent_dropout_mode=mode).train()
+        y = net(x)
+        assert all(torch.equal(y[0], y[i]) for i in range(1, 4)) is shared
 
 
 def attention_parameters(units, dense):

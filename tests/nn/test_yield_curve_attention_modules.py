@@ -5,12 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.func import functional_call, stack_module_state, vmap
 
+from skyield.nn import GaussianHeads, GaussianNLL, QuantileCenterLoss, QuantileHeads
 from skyield.nn._yield_curve_attention import (
     CausalConv,
-    GaussianHeads,
-    GaussianNLL,
-    QuantileCenterLoss,
-    QuantileHeads,
     SelfAttention,
     TimeLSTM,
     TransformerBlock,
@@ -18,14 +15,6 @@ from skyield.nn._yield_curve_attention import (
 )
 
 EXTRACTORS = ("attention", "conv", "lstm", "transformer")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_self_attention_shapes_and_softmax_rows():
@@ -141,6 +130,9 @@ def test_quantiles_never_cross_for_any_weights(levels, center, spread, output, w
     assert torch.all(torch.diff(quantiles, dim=1) >= 0)
     below = [i for i, q in enumerate(levels) if q < 0.5]
     above = [i for i, q in enumerate(levels) if q > 0.5]
+    assert heads.layout.below == [levels[i] for i in below]
+    assert heads.layout.above == [levels[i] for i in above]
+    assert heads.layout.has_median == (0.5 in levels)
     if below:
         assert torch.all(quantiles[:, below[-1]] <= out[:, 0])
     if above:

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skyield.preprocessing import make_family_windows, make_windows
+from skyield.baselines import WeightedRollingRegression
+from skyield.preprocessing import PanelWindows, make_family_windows, make_windows
 
 
 @pytest.fixture
@@ -40,10 +41,44 @@ def test_maturities_are_parsed_from_columns(panel):
 def test_differences_inputs_and_targets_reintegrate_to_levels(panel):
     levels = make_windows(panel, window=4, horizons=[1, 2])
     changes = make_windows(panel, window=4, horizons=[1, 2], differences=True)
-    # Differences need one more level, so the first origin is one date later.
-    assert changes.origins[0] == levels.origins[1]
-    np.testing.assert_allclose(changes.y + changes.last_level[:, None, :], levels.y[1:])
-    np.testing.assert_allclose(changes.X[0], np.diff(panel.to_numpy()[:5], axis=0))
+    # The window - 1 differences inside each window of levels: the same origins.
+    assert changes.origins.equals(levels.origins)
+    np.testing.assert_array_equal(changes.target_dates, levels.target_dates)
+    assert changes.X.shape == (levels.X.shape[0], 3, 3)
+    np.testing.assert_allclose(changes.X, np.diff(levels.X, axis=1))
+    np.testing.assert_allclose(changes.X[0], np.diff(panel.to_numpy()[:4], axis=0))
+    np.testing.assert_allclose(changes.last_level, levels.X[:, -1, :])
+    np.testing.assert_allclose(changes.y + changes.last_level[:, None, :], levels.y)
+    with pytest.raises(ValueError, match="differences=True needs windows of at least 2 dates"):
+        make_windows(panel, window=1, differences=True)
+
+
+def test_differences_are_what_a_model_with_differences_sees(panel):
+    # A model with differences=True takes the windows in levels and works on the changes
+    # that make_windows(differences=True) returns; its forecast adds the last level back.
+    levels = make_windows(panel, window=12, horizons=[1, 2], targets="10Y")
+    changes = make_windows(panel, window=12, horizons=[1, 2], targets="10Y", differences=True)
+
+    class Spy(WeightedRollingRegression):
+        def _fit(self, X, y):
+            self.seen_ = (X, y)
+            super()._fit(X, y)
+
+    spy = Spy(targets=2, differences=True).fit(levels.X, levels.y)
+    np.testing.assert_allclose(spy.seen_[0], changes.X)
+    np.testing.assert_allclose(spy.seen_[1], changes.y)
+    forecast_change = spy.predict(levels.X) - changes.last_level[:, None, :]
+    np.testing.assert_allclose(spy.residuals_, changes.y - forecast_change, atol=1e-10)
+
+
+def test_family_windows_in_differences(panel):
+    stacked = pd.concat({"USD": panel, "EUR": panel.iloc[10:] + 1.0}, names=["family", "date"])
+    levels = make_family_windows(stacked, window=4, horizons=2)
+    changes = make_family_windows(stacked, window=4, horizons=2, differences=True)
+    np.testing.assert_array_equal(changes.families, levels.families)
+    assert changes.origins.equals(levels.origins)
+    np.testing.assert_allclose(changes.X, np.diff(levels.X, axis=1))
+    np.testing.assert_allclose(changes.y + changes.last_level[:, None, :], levels.y)
 
 
 def test_target_subset(panel):
@@ -112,3 +147,50 @@ def test_family_windows_name_the_family_with_a_problem(panel):
     stacked = pd.concat({"USD": panel, "EUR": bad}, names=["family", "date"])
     with pytest.raises(ValueError, match="family 'EUR'.*column '3M'"):
         make_family_windows(stacked, window=4)
+
+
+def test_panel_windows_cut_once_and_hand_out_training_spans(panel):
+    cut = PanelWindows(panel, 5, [1, 3])
+    every = cut.training()
+    reference = make_windows(panel, window=5, horizons=[1, 3])
+    np.testing.assert_array_equal(every.X, reference.X)
+    np.testing.assert_array_equal(every.y, reference.y)
+    assert every.origins.equals(reference.origins)
+    # A training span of the first 20 dates: only windows whose inputs and targets lie
+    # on it (the last origin is 3 dates before its end).
+    span = cut.training(np.arange(20))
+    assert span.origins[0] == panel.index[4] and span.origins[-1] == panel.index[16]
+    assert span.target_dates.max() == panel.index[19]
+    # A span with a hole: no window crosses it.
+    holed = cut.training(np.r_[np.arange(15), np.arange(16, 40)])
+    first_rows = panel.index.get_indexer(holed.origins) - 4
+    last_rows = panel.index.get_indexer(holed.origins) + 3
+    assert not np.any((first_rows <= 15) & (last_rows >= 15))
+    assert cut.training(np.arange(6)) is None
+
+
+def test_panel_windows_at_origins_and_last(panel):
+    cut = PanelWindows(panel, 5)
+    X, families = cut.at_origins([np.array([4, 10])])
+    assert families is None
+    np.testing.assert_array_equal(X[1], panel.to_numpy()[6:11])
+    last, _ = cut.last()
+    np.testing.assert_array_equal(last[0], panel.to_numpy()[-5:])
+    with pytest.raises(ValueError, match="origin 2000-03-31 has 3 dates of history but a "
+                                         "window needs 5"):
+        cut.at_origins([np.array([2])])
+    with pytest.raises(ValueError, match="5 dates seen, but a forecast needs the last 6"):
+        PanelWindows(panel.iloc[:5], 6).last()
+
+
+def test_panel_windows_of_families(panel):
+    stacked = pd.concat({"USD": panel, "EUR": panel.iloc[10:] + 1.0}, names=["family", "date"])
+    cut = PanelWindows(stacked, 3, 1)
+    assert cut.multi and cut.labels == ["USD", "EUR"] and len(cut.dates) == 40
+    last, families = cut.last()
+    assert list(families) == ["USD", "EUR"]
+    np.testing.assert_array_equal(last[1], panel.to_numpy()[-3:] + 1.0)
+    with pytest.raises(ValueError, match="use data.swaplevel\\(\\).sort_index\\(\\)"):
+        PanelWindows(stacked.swaplevel().sort_index(), 3)
+    with pytest.raises(ValueError, match="MultiIndex: use make_family_windows"):
+        make_windows(stacked, window=3)

@@ -22,6 +22,7 @@ from skyield.baselines import (
     KalmanFactorModel,
     RandomWalk,
 )
+from skyield.compose import PerFamily
 from skyield.datasets import make_nelson_siegel_curves
 from skyield.preprocessing import make_windows
 from skyield.scenarios import GaussianCopula, ScenarioCube, fit_copula, sample_paths
@@ -68,10 +69,9 @@ def ns_curves():
 
 
 @pytest.fixture(scope="module")
-def dns_windows(ns_curves):
-    w = make_windows(ns_curves, window=2, horizons=3)
-    model = DynamicNelsonSiegel(dynamics="var", maturities=MATURITIES).fit(w.X, w.y)
-    return model, w
+def dns_updated(ns_curves):
+    """A DNS fitted on the first 150 curves, then moved to the last one by update."""
+    return DynamicNelsonSiegel(dynamics="var").fit(ns_curves[:150]).update(ns_curves[150:])
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +84,14 @@ def random_walk():
     return model, w, fit_copula(model, w.X, w.y), corr
 
 
+def _rms_change(model):
+    """Root mean squared training change per (horizon, target): the Gaussian sd."""
+    return np.sqrt(np.mean(model.residuals_ ** 2, axis=0))
+
+
 def test_kalman_factor_paths_match_forecast_quantiles(kalman, factor_panel):
     cube = sample_paths(kalman, N_PATHS, 3, random_state=0)
-    expected = kalman.forecast_quantiles(3, LEVELS)
+    expected = kalman.forecast(3, quantiles=LEVELS)
     _assert_quantiles_match(cube, expected, _gaussian_sd(expected))
     assert cube.dates.equals(pd.date_range("2022-07-31", periods=3, freq="ME"))
     assert cube.maturities.tolist() == ["1Y", "5Y", "10Y"]
@@ -97,32 +102,44 @@ def test_glss_paths_match_forecast_quantiles(ns_curves):
     # A tiny fit that may stop early: the paths must match whatever was fitted.
     model = GaussianLinearStateSpace(n_factors=2, maxiter=20, em_iter=2).fit(ns_curves[:120])
     cube = sample_paths(model, N_PATHS, 2, random_state=1)
-    expected = model.forecast_quantiles(2, LEVELS)
+    expected = model.forecast(2, quantiles=LEVELS)
     _assert_quantiles_match(cube, expected, _gaussian_sd(expected))
     assert cube.shape == (N_PATHS, 2, len(MATURITIES))
 
 
-def test_dns_window_paths_match_predict_quantiles(dns_windows):
-    model, w = dns_windows
-    cube = sample_paths(model, N_PATHS, 3, X=w.X[-1], random_state=2)
-    expected = model.predict_quantiles(w.X[-1:], LEVELS)[0]  # (3, n_maturities, 3)
+def test_dns_paths_after_update_match_forecast_quantiles(dns_updated, ns_curves):
+    # The paths start from the factors of the last curve seen (here brought by update).
+    model = dns_updated
+    cube = sample_paths(model, N_PATHS, 3, random_state=2)
+    expected = model.forecast(3, quantiles=LEVELS)  # (3, n_maturities, 3)
     _assert_quantiles_match(cube, expected, _gaussian_sd(expected))
     assert cube.maturities.tolist() == MATURITIES
-    assert cube.dates.tolist() == [1, 2, 3]
+    assert cube.dates.equals(model.forecast(3).index)
+    assert cube.dates[0] > ns_curves.index[-1]
 
 
 def test_dns_panel_paths_match_forecast_quantiles(ns_curves):
     model = DynamicNelsonSiegel(dynamics="var").fit(ns_curves)
     cube = sample_paths(model, N_PATHS, 4, random_state=3)
-    expected = model.forecast_quantiles(4, LEVELS)
+    expected = model.forecast(4, quantiles=LEVELS)
     _assert_quantiles_match(cube, expected, _gaussian_sd(expected))
     assert cube.dates.equals(model.forecast(4).index)
 
 
-def test_dns_paths_move_maturities_together(dns_windows):
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_one_step_dns_paths_draw_the_filtered_state(ns_curves):
+    # The one-step model's last state is uncertain: the paths draw it, as the forecast
+    # quantiles count its covariance.
+    model = DynamicNelsonSiegel(method="kalman", maxiter=30).fit(ns_curves[:120])
+    assert model.state_cov_at_last_ is not None
+    cube = sample_paths(model, N_PATHS, 2, random_state=7)
+    expected = model.forecast(2, quantiles=LEVELS)
+    _assert_quantiles_match(cube, expected, _gaussian_sd(expected))
+
+
+def test_dns_paths_move_maturities_together(dns_updated):
     """Joint, not marginal: the factor structure makes nearby maturities co-move."""
-    model, w = dns_windows
-    cube = sample_paths(model, N_PATHS, 1, X=w.X[-1], random_state=4)
+    cube = sample_paths(dns_updated, N_PATHS, 1, random_state=4)
     corr = np.corrcoef(cube.values[:, 0].T)
     assert corr[-1, -2] > 0.5  # 5 and 10 years share level and slope
 
@@ -137,7 +154,7 @@ def test_random_walk_copula_paths(random_walk):
     first = ScenarioCube(cube.values[:, :1])
     _assert_quantiles_match(first, one_step, _gaussian_sd(one_step))
     # h steps of a random walk with Gaussian steps of sd s: Gaussian, sd s sqrt(h).
-    s = model.scale_[0]
+    s = _rms_change(model)[0]
     h = np.arange(1, 4)[:, None]
     expected = origin[-1][:, None] + (s * np.sqrt(h))[..., None] * norm.ppf(LEVELS)
     _assert_quantiles_match(cube, expected, s * np.sqrt(h))
@@ -161,15 +178,15 @@ def test_mixture_over_members(random_walk):
     cube = sample_paths(Members(), N_PATHS, 1, X=w.X[-1], copula=copula, random_state=6)
     # An equal mixture of N(0, s^2) and N(0, 9 s^2) has variance 5 s^2.
     variance = cube.values[:, 0].var(axis=0)
-    assert np.allclose(variance, 5 * model.scale_[0] ** 2, rtol=0.1)
+    assert np.allclose(variance, 5 * _rms_change(model)[0] ** 2, rtol=0.1)
 
 
 @pytest.mark.parametrize("kind", ["sequence", "dns", "copula"])
-def test_reproducible_with_random_state(kind, kalman, dns_windows, random_walk):
+def test_reproducible_with_random_state(kind, kalman, dns_updated, random_walk):
     if kind == "sequence":
         model, kwargs = kalman, {}
     elif kind == "dns":
-        model, kwargs = dns_windows[0], {"X": dns_windows[1].X[-1]}
+        model, kwargs = dns_updated, {}
     else:
         model, kwargs = random_walk[0], {"X": random_walk[1].X[-1], "copula": random_walk[2]}
     a = sample_paths(model, 50, 2, random_state=11, **kwargs)
@@ -186,7 +203,7 @@ def test_dated_window_gives_dated_horizons(random_walk):
     assert cube.dates.tolist() == [pd.Timestamp("2020-01-31"), pd.Timestamp("2020-02-07")]
 
 
-def test_clear_errors(kalman, dns_windows, random_walk):
+def test_clear_errors(kalman, dns_updated, random_walk):
     model, w, copula, _ = random_walk
     with pytest.raises(TypeError, match="no sample_paths method.*no predict_quantiles"):
         sample_paths(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]), 5, 1)
@@ -200,23 +217,22 @@ def test_clear_errors(kalman, dns_windows, random_walk):
         sample_paths(model, 5, 1, X=w.X[-1], copula=GaussianCopula(np.eye(2)))
     with pytest.raises(ValueError, match="pass X=None"):
         sample_paths(kalman, 5, 1, X=w.X[-1])
-    with pytest.raises(ValueError, match="n_paths must be a positive integer"):
+    with pytest.raises(ValueError, match="n_paths must be an integer in \\[1, inf\\)"):
         sample_paths(kalman, 0, 1)
-    with pytest.raises(ValueError, match="horizon must be a positive integer"):
+    with pytest.raises(ValueError, match="horizon must be an integer in \\[1, inf\\)"):
         sample_paths(kalman, 5, 1.5)
-    dns, dns_w = dns_windows
-    with pytest.raises(ValueError, match="was fitted on 5"):
-        sample_paths(dns, 5, 1, X=dns_w.X[-1][:, :3])
+    with pytest.raises(ValueError, match="DynamicNelsonSiegel is a sequence model.*pass X=None"):
+        sample_paths(dns_updated, 5, 1, X=np.zeros((2, len(MATURITIES))))
+    with pytest.raises(ValueError, match="was fitted on 3"):
+        sample_paths(model, 5, 1, X=w.X[-1][:, :2], copula=copula)
 
 
-def test_dns_kalman_windows_and_families_are_refused(ns_curves):
-    w = make_windows(ns_curves[:60], window=2, horizons=1)
-    one_step = DynamicNelsonSiegel(method="kalman", maturities=MATURITIES, maxiter=5)
-    with pytest.warns(Warning):
-        one_step.fit(w.X, w.y)
-    with pytest.raises(ValueError, match="method='two-step'"):
-        sample_paths(one_step, 5, 1, X=w.X[-1])
-    families = np.where(np.arange(len(w.X)) % 2 == 0, "a", "b")
-    two = DynamicNelsonSiegel(maturities=MATURITIES).fit(w.X, w.y, families=families)
-    with pytest.raises(ValueError, match="one curve family"):
-        sample_paths(two, 5, 1, X=w.X[-1])
+def test_dns_of_several_families_is_refused():
+    curves = make_nelson_siegel_curves(n_dates=60, maturities=MATURITIES, random_state=4,
+                                       n_families=["a", "b"]).curves
+    two = PerFamily(DynamicNelsonSiegel()).fit(curves)
+    with pytest.raises(NotImplementedError, match="PerFamily does not simulate paths"):
+        sample_paths(two, 5, 1)
+    # One family at a time does.
+    cube = sample_paths(two.estimators_["a"], 5, 1, random_state=0)
+    assert cube.shape == (5, 1, len(MATURITIES))

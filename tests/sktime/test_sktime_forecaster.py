@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LinearRegression, Ridge
 from sktime.utils.estimator_checks import check_estimator
 
+from skyield.base import BaseWindowRegressor
 from skyield.baselines import DynamicNelsonSiegel, RandomWalk
 from skyield.datasets import make_nelson_siegel_curves
 from skyield.model_selection import ExpandingWindowSplit, backtest
@@ -45,15 +46,33 @@ class LastValueSequence(BaseEstimator):
         self.n_seen_ += len(Y_new)
         return self
 
-    def forecast(self, steps=1):
-        return pd.DataFrame(np.repeat(self.last_[None], steps, axis=0))
-
-    def forecast_quantiles(self, steps=1, quantiles=(0.05, 0.5, 0.95)):
+    def forecast(self, steps=1, quantiles=None, coverage=None):
+        if coverage is not None:
+            quantiles = [(1 - coverage) / 2, (1 + coverage) / 2]
+        if quantiles is None:
+            return pd.DataFrame(np.repeat(self.last_[None], steps, axis=0))
         spread = self.scale * np.sqrt(np.arange(1, steps + 1))[:, None, None]
         return self.last_[None, :, None] + spread * norm.ppf(quantiles)
 
-    def forecast_interval(self, steps=1, coverage=0.95):
-        return self.forecast_quantiles(steps, [(1 - coverage) / 2, (1 + coverage) / 2])
+
+class DriftWalk(BaseWindowRegressor):
+    """Last value plus the mean training change of each horizon and series."""
+
+    def __init__(self, *, window=None, horizons=None, targets=None, maturities=None):
+        self.window = window
+        self.horizons = horizons
+        self.targets = targets
+        self.maturities = maturities
+
+    _parameter_constraints = {**BaseWindowRegressor._parameter_constraints,
+                              "maturities": [None, "array-like"]}
+    _forecasts_inputs = True
+
+    def _fit(self, X, y):
+        self.drift_ = (y - X[:, -1:, self.targets_]).mean(axis=0)
+
+    def _predict(self, X):
+        return X[:, -1:, self.targets_] + self.drift_[None]
 
 
 class ConstantQuantiles(RegressorMixin, BaseEstimator):
@@ -94,11 +113,9 @@ def test_direct_random_walk_forecasts_the_last_value_at_the_steps_of_fh():
 
 def test_direct_fit_uses_the_windows_and_targets_of_make_windows():
     y = _curves()
-    forecaster = SkyieldForecaster(DynamicNelsonSiegel(dynamics="var"), window=4,
-                                   mode="window").fit(y, fh=[1, 2, 6])
+    forecaster = SkyieldForecaster(DriftWalk(), window=4).fit(y, fh=[1, 2, 6])
     windows = make_windows(y, 4, [1, 2, 6])
-    reference = DynamicNelsonSiegel(dynamics="var", horizons=[1, 2, 6],
-                                    maturities=MATURITIES).fit(windows.X, windows.y)
+    reference = DriftWalk(horizons=[1, 2, 6]).fit(windows.X, windows.y)
     expected = reference.predict(y.to_numpy()[None, -4:])[0]
     np.testing.assert_allclose(forecaster.predict().to_numpy(), expected, rtol=1e-12)
     # The inner clone got the steps of fh and the maturities of the column labels.
@@ -132,15 +149,21 @@ def test_random_walk_intervals_match_its_own_predict_interval():
     assert np.all(expected[..., 0] < expected[..., 1])
 
 
-def test_differences_add_the_origin_level_back():
+def test_a_model_of_changes_forecasts_levels_through_the_adapter():
+    from skyield.baselines import WeightedRollingRegression
+
     y = _walk(seed=1)
-    forecaster = SkyieldForecaster(RandomWalk(differences=True), window=3,
-                                   differences=True).fit(y, fh=[1, 2])
-    np.testing.assert_allclose(forecaster.predict().to_numpy(), y.to_numpy()[[-1, -1]])
+    model = WeightedRollingRegression(targets=0, differences=True)
+    forecaster = SkyieldForecaster(model, window=8).fit(y[["s0"]], fh=[1, 2])
+    windows = make_windows(y[["s0"]], 8, [1, 2])
+    reference = WeightedRollingRegression(targets=0, differences=True, horizons=[1, 2]).fit(
+        windows.X, windows.y)
+    expected = reference.predict(y[["s0"]].to_numpy()[None, -8:])[0, :, 0]
+    np.testing.assert_allclose(forecaster.predict().to_numpy()[:, 0], expected)
     interval = forecaster.predict_interval(coverage=0.5)
-    lower = interval.xs("lower", axis=1, level=2).to_numpy()
-    upper = interval.xs("upper", axis=1, level=2).to_numpy()
-    assert np.all(lower < y.to_numpy()[-1]) and np.all(upper > y.to_numpy()[-1])
+    lower = interval.xs("lower", axis=1, level=2).to_numpy()[:, 0]
+    upper = interval.xs("upper", axis=1, level=2).to_numpy()[:, 0]
+    assert np.all(lower < expected) and np.all(upper > expected)
 
 
 def test_scikit_learn_regressor_gets_flattened_windows():
@@ -183,17 +206,22 @@ def test_recursive_strategy_gives_no_intervals():
 
 
 def test_families_reach_the_inner_model_and_are_forecast_separately():
+    from skyield.models import YieldCurveAttentionRegressor
+
     panel = _curves(n_dates=40, n_families=2)
-    forecaster = SkyieldForecaster(DynamicNelsonSiegel(), window=3, mode="window")
+    tiny = YieldCurveAttentionRegressor(units=4, embedding_size=2, epochs=2, random_state=0)
+    forecaster = SkyieldForecaster(tiny, window=3)
     prediction = forecaster.fit(panel, fh=[1, 2]).predict()
     assert forecaster.families_ == ["family_1", "family_2"]
     assert list(forecaster.estimator_.families_) == ["family_1", "family_2"]
     assert prediction.index.names == ["family", "date"]
-    for family in forecaster.families_:
-        alone = SkyieldForecaster(DynamicNelsonSiegel(), window=3, mode="window")
-        expected = alone.fit(panel.xs(family, level=0), fh=[1, 2]).predict()
+    # each family is forecast from its own last window, with its own family code
+    X = np.stack([panel.xs(f, level=0).to_numpy()[-3:] for f in forecaster.families_])
+    expected = forecaster.estimator_.predict(
+        X, families=np.asarray(forecaster.families_, dtype=object))
+    for rank, family in enumerate(forecaster.families_):
         np.testing.assert_allclose(prediction.xs(family, level=0).to_numpy(),
-                                   expected.to_numpy(), rtol=1e-10)
+                                   expected[rank], rtol=1e-10)
 
 
 def test_family_with_an_earlier_end_is_forecast_from_its_own_last_date():
@@ -228,7 +256,7 @@ def test_update_with_an_unknown_family_is_an_error():
 def test_sequence_model_forecasts_through_its_own_forecast_methods():
     y = _curves()
     train, new = y.iloc[:40], y.iloc[40:44]
-    forecaster = SkyieldForecaster(DynamicNelsonSiegel(dynamics="var"), mode="sequence")
+    forecaster = SkyieldForecaster(DynamicNelsonSiegel(dynamics="var"))
     assert not forecaster.get_tag("requires-fh-in-fit")
     forecaster.fit(train)
     reference = DynamicNelsonSiegel(dynamics="var").fit(train)
@@ -236,7 +264,7 @@ def test_sequence_model_forecasts_through_its_own_forecast_methods():
     np.testing.assert_allclose(forecaster.predict(fh).to_numpy(),
                                reference.forecast(3).to_numpy()[[0, 2]], rtol=1e-12)
     interval = forecaster.predict_interval(fh, coverage=0.8)
-    expected = reference.forecast_interval(3, coverage=0.8)[[0, 2]]
+    expected = reference.forecast(3, coverage=0.8)[[0, 2]]
     np.testing.assert_allclose(interval[(1.0, 0.8, "upper")], expected[:, 1, 1], rtol=1e-12)
     # update without re-estimation moves the state only.
     forecaster.update(new, update_params=False)
@@ -255,7 +283,7 @@ def test_sequence_model_forecasts_through_its_own_forecast_methods():
 
 def test_sequence_model_gets_one_clone_per_family():
     panel = _curves(n_dates=36, n_families=2)
-    forecaster = SkyieldForecaster(LastValueSequence(), mode="sequence").fit(panel)
+    forecaster = SkyieldForecaster(LastValueSequence()).fit(panel)
     assert set(forecaster.estimators_) == {"family_1", "family_2"}
     prediction = forecaster.predict(fh=[1, 2])
     for family in ("family_1", "family_2"):
@@ -271,7 +299,7 @@ def test_sequence_model_gets_one_clone_per_family():
 
 def test_update_without_params_forecasts_from_the_new_last_window():
     y = _curves()
-    forecaster = SkyieldForecaster(DynamicNelsonSiegel(), window=3, mode="window")
+    forecaster = SkyieldForecaster(DriftWalk(), window=3)
     forecaster.fit(y.iloc[:40], fh=[1, 2])
     model = forecaster.estimator_
     forecaster.update(y.iloc[40:], update_params=False)
@@ -283,19 +311,20 @@ def test_update_without_params_forecasts_from_the_new_last_window():
 
 def test_update_with_params_refits_on_every_date_seen():
     y = _curves()
-    forecaster = SkyieldForecaster(DynamicNelsonSiegel(), window=3, mode="window")
+    forecaster = SkyieldForecaster(DriftWalk(), window=3)
     forecaster.fit(y.iloc[:40], fh=[1, 2]).update(y.iloc[40:])
-    expected = SkyieldForecaster(DynamicNelsonSiegel(), window=3, mode="window").fit(
-        y, fh=[1, 2]).predict()
+    expected = SkyieldForecaster(DriftWalk(), window=3).fit(y, fh=[1, 2]).predict()
     np.testing.assert_allclose(forecaster.predict().to_numpy(), expected.to_numpy())
 
 
-def test_sktime_update_matches_the_backtest_without_refit():
+@pytest.mark.parametrize("kind", ["window", "sequence"])
+def test_sktime_update_matches_the_backtest_without_refit(kind):
     y = _curves(n_dates=40)
-    model = DynamicNelsonSiegel(dynamics="var", maturities=MATURITIES)
-    results = backtest(model, y, ExpandingWindowSplit(1, test_size=10), window=3,
-                       horizons=[1, 2], refit=False, mode="window")
-    forecaster = SkyieldForecaster(model, window=3, mode="window").fit(y.iloc[:30], fh=[1, 2])
+    model = DriftWalk() if kind == "window" else DynamicNelsonSiegel(dynamics="var")
+    window = 3 if kind == "window" else None
+    results = backtest(model, y, ExpandingWindowSplit(1, test_size=10), window=window,
+                       horizons=[1, 2], refit=False)
+    forecaster = SkyieldForecaster(model, window=window).fit(y.iloc[:30], fh=[1, 2])
     for origin in range(30, 38):
         forecaster.update(y.iloc[origin:origin + 1], update_params=False)
         prediction = forecaster.predict()
@@ -308,7 +337,6 @@ def test_sktime_update_matches_the_backtest_without_refit():
     ({"estimator": RandomWalk()}, "window regressors need window="),
     ({"estimator": RandomWalk(), "window": 0}, "window must be a positive integer"),
     ({"estimator": RandomWalk(), "window": 2, "strategy": "backwards"}, "strategy must be"),
-    ({"estimator": DynamicNelsonSiegel(), "window": 2}, "mode='window' or mode='sequence'"),
 ])
 def test_bad_parameters_are_named(params, message):
     with pytest.raises(ValueError, match=message):
@@ -322,7 +350,7 @@ def test_too_short_a_panel_names_the_family_and_window():
 
 
 def test_neither_regressor_nor_sequence_model_is_refused():
-    with pytest.raises(TypeError, match="neither a regressor"):
+    with pytest.raises(TypeError, match="neither a window regressor"):
         SkyieldForecaster(object(), window=2).fit(_walk(), fh=[1])
 
 
@@ -360,7 +388,7 @@ def test_quantiles_from_intervals_and_intervals_from_quantiles():
 @pytest.mark.filterwarnings("ignore:Sorting by default when concatenating")
 @pytest.mark.filterwarnings("ignore:Forecasters' predict_proba requires skpro")
 def test_sktime_checks_on_a_sequence_model():
-    forecaster = SkyieldForecaster(LastValueSequence(), mode="sequence")
+    forecaster = SkyieldForecaster(LastValueSequence())
     assert forecaster.get_tag("capability:pred_int")
     assert not forecaster.get_tag("requires-fh-in-fit")
     results = check_estimator(forecaster, verbose=False)

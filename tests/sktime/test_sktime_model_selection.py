@@ -1,5 +1,9 @@
 """SkyieldForecaster inside sktime's evaluate and ForecastingGridSearchCV."""
 
+import copy
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +16,9 @@ from skyield.baselines import DynamicNelsonSiegel, RandomWalk
 from skyield.datasets import make_nelson_siegel_curves
 from skyield.sktime import SkyieldForecaster
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _forecasters import SEQUENCE_MODELS, WINDOW_MODELS, forecaster  # noqa: E402
+
 MATURITIES = [0.25, 1, 2, 5, 10]
 
 
@@ -21,8 +28,8 @@ def curves():
                                      random_state=1).curves
 
 
-def _dns(window=3, **params):
-    return SkyieldForecaster(DynamicNelsonSiegel(**params), window=window, mode="window")
+def _dns(**params):
+    return SkyieldForecaster(DynamicNelsonSiegel(**params))
 
 
 def test_evaluate_refits_on_every_training_window(curves):
@@ -40,13 +47,17 @@ def test_evaluate_refits_on_every_training_window(curves):
 
 def test_evaluate_without_parameter_updates_keeps_the_first_fit(curves):
     cv = ExpandingWindowSplitter(fh=[1], initial_window=40, step_length=3)
-    results = evaluate(_dns(), cv, curves, strategy="no-update_params", return_data=True)
-    first = _dns().fit(curves.iloc[:40], fh=[1])
+    results = evaluate(_dns(method="kalman"), cv, curves, strategy="no-update_params",
+                       return_data=True)
+    first = DynamicNelsonSiegel(method="kalman").fit(curves.iloc[:40])
     for _, fold in results.iterrows():
         n_train = len(fold["y_train"])
-        window = curves.to_numpy()[None, n_train - 3:n_train]
-        np.testing.assert_allclose(fold["y_pred"].to_numpy(),
-                                   first.estimator_.predict(window)[None, 0], rtol=1e-12)
+        # the first fit's parameters, its state filtered on to the fold's last date
+        model = copy.deepcopy(first)
+        if n_train > 40:
+            model.update(curves.iloc[40:n_train])
+        np.testing.assert_allclose(fold["y_pred"].to_numpy(), model.forecast(1).to_numpy(),
+                                   rtol=1e-12)
 
 
 def test_evaluate_on_a_family_panel(curves):
@@ -82,5 +93,18 @@ def test_grid_search_picks_the_lowest_error(curves):
     best = min(scores, key=scores.get)
     chosen = (search.best_params_["estimator__decay"], search.best_params_["estimator__dynamics"])
     assert chosen == best
-    assert search.best_forecaster_.estimator_.dynamics == best[1]
+    assert search.best_forecaster_.estimators_[None].dynamics == best[1]
     assert search.predict().shape == (2, len(MATURITIES))
+
+
+@pytest.mark.filterwarnings("ignore:Sorting by default when concatenating")
+@pytest.mark.parametrize("name", ["DynamicNelsonSiegel", *WINDOW_MODELS, *SEQUENCE_MODELS])
+def test_evaluate_gives_finite_numbers_for_every_model(curves, name):
+    model = _dns() if name == "DynamicNelsonSiegel" else forecaster(name)
+    cv = ExpandingWindowSplitter(fh=[1, 2], initial_window=40, step_length=5)
+    results = evaluate(model, cv, curves, scoring=MeanSquaredError(), return_data=True)
+    assert len(results) == 3
+    assert np.all(np.isfinite(results["test_MeanSquaredError"]))
+    for prediction in results["y_pred"]:
+        assert prediction.shape == (2, len(MATURITIES))
+        assert np.all(np.isfinite(prediction.to_numpy()))

@@ -11,6 +11,7 @@ from scipy.stats import multivariate_normal
 from statsmodels.tsa.statespace.mlemodel import MLEModel
 from threadpoolctl import threadpool_limits
 
+from skyield.statespace import _covariance as covariance_module
 from skyield.statespace import (
     DIFFUSE_VARIANCE,
     FilterResult,
@@ -20,6 +21,9 @@ from skyield.statespace import (
     solve_discrete_lyapunov,
     stationary_moments,
 )
+from skyield.statespace._kalman_filter import filter_moments
+from skyield.statespace._model import build_model
+from skyield.statespace._observations import whiten
 
 # Diebold-Li (2006) maturities in months, lambda = 0.0609.
 MATURITIES = np.array([3, 6, 9, 12, 15, 18, 21, 24, 30, 36, 48, 60, 72, 84, 96, 108, 120.0])
@@ -369,8 +373,10 @@ def test_value_errors_are_explicit(dns):
         kalman_filter(y[:5], P0=np.eye(3), init="diffuse", **m)
     with pytest.raises(ValueError, match=r"stable transition matrix T .* spectral radius 1\.01 \(first failure at batch index \(1,\)\)"):
         kalman_filter(y[:5], **{**m, "T": np.stack([m["T"], 1.01 * np.eye(3)])})
-    with pytest.raises(ValueError, match=r"H must be positive definite"):
+    with pytest.raises(ValueError, match=r"Z P Z' \+ H is singular at date index 0"):
         kalman_filter(y[:5], **{**m, "H": np.zeros((17, 17))})
+    with pytest.raises(ValueError, match=r"H must be positive semi-definite"):
+        kalman_filter(y[:5], **{**m, "H": -m["H"]})
     with pytest.raises(ValueError, match=r"Q must be symmetric"):
         kalman_filter(y[:5], **{**m, "Q": np.triu(m["Q"] + 0.1)})
     with pytest.raises(ValueError, match=r"Q must be positive semi-definite"):
@@ -407,3 +413,179 @@ def test_stationary_moments_errors():
         stationary_moments(1.2 * np.eye(2), np.eye(2))
     with pytest.raises(ValueError, match=r"do not broadcast together: T \(2,\), Q \(3,\)"):
         stationary_moments(0.5 * np.stack([np.eye(2)] * 2), np.stack([np.eye(2)] * 3))
+
+
+# --- Steady state and closed-form covariances -----------------------------------------
+
+
+def exact_filter(y, Z, T, H, Q, a0=None, P0=None, c=None, d=None, init="stationary"):
+    """The filter with the covariances of every date computed one by one."""
+    return filter_moments(*build_model(y, Z, T, H, Q, a0, P0, c, d, init), tolerance=0.0)
+
+
+def slow_model():
+    """Nearly collinear loadings and persistent states: the covariances take about a
+    hundred dates to settle, so the closed form around the steady state is used."""
+    return {
+        "Z": np.array([[1.0, 1.0], [1.0, 1.1], [1.0, 0.9]]),
+        "T": np.array([[0.995, 0.001], [0.0, 0.99]]),
+        "H": 0.01 * np.eye(3),
+        "Q": np.array([[0.01, 0.002], [0.002, 0.01]]),
+        "c": np.array([0.01, -0.02]),
+    }
+
+
+def count_calls(monkeypatch, module, name):
+    calls = []
+    original = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return calls
+
+
+def assert_same_result(res, ref, atol=1e-9):
+    for name in FIELDS:
+        a, b = getattr(res, name).detach().numpy(), getattr(ref, name).detach().numpy()
+        if name.startswith("loglike"):
+            np.testing.assert_allclose(a, b, rtol=1e-10, err_msg=name)
+        else:
+            np.testing.assert_allclose(a, b, rtol=0.0, atol=atol, err_msg=name)
+
+
+FIELDS = ["loglike", "loglike_t", "filtered_state", "filtered_cov", "predicted_state", "predicted_cov"]
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_steady_state_matches_date_by_date_covariances_on_dns_model(dns, missing):
+    m, y, y_missing = dns
+    y = y_missing if missing else y
+    assert_same_result(kalman_filter(y, **m), exact_filter(y, **m))
+
+
+def test_closed_form_transient_matches_date_by_date_covariances(monkeypatch):
+    m = slow_model()
+    y, _ = simulate_state_space(n=400, a0=np.zeros(2), random_state=3, **m)
+    # Missing stretches: a series gone for 120 dates, a fully missing date, scattered NaNs.
+    y[150:270, 2] = np.nan
+    y[300] = np.nan
+    y[np.random.default_rng(4).random(y.shape) < 0.01] = np.nan
+    calls = count_calls(monkeypatch, covariance_module, "_steady_state")
+    res = kalman_filter(y, **m)
+    assert calls, "the closed form around the steady state was not exercised"
+    assert_same_result(res, exact_filter(y, **m))
+
+
+def test_steady_state_solves_the_riccati_equation():
+    m = slow_model()
+    T, Q = torch.tensor(m["T"])[None], torch.tensor(m["Q"])[None]
+    Zs = torch.tensor(m["Z"]) / 0.1
+    lam = (Zs.T @ Zs)[None]
+    P_filt, Abar, _, P = covariance_module._steady_state(T, Q, lam, 1e-12)
+    eye = torch.eye(2, dtype=torch.float64)
+    update = torch.linalg.solve(eye + P @ lam, P)
+    np.testing.assert_allclose(P_filt.numpy(), update.numpy(), rtol=1e-12)
+    np.testing.assert_allclose((T @ update @ T.mT + Q).numpy(), P.numpy(), rtol=1e-12)
+    assert torch.linalg.eigvals(Abar).abs().max() < 1.0
+
+
+def test_steady_state_reached_early_on_complete_data(dns):
+    m, y, _ = dns
+    model, y_t = build_model(y, m["Z"], m["T"], m["H"], m["Q"], None, None, m["c"], m["d"], "stationary")
+    w = whiten(model, y_t)
+    cov = covariance_module.covariance_pass(model.P0[None], model.T[None], model.Q[None],
+                                            w.patterns, w.pattern_index)
+    assert cov.filtered.shape[1] < 20
+    assert cov.steady == [(cov.filtered.shape[1] - 1, 500)]
+
+
+def test_long_sample_with_slow_convergence_matches_date_by_date():
+    m = slow_model()
+    y, _ = simulate_state_space(n=3000, a0=np.zeros(2), random_state=5, **m)
+    res, ref = kalman_filter(y, **m), exact_filter(y, **m)
+    np.testing.assert_allclose(float(res.loglike), float(ref.loglike), rtol=1e-11)
+    np.testing.assert_allclose(res.filtered_state.numpy(), ref.filtered_state.numpy(), atol=1e-9)
+
+
+def test_gradients_through_closed_form_match_date_by_date():
+    m = slow_model()
+    y, _ = simulate_state_space(n=250, a0=np.zeros(2), random_state=6, **m)
+    grads = []
+    for filt in (kalman_filter, exact_filter):
+        leaves = {key: torch.tensor(v, requires_grad=True) for key, v in m.items()}
+        sym = {**leaves, "H": 0.5 * (leaves["H"] + leaves["H"].mT), "Q": 0.5 * (leaves["Q"] + leaves["Q"].mT)}
+        filt(y, **sym).loglike.backward()
+        grads.append({key: v.grad.numpy() for key, v in leaves.items()})
+    for key in m:
+        np.testing.assert_allclose(grads[0][key], grads[1][key], rtol=1e-7, atol=1e-9, err_msg=key)
+
+
+def test_gradcheck_and_hessian_through_steady_state(monkeypatch):
+    m = slow_model()
+    y, _ = simulate_state_space(n=40, a0=np.zeros(2), random_state=7, **m)
+    calls = count_calls(monkeypatch, covariance_module, "_steady_state")
+    fixed = {key: torch.tensor(m[key]) for key in ("Z", "H", "c")}
+
+    def loglike(T, Q):
+        return kalman_filter(y, T=T, Q=0.5 * (Q + Q.mT), **fixed).loglike
+
+    T, Q = torch.tensor(m["T"], requires_grad=True), torch.tensor(m["Q"], requires_grad=True)
+    assert torch.autograd.gradcheck(loglike, (T, Q))
+    assert calls
+    hessian = torch.autograd.functional.hessian(lambda T: loglike(T, Q.detach()), T.detach())
+    reference = torch.autograd.functional.hessian(
+        lambda T: exact_filter(y, T=T, Q=Q.detach(), **fixed).loglike, T.detach()
+    )
+    np.testing.assert_allclose(hessian.numpy(), reference.numpy(), rtol=1e-7, atol=1e-8)
+
+
+def test_batched_parameter_sets_converging_at_different_speeds_match_single_runs():
+    m = slow_model()
+    y, _ = simulate_state_space(n=300, a0=np.zeros(2), random_state=8, **m)
+    T = np.stack([m["T"], 0.5 * m["T"], 0.9 * m["T"]])
+    res = kalman_filter(y, **{**m, "T": T})
+    for i in range(3):
+        single = exact_filter(y, **{**m, "T": T[i]})
+        np.testing.assert_allclose(res.loglike[i].numpy(), single.loglike.numpy(), rtol=1e-11)
+        np.testing.assert_allclose(res.filtered_cov[i].numpy(), single.filtered_cov.numpy(), atol=1e-12)
+
+
+# --- Singular measurement covariance (covariance form) ---------------------------------
+
+
+def test_singular_measurement_covariance_matches_statsmodels(dns):
+    # Three maturities observed without error, the rest with noise; missing values too.
+    m, _, y_missing = dns
+    H = m["H"].copy()
+    H[[0, 8, 16], :] = 0.0
+    H[:, [0, 8, 16]] = 0.0
+    model = {**m, "H": H}
+    ref = statsmodels_filter(y_missing[:120], model)
+    res = kalman_filter(y_missing[:120], **model).to_numpy()
+    np.testing.assert_allclose(res["loglike"], ref.llf, rtol=1e-9)
+    np.testing.assert_allclose(res["loglike_t"], ref.llf_obs, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(res["filtered_state"], ref.filtered_state.T, atol=1e-8)
+    np.testing.assert_allclose(res["predicted_cov"], ref.predicted_state_cov.transpose(2, 0, 1), atol=1e-10)
+
+
+def test_singular_measurement_covariance_batched_and_differentiable():
+    rng = np.random.default_rng(9)
+    m = _random_model(rng, 2, 2)
+    H = np.stack([np.zeros((2, 2)), np.diag([0.0, 0.5])])
+    y = rng.normal(size=(6, 2))
+    y[2, 0] = np.nan
+    res = kalman_filter(y, init="known", **{**m, "H": H})
+    for i in range(2):
+        single = kalman_filter(y, init="known", **{**m, "H": H[i]})
+        np.testing.assert_allclose(res.loglike[i].numpy(), single.loglike.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(float(res.loglike[1]), _joint_loglike(y, **{**m, "H": H[1]}), rtol=1e-9)
+
+    def loglike(T, Q):
+        return kalman_filter(y, m["Z"], T, H[1], 0.5 * (Q + Q.mT), a0=m["a0"], P0=m["P0"],
+                             init="known").loglike
+
+    assert torch.autograd.gradcheck(loglike, (torch.tensor(m["T"], requires_grad=True),
+                                              torch.tensor(m["Q"], requires_grad=True)))

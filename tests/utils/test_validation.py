@@ -42,7 +42,7 @@ def test_duplicated_dates(frame):
 
 def test_non_numeric_column(frame):
     frame["5Y"] = frame["5Y"].astype(str)
-    with pytest.raises(ValueError, match="column '5Y' is not numeric"):
+    with pytest.raises(ValueError, match=r"column '5Y' holds text \('1.0' at date 2010-01-29\)"):
         check_panel(frame)
 
 
@@ -67,8 +67,11 @@ def test_too_short(frame):
 
 
 def test_unsorted_and_duplicated_maturities(frame):
+    swapped = frame.rename(columns={"1Y": "5Y", "5Y": "1Y"})
     with pytest.raises(ValueError, match="not sorted: entry 1 \\(1 years\\) follows entry 0"):
-        check_panel(frame.rename(columns={"1Y": "5Y", "5Y": "1Y"}))
+        check_panel(swapped, need_maturities=True)
+    # A panel whose model needs no maturities may list its columns in any order.
+    assert check_panel(swapped).maturities is None
     with pytest.raises(ValueError, match="duplicated"):
         check_maturities([1.0, 2.0, 2.0])
 
@@ -96,7 +99,7 @@ def test_arrays_and_bad_shapes():
     assert panel.label(3) == "row 3"
     with pytest.raises(ValueError, match="must be 2-D"):
         check_panel(np.zeros((2, 2, 2)))
-    with pytest.raises(ValueError, match="must be numeric"):
+    with pytest.raises(ValueError, match=r"holds text \('a' at position \(0, 0\)\)"):
         check_panel(np.array([["a"]]))
 
 
@@ -127,18 +130,32 @@ def test_window_input_conventions():
     assert X.shape == (4, 5, 2)
     # Time-major flattening: the first two features are the two series at the oldest lag.
     np.testing.assert_array_equal(X[0, 0], flat[0, :2])
-    X, _ = validate_windows(est, flat)
+    # window="row": each row is the window of one series (its n_features dates).
+    X, _ = validate_windows(est, flat, window="row")
     assert X.shape == (4, 10, 1)
+    np.testing.assert_array_equal(X[1, :, 0], flat[1])
+    # Without window a 2-D X is an error: a panel or flattened windows would be misread.
+    with pytest.raises(ValueError, match=r"X is 2-D, shape \(4, 10\).*needs window="):
+        validate_windows(est, flat)
+    with pytest.raises(ValueError, match="window='row' reads 2-D rows; X is 3-D"):
+        validate_windows(est, np.zeros((4, 5, 2)), window="row")
+    with pytest.raises(ValueError, match="X must be 2-D or 3-D"):
+        validate_windows(est, np.zeros((2, 3, 4, 5)))
     with pytest.raises(ValueError, match="10 features, which is not a multiple of window=3"):
         validate_windows(est, flat, window=3)
     with pytest.raises(ValueError, match="windows have length 5 but window=4"):
         validate_windows(est, np.zeros((4, 5, 2)), window=4)
     with pytest.raises(ValueError, match="NaN"):
-        validate_windows(est, np.full((2, 3), np.nan))
+        validate_windows(est, np.full((2, 3), np.nan), window=3)
     X, y = validate_windows(est, np.zeros((4, 5, 2)), np.arange(24.0).reshape(4, 3, 2))
     assert y.shape == (4, 3, 2) and y[1, 2, 0] == 10.0
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         validate_windows(est, np.zeros((4, 5, 2)), np.zeros((3, 3, 2)))
+    # Prediction (reset=False) checks the number of series seen in fit.
+    est.n_series_in_ = 2
+    validate_windows(est, np.zeros((1, 5, 2)), reset=False)
+    with pytest.raises(ValueError, match="X has 3 series but _Dummy was fitted with 2"):
+        validate_windows(est, np.zeros((1, 5, 3)), reset=False)
 
 
 def test_target_layout_round_trip():

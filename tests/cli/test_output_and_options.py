@@ -1,0 +1,153 @@
+"""Output folders written in one step, and the data options of ``skyield benchmark``."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skyield.cli import _models, _output, main
+from skyield.cli._output import check_output_target, staged_folder
+
+
+# -- output folders -------------------------------------------------------------------------
+
+def _fill(folder, **files):
+    for name, text in files.items():
+        (folder / name).write_text(text)
+
+
+def test_a_staged_folder_appears_whole_and_replaces_the_old_one_whole(tmp_path):
+    target = tmp_path / "deep" / "out"
+    with staged_folder(target, overwrite=False) as staging:
+        assert staging.parent == target.parent and staging.name.startswith(".out.partial-")
+        _fill(staging, a="1", b="1")
+        assert not target.exists()
+    assert sorted(p.name for p in target.iterdir()) == ["a", "b"]
+    with staged_folder(target, overwrite=True) as staging:
+        _fill(staging, c="2")
+    assert [p.name for p in target.iterdir()] == ["c"]
+    assert [p.name for p in target.parent.iterdir()] == ["out"]
+
+
+def test_without_an_exchange_the_swap_takes_two_renames(tmp_path, monkeypatch):
+    monkeypatch.setattr(_output, "_exchange", lambda first, second: False)
+    target = tmp_path / "out"
+    target.mkdir()
+    _fill(target, old="0")
+    with staged_folder(target, overwrite=True) as staging:
+        _fill(staging, new="1")
+    assert [p.name for p in target.iterdir()] == ["new"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_failed_block_leaves_everything_as_it_was(tmp_path):
+    target = tmp_path / "made" / "for" / "out"
+    with pytest.raises(RuntimeError):
+        with staged_folder(target, overwrite=False) as staging:
+            _fill(staging, a="1")
+            raise RuntimeError("report failed")
+    assert list(tmp_path.iterdir()) == []  # the parents made for it are gone too
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    _fill(kept, a="old")
+    with pytest.raises(KeyboardInterrupt):
+        with staged_folder(kept, overwrite=True) as staging:
+            _fill(staging, a="new")
+            raise KeyboardInterrupt
+    assert (kept / "a").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["kept"]
+
+
+def test_an_output_that_may_not_be_replaced_is_refused_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="exists and is not a folder"):
+        check_output_target(tmp_path / "file", overwrite=True)
+    full = tmp_path / "full"
+    full.mkdir()
+    _fill(full, a="1")
+    with pytest.raises(ValueError, match="already exists and is not empty"):
+        check_output_target(full, overwrite=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with staged_folder(empty, overwrite=False) as staging:
+        _fill(staging, a="1")
+    assert (empty / "a").exists()
+
+
+# -- the command's options and failures --------------------------------------------------
+
+def _panel(n_dates=96, start="1995-01-31", labels=("1Y", "5Y", "10Y")):
+    rng = np.random.default_rng(0)
+    index = pd.date_range(start, periods=n_dates, freq="ME", name="date")
+    values = 4 + np.linspace(0, 1, len(labels)) + 0.1 * rng.normal(
+        size=(n_dates, len(labels))).cumsum(axis=0)
+    return pd.DataFrame(values, index=index, columns=list(labels))
+
+
+def _run(path, tmp_path, *arguments, output="out"):
+    return main(["benchmark", "--dataset", str(path), "--models", "random-walk",
+                 "--test-start", "2000-01-01", "--horizons", "1", "--quiet",
+                 "--output", str(tmp_path / output), *arguments])
+
+
+def test_debug_shows_the_traceback_and_other_failures_one_line(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "curves.csv"
+    _panel().to_csv(path)
+
+    def broken(*args, **kwargs):
+        raise KeyError("no such column")
+
+    monkeypatch.setattr("skyield.cli._benchmark.leaderboard", broken)
+    assert _run(path, tmp_path) == 2
+    error = capsys.readouterr().err
+    assert error == ("skyield benchmark: error: KeyError: 'no such column' (run with --debug "
+                     "for the traceback)\n")
+    with pytest.raises(KeyError):
+        _run(path, tmp_path, "--debug")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--date-format", "%d/%m/%Y"], "--date-format applies to a CSV file"),
+    (["--freq", "annual"], "--freq annual: gsw_zero comes daily, weekly, monthly"),
+    (["--start", "soon"], "--start must be a date"),
+    (["--test-start", "1960-01-01"], "--test-start 1960-01-01 leaves no training dates"),
+    (["--models", "ns-ar", "--allow-missing"], "--allow-missing: ns-ar cannot handle"),
+])
+def test_data_options_are_named(arguments, message, tmp_path, capsys):
+    assert main(["benchmark", "--quiet", "--output", str(tmp_path / "out"), *arguments]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_units_decimal_multiplies_by_100_and_says_so(tmp_path):
+    path = tmp_path / "curves.csv"
+    (_panel() / 100).to_csv(path, float_format="%.6f")
+    assert _run(path, tmp_path, "--units", "decimal") == 0
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["settings"]["units"] == "decimal, multiplied by 100" and not run["warnings"]
+    forecasts = pd.read_csv(tmp_path / "out" / "forecasts.csv")
+    assert forecasts["actual"].abs().max() > 1
+
+
+def test_allow_missing_runs_a_model_that_handles_missing_values_across_a_gap(
+        tmp_path, monkeypatch):
+    from skyield.models import NeuralStateSpaceModel
+
+    tiny = dataclasses.replace(_models.MODELS["nnss"], build=lambda seed, device, m:
+                               NeuralStateSpaceModel(n_factors=2, hidden_layers=(4,),
+                                                     maxiter=3, pretrain_maxiter=3,
+                                                     maturities=m, random_state=seed))
+    monkeypatch.setitem(_models.MODELS, "nnss", tiny)
+    panel = _panel(labels=("1Y", "2Y", "5Y", "7Y", "10Y"))
+    panel.iloc[10, 1] = np.nan
+    path = tmp_path / "curves.csv"
+    panel.drop(panel.index[20:26]).to_csv(path)
+    arguments = ["--dataset", str(path), "--models", "nnss", "--test-start", "2000-01-01",
+                 "--horizons", "1", "--refit", "0", "--quiet"]
+    assert main(["benchmark", *arguments, "--output", str(tmp_path / "refused")]) == 2
+    assert main(["benchmark", *arguments, "--allow-missing", "--output",
+                 str(tmp_path / "out")]) == 0
+    settings = json.loads((tmp_path / "out" / "run.json").read_text())["settings"]
+    assert settings["rows"] == 96 and settings["missing values kept"] == 6 * 5 + 1
