@@ -57,7 +57,7 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
 
-from skyield.baselines import DynamicNelsonSiegel, NelsonSiegelCurve
+from skyield.baselines import DynamicNelsonSiegel, NelsonSiegelCurve, RandomWalk
 from skyield.compose import PerFamily
 from skyield.datasets import load_international_curves
 from skyield.ensemble import SeedEnsemble
@@ -144,13 +144,20 @@ def picp_by_maturity(y, bounds, grid):
 
 
 # ---------------------------------------------------------------- models
-def fit_dns(panel, y, families, targets, grid, test):
-    """The DNS benchmarks: one model per family, fitted on the family's curves up to t0.
+def fit_dns(panel, X, y, families, targets, grid, train, test):
+    """The random walk and the DNS benchmarks, one DNS model per family fitted on the
+    family's curves up to t0.
 
-    Each test window's target curve is forecast one month ahead from the curves before
-    it, with the parameters frozen (``predict`` of the sequence model on the test dates),
-    then put in the row order of the windows.
+    The random walk forecasts the last curve, with Gaussian intervals from the training
+    windows' changes pooled over families. Each test window's target curve is forecast
+    one month ahead from the curves before it, with the DNS parameters frozen
+    (``predict`` of the sequence model on the test dates), then put in the row order of
+    the windows.
     """
+    walk = RandomWalk().fit(X[train], y[train])
+    results = {"RW": point_and_interval(y[test], walk.predict(X[test]),
+                                        walk.predict_interval(X[test], coverage=COVERAGE))}
+    fitted = {}
     dates = panel.index.get_level_values(-1)
     rows = pd.MultiIndex.from_arrays([families[test], targets[test]])
     train_panel = panel[np.asarray(dates <= T0)]
@@ -158,7 +165,6 @@ def fit_dns(panel, y, families, targets, grid, test):
     positions = test_panel.index.get_indexer(rows)
     if np.any(positions < 0):
         raise ValueError("a test window's target date is not in the panel")
-    results, fitted = {}, {}
     for name, (factors, dynamics) in DNS_MODELS.items():
         model = PerFamily(DynamicNelsonSiegel(factors=factors, dynamics=dynamics,
                                               decay="mean-maturity", maturities=grid))
@@ -326,7 +332,7 @@ def source_study(settings, started, seed):
     }
     log(f"source windows: {data['n_train']} train, {data['n_test']} test", started)
 
-    table1, dns_fitted = fit_dns(panel, y, families, targets, SOURCE_GRID, test)
+    table1, dns_fitted = fit_dns(panel, X, y, families, targets, SOURCE_GRID, train, test)
     log("DNS benchmarks fitted", started)
     table2, ablation, timings, ensembles = {}, {}, {}, {}
     for extractor in settings["extractors"]:
@@ -413,7 +419,7 @@ def transfer_study(settings, source_ensemble, started, seed):
                               str(targets[train].max().date())],
             "test_targets": [str(targets[test].min().date()), str(targets[test].max().date())]}
     log(f"transfer windows: {data['n_train']} train, {data['n_test']} test", started)
-    table3, _ = fit_dns(panel, y, families, targets, TARGET_GRID, test)
+    table3, _ = fit_dns(panel, X, y, families, targets, TARGET_GRID, train, test)
     direct = seed_ensemble(yc_model(settings, "attention", 1, maturities=TARGET_GRID),
                            settings, seed)
     direct.fit(X[train], y[train], families=families[train])

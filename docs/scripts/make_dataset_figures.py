@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 
 from skyield.datasets import (  # noqa: E402
     load_coincident_indicators,
+    load_eiopa_curves,
     load_gsw_zero,
     load_international_curves,
     load_nber_recessions,
@@ -120,6 +121,36 @@ def international_curves(out):
     plt.close(fig)
 
 
+def eiopa_curves(out):
+    curves = load_eiopa_curves()
+    shown = ["EU", "GB", "US", "CH", "JP", "TR", "BR", "ZA"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    for family in curves.attrs["families"]:
+        block = curves.loc[family]
+        highlighted = family in shown
+        left.plot(block.index, block[10.0], lw=1.1 if highlighted else 0.5,
+                  color=f"C{shown.index(family)}" if highlighted else "0.75",
+                  label=family if highlighted else None, zorder=2 if highlighted else 1)
+    left.axvspan(pd.Timestamp("2015-12-31"), pd.Timestamp("2021-12-31"), color="0.93",
+                 zorder=0, label="seed 001 sample")
+    left.axhline(0.0, color="0.5", lw=0.5)
+    left.set_ylabel("spot rate (percent, annual compounding)")
+    left.set_title("10-year spot rate, 33 distinct curves (grey: the others)")
+    left.legend(frameon=False, ncol=3, fontsize="small")
+    date = pd.Timestamp("2020-12-31")
+    for family in shown:
+        right.plot(curves.columns, curves.loc[(family, date)], lw=1.1,
+                   color=f"C{shown.index(family)}", label=family)
+    right.set_xscale("log")
+    right.set_xticks([1, 2, 5, 10, 20, 50, 150], ["1", "2", "5", "10", "20", "50", "150"])
+    right.set_xlabel("maturity (years, log scale)")
+    right.set_title("Curves on 2020-12-31 (seed 001's t0), 1 .. 150 years")
+    right.axhline(0.0, color="0.5", lw=0.5)
+    fig.suptitle("EIOPA risk-free spot curves, monthly releases 2014-12 .. 2026-06")
+    fig.savefig(out / "eiopa_curves.png", dpi=DPI)
+    plt.close(fig)
+
+
 def coincident_indicators(out, recessions):
     x = load_coincident_indicators(transform=True, incomplete="drop_edges")
     labels = {
@@ -165,6 +196,7 @@ def main(argv=None):
     treasury_cmt(args.out, recessions)
     gsw_zero(args.out, recessions)
     international_curves(args.out)
+    eiopa_curves(args.out)
     coincident_indicators(args.out, recessions)
     nber_recessions(args.out, recessions)
     for path in sorted(args.out.glob("*.png")):

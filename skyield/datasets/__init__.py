@@ -1,6 +1,6 @@
 """Bundled real data and simulators of the reference papers' processes.
 
-The CSV files in ``skyield/datasets/data`` ship with the package (provenance in
+The CSV files (some gzip-compressed) in ``skyield/datasets/data`` ship with the package (provenance in
 ``SOURCES.md`` beside them); nothing is downloaded at run time. A user's own CSV file is
 read by :func:`read_panel_csv`, through the same data intake as every panel.
 """
@@ -18,9 +18,11 @@ from skyield.datasets._dfm_processes import (
 from skyield.datasets._loaders import (
     common_maturities,
     describe_dataset,
+    eiopa_benchmark_selection,
     international_curve_types,
     list_datasets,
     load_coincident_indicators,
+    load_eiopa_curves,
     load_gsw_zero,
     load_international_curves,
     load_nber_recessions,
@@ -36,9 +38,11 @@ __all__ = [
     "dfm_process_spec",
     "dfm_shock_logpdf",
     "dfm_state_mean",
+    "eiopa_benchmark_selection",
     "international_curve_types",
     "list_datasets",
     "load_coincident_indicators",
+    "load_eiopa_curves",
     "load_gsw_zero",
     "load_international_curves",
     "load_nber_recessions",

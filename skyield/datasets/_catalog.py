@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from ._eiopa import load_eiopa_curves
 from ._international import load_international_curves
 from ._macro import load_coincident_indicators, load_nber_recessions
 from ._selection import format_maturity
@@ -36,6 +37,15 @@ _DATASETS = {
             "Federal Reserve Board, Bank of Canada, ECB, RBA, SNB, Ministry of Finance Japan"
         ),
         "files": "intl_zero_curves_monthly.csv",
+    },
+    "eiopa_curves": {
+        "title": "EIOPA risk-free spot curves (Solvency II), (family, date) panel",
+        "loader": load_eiopa_curves,
+        "frequency": "monthly",
+        "columns": "1Y .. 150Y; 53 families, one per distinct curve by default (33)",
+        "curve_type": "zero (annually compounded)",
+        "source": "European Insurance and Occupational Pensions Authority (EIOPA)",
+        "files": "eiopa_rfr_spot_monthly.csv.gz",
     },
     "coincident_indicators": {
         "title": "FRED-MD coincident indicators (INDPRO, CMRMTSPLx, W875RX1, AWHMAN)",
@@ -124,6 +134,27 @@ def _column_table(frame, labels):
     return pd.DataFrame(rows).to_string(index=False)
 
 
+def _eiopa_lines(data):
+    attrs = data.attrs
+    dates = data.index.get_level_values("date")
+    labels = attrs["labels"]
+    lines = [
+        f"span: {_span(data)}; {dates.nunique()} releases, {len(data)} rows",
+        f"maturities: {labels[0]} .. {labels[-1]} ({len(labels)})" if len(labels) > 3
+        else f"maturities: {', '.join(labels)}",
+        f"identical curves: {attrs['duplicate_rule']}",
+    ]
+    lines.extend(f"  {representative} stands for {', '.join(others)}"
+                 for representative, others in attrs["duplicates"].items())
+    for family, block in data.groupby(level="family", sort=True):
+        block = block.droplevel("family")
+        lines.append(
+            f"{family} ({attrs['countries'][family]}): {_span(block)}, {len(block)} month "
+            f"ends, {int(block.isna().to_numpy().sum())} missing values"
+        )
+    return lines
+
+
 def describe_dataset(name, **loader_kwargs):
     """Summarise one bundled dataset as text.
 
@@ -131,7 +162,8 @@ def describe_dataset(name, **loader_kwargs):
     ----------
     name : str
         One of the names in :func:`list_datasets` (``"treasury_cmt"``, ``"gsw_zero"``,
-        ``"international_curves"``, ``"coincident_indicators"``, ``"nber_recessions"``).
+        ``"international_curves"``, ``"eiopa_curves"``, ``"coincident_indicators"``,
+        ``"nber_recessions"``).
     **loader_kwargs
         Passed to the dataset's loader, e.g. ``freq="weekly"`` or ``start="2000"``.
 
@@ -139,8 +171,9 @@ def describe_dataset(name, **loader_kwargs):
     -------
     summary : str
         Title, loader, source, frequency, span and number of dates, then one line per
-        column (per family for the international curves) with its first and last
-        non-missing date and its numbers of values and missing values.
+        column (per family for the international and EIOPA curves) with its first and
+        last non-missing date and its numbers of values and missing values; for the
+        EIOPA curves also the groups of identical curves.
 
     Raises
     ------
@@ -198,6 +231,9 @@ def describe_dataset(name, **loader_kwargs):
             )
             table = _column_table(block[grid], [format_maturity(y) for y in grid])
             lines.extend("  " + line for line in table.splitlines())
+        return "\n".join(lines)
+    if name == "eiopa_curves":
+        lines.extend(_eiopa_lines(data))
         return "\n".join(lines)
     lines.append(f"span: {_span(data)}; {len(data)} dates")
     labels = attrs.get("labels", list(data.columns))

@@ -24,6 +24,7 @@ DATA_FILES = (
     "fredmd_coincident.csv",
     "fredmd_coincident_tcodes.csv",
     "intl_zero_curves_monthly.csv",
+    "eiopa_rfr_spot_monthly.csv.gz",
     "nber_recessions.csv",
     "SOURCES.md",
 )
@@ -48,7 +49,8 @@ def data_file(name):
 def _read_cached(name, date_columns, index_col, string_columns):
     dtype = {column: "str" for column in string_columns}
     with data_file(name).open("rb") as handle:
-        frame = pd.read_csv(handle, dtype=dtype or None)
+        frame = pd.read_csv(handle, dtype=dtype or None,
+                            compression="gzip" if name.endswith(".gz") else None)
     for column in date_columns:
         frame[column] = pd.to_datetime(frame[column], format="%Y-%m-%d")
     if index_col is not None:
@@ -62,7 +64,7 @@ def read_data_csv(name, *, date_columns=("date",), index_col="date", string_colu
     Parameters
     ----------
     name : str
-        File name inside ``skyield/datasets/data``.
+        File name inside ``skyield/datasets/data``; a ``.gz`` file is decompressed.
     date_columns : tuple of str, default=("date",)
         Columns holding ISO dates (``YYYY-MM-DD``); parsed strictly.
     index_col : str or None, default="date"

@@ -135,7 +135,7 @@ def _requested_years(requested):
     )
 
 
-def select_maturities(requested, available_years, available_labels, what):
+def select_maturities(requested, available_years, available_labels, what, listing=None):
     """Positions of the requested maturities among the available ones, sorted by maturity.
 
     Parameters
@@ -149,6 +149,9 @@ def select_maturities(requested, available_years, available_labels, what):
         The labels of those maturities in the data file.
     what : str
         Name of the data, used in error messages.
+    listing : str, default=None
+        How error messages describe the available maturities; None lists every label
+        with its years (too long for a grid of many maturities).
 
     Returns
     -------
@@ -175,9 +178,10 @@ def select_maturities(requested, available_years, available_labels, what):
     if not requested:
         raise ValueError("maturities is empty; pass None to select every maturity")
     available_years = np.asarray(available_years, dtype=float)
-    listing = ", ".join(
-        f"{label} ({years:.4g}y)" for label, years in zip(available_labels, available_years)
-    )
+    if listing is None:
+        listing = ", ".join(
+            f"{label} ({years:.4g}y)" for label, years in zip(available_labels, available_years)
+        )
     positions = []
     for item in requested:
         try:

@@ -6,7 +6,10 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from skyield.models._yc_base import YC_TRAINING_CONSTRAINTS, _YieldCurveNetBase
-from skyield.models._yield_curve_attention import YieldCurveAttentionRegressor
+from skyield.models._yield_curve_attention import (
+    YieldCurveAttentionRegressor,
+    check_residual_targets,
+)
 from skyield.utils import HasMethods, Options, check_maturities
 
 __all__ = ["TransferredCurveRegressor"]
@@ -50,9 +53,10 @@ class TransferredCurveRegressor(_YieldCurveNetBase):
     With ``fine_tune=False`` (the seed's setting) the extractor's parameters are frozen:
     they stay bit-identical to the source's. ``fine_tune=True`` trains them too,
     starting from the source values. The architecture (extractor, units, embedding size,
-    dropout, quantile levels, gamma, distribution, activations, feature range) is the
-    source's. Scaling is refitted on the new training data, so the new yields are
-    min-max scaled on their own training span.
+    dropout, quantile levels, gamma, distribution, activations, feature range, residual
+    skip connection) is the source's; with ``residual=True`` the skip passes the new
+    window's last curve, on the new grid, to the new heads. Scaling is refitted on the
+    new training data, so the new yields are min-max scaled on their own training span.
 
     With ``warm_start=True`` a refit of a fitted model starts from its own previous
     network (adapter, embedding, heads, and the extractor as fine-tuned, or the
@@ -228,6 +232,7 @@ window_, n_outputs_, n_epochs_
     def _prepare_training(self, X, y, families):
         source = self._source_model()
         inputs, targets = super()._prepare_training(X, y, families)
+        check_residual_targets(self)
         self.source_ = source
         self.maturities_ = None if self.maturities is None else \
             check_maturities(self.maturities, self.n_series_in_)
@@ -244,7 +249,8 @@ window_, n_outputs_, n_epochs_
         return inputs, targets
 
     def _module_params(self):
-        return dict(super()._module_params(), adapter_outputs=self.source_.n_series_in_)
+        return dict(super()._module_params(), adapter_outputs=self.source_.n_series_in_,
+                    residual=self.architecture_["residual"])
 
     def _initialize_net(self, net):
         net.initialize()

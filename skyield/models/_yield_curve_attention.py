@@ -32,6 +32,25 @@ def _are_levels(value):
     return check_increasing_levels(value).size > 0
 
 
+def check_residual_targets(estimator):
+    """With ``residual=True`` the targets must be the input curves (at every horizon).
+
+    The skip connection adds the window's last curve to every horizon's output, which
+    is meaningful only when ``y`` holds the same series as the windows.
+    """
+    if not estimator.architecture_["residual"]:
+        return
+    n_series, targets = estimator.n_series_in_, estimator.targets_
+    if targets is None or not np.array_equal(targets, np.arange(n_series)):
+        named = "" if targets is None else f" (targets={targets.tolist()})"
+        raise ValueError(
+            f"{type(estimator).__name__}: residual=True forecasts the change from the "
+            f"window's last curve, so y must hold the {n_series} input series, in order, "
+            f"at each horizon; got {estimator.target_layout_.n_targets} target "
+            f"column(s){named}"
+        )
+
+
 class YieldCurveAttentionRegressor(_YieldCurveNetBase):
     """Joint point and quantile forecasts of several yield-curve families (YC_ATT).
 
@@ -60,6 +79,11 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
     default sigmoid ``g`` the central forecast stays inside the training range mapped
     through ``feature_range``; a narrower ``feature_range`` such as (0.1, 0.9) leaves
     room outside it, ``output_activation="linear"`` removes the bound.
+
+    ``residual=True`` (beyond the seed) lets the heads forecast the change from the
+    window's last curve: a skip connection adds that curve back, ``centre = y_last +
+    g(.) - g(0)``, so a network whose heads output zero is the random walk. The
+    quantiles are built from this centre as above.
 
     Parameters
     ----------
@@ -97,6 +121,12 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         Gaussian standard deviation).
     feature_range : tuple of (float, float), default=(0.0, 1.0)
         Range that the training minimum and maximum yields are mapped to.
+    residual : bool, default=False
+        Forecast the change from the last curve of the window (skip connection) instead
+        of the level; ``y`` must then hold the input series (at one or more horizons).
+        With the sigmoid ``g`` the change per output is bounded by half the scaled
+        training range; ``output_activation="linear"`` removes the bound. False is the
+        seed's architecture.
     maturities : array-like of shape (n_series,), default=None
         Maturities of the input series in years. Recorded as ``maturities_``; a
         :class:`TransferredCurveRegressor` uses them to start its adapter from linear
@@ -139,7 +169,7 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
     architecture_ : dict
         The validated architecture (extractor, units, embedding_size, dropout,
         quantiles, gamma, distribution, output_activation, spread_activation,
-        feature_range).
+        feature_range, residual).
     quantiles_ : ndarray of shape (n_quantiles,)
         Levels of the quantile heads.
     families_ : ndarray of shape (n_families,) or None
@@ -211,17 +241,17 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         "output_activation": [Options(*OUTPUT_ACTIVATIONS)],
         "spread_activation": [Options(*SPREAD_ACTIVATIONS)],
         "feature_range": [Satisfies(_is_range, "a pair (low, high) of numbers, low < high")],
+        "residual": ["boolean"],
         "maturities": [None, "array-like"],
     }
 
     def __init__(self, *, window=None, horizons=None, targets=None, extractor="attention",
-                 units=8, embedding_size=5,
-                 dropout=0.5, quantiles=(0.025, 0.975), gamma=1, distribution="quantile",
-                 output_activation="sigmoid", spread_activation="sigmoid",
-                 feature_range=(0.0, 1.0), maturities=None, epochs=100, batch_size=32,
-                 lr=1e-3, early_stopping=False, validation_fraction=0.1, validation_gap=0,
-                 patience=10, warm_start=False, device="cpu", random_state=None,
-                 verbose=0):
+                 units=8, embedding_size=5, dropout=0.5, quantiles=(0.025, 0.975), gamma=1,
+                 distribution="quantile", output_activation="sigmoid",
+                 spread_activation="sigmoid", feature_range=(0.0, 1.0), residual=False,
+                 maturities=None, epochs=100, batch_size=32, lr=1e-3, early_stopping=False,
+                 validation_fraction=0.1, validation_gap=0, patience=10, warm_start=False,
+                 device="cpu", random_state=None, verbose=0):
         self.window = window
         self.horizons = horizons
         self.targets = targets
@@ -235,6 +265,7 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         self.output_activation = output_activation
         self.spread_activation = spread_activation
         self.feature_range = feature_range
+        self.residual = residual
         self.maturities = maturities
         self.epochs = epochs
         self.batch_size = batch_size
@@ -263,10 +294,15 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
             output_activation=self.output_activation,
             spread_activation=self.spread_activation,
             feature_range=tuple(float(v) for v in self.feature_range),
+            residual=bool(self.residual),
         )
+
+    def _module_params(self):
+        return dict(super()._module_params(), residual=self.architecture_["residual"])
 
     def _prepare_training(self, X, y, families):
         inputs, targets = super()._prepare_training(X, y, families)
+        check_residual_targets(self)
         self.maturities_ = None if self.maturities is None else \
             check_maturities(self.maturities, self.n_series_in_)
         return inputs, targets
@@ -285,5 +321,5 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
              "quantiles": (0.1, 0.5, 0.9), "early_stopping": True, "patience": 1,
              "validation_fraction": 0.2, "random_state": 0},
             {"window": 1, "extractor": "lstm", "units": 4, "epochs": 2,
-             "distribution": "gaussian", "random_state": 0},
+             "distribution": "gaussian", "output_activation": "linear", "random_state": 0},
         ]

@@ -65,7 +65,14 @@ class _QuantileLayout:
         return 1 + len(self.below) + len(self.above) + int(self.median_offset)
 
 
-def non_crossing_quantiles(raw, layout, g=_identity, phi=F.softplus):
+def _center(g, raw, base=None):
+    """``g(raw)``, or ``base + g(raw) - g(0)``: a change from ``base`` (a skip connection)."""
+    if base is None:
+        return g(raw)
+    return base + (g(raw) - g(raw.new_zeros(())))
+
+
+def non_crossing_quantiles(raw, layout, g=_identity, phi=F.softplus, base=None):
     """Centre and non-crossing quantiles from raw values.
 
     Parameters
@@ -78,13 +85,16 @@ def non_crossing_quantiles(raw, layout, g=_identity, phi=F.softplus):
         Activation of the centre.
     phi : callable, default=softplus
         Positive activation of the increments.
+    base : Tensor of shape (batch, n_outputs), optional
+        With a base the centre is ``base + g(.) - g(0)``: the raw centre gives the change
+        from ``base`` (which is ``base`` itself when the raw centre is zero).
 
     Returns
     -------
     out : Tensor of shape (batch, 1 + n_quantiles, n_outputs)
         The centre, then the quantiles in level order.
     """
-    center = g(raw[:, 0])
+    center = _center(g, raw[:, 0], base)
     n_below, n_above = len(layout.below), len(layout.above)
     low = high = median = center
     if layout.median_offset:
@@ -134,8 +144,11 @@ class QuantileHeads(nn.Module):
 
     Shape
     -----
-    Input ``(batch, n_features)``; output ``(batch, 1 + n_quantiles, n_outputs)``: the
-    centre, then the quantiles in level order.
+    ``forward(z, base=None)`` with ``z`` of shape ``(batch, n_features)``; output
+    ``(batch, 1 + n_quantiles, n_outputs)``: the centre, then the quantiles in level
+    order. With ``base`` of shape ``(batch, n_outputs)`` the centre is
+    ``base + g(.) - g(0)``: the heads give the change from ``base``, which is ``base``
+    itself when their affine map is zero.
     """
 
     def __init__(self, n_features, n_outputs, quantiles, center="median",
@@ -148,9 +161,9 @@ class QuantileHeads(nn.Module):
         self.phi = SPREAD_ACTIVATIONS[spread_activation]
         self.linear = _glorot(nn.Linear(n_features, self.layout.n_raw * n_outputs))
 
-    def forward(self, z):
+    def forward(self, z, base=None):
         raw = self.linear(z).unflatten(-1, (-1, self.n_outputs))
-        return non_crossing_quantiles(raw, self.layout, self.g, self.phi)
+        return non_crossing_quantiles(raw, self.layout, self.g, self.phi, base)
 
 
 class GaussianHeads(nn.Module):
@@ -169,8 +182,9 @@ class GaussianHeads(nn.Module):
 
     Shape
     -----
-    Input ``(batch, n_features)``; output ``(batch, 2, n_outputs)``: mean, standard
-    deviation.
+    ``forward(z, base=None)`` with ``z`` of shape ``(batch, n_features)``; output
+    ``(batch, 2, n_outputs)``: mean, standard deviation. With ``base`` the mean is
+    ``base + g(.) - g(0)``, as in :class:`QuantileHeads`.
     """
 
     def __init__(self, n_features, n_outputs, output_activation="sigmoid",
@@ -181,9 +195,9 @@ class GaussianHeads(nn.Module):
         self.phi = SPREAD_ACTIVATIONS[spread_activation]
         self.linear = _glorot(nn.Linear(n_features, 2 * n_outputs))
 
-    def forward(self, z):
+    def forward(self, z, base=None):
         raw = self.linear(z).unflatten(-1, (2, self.n_outputs))
-        return torch.stack([self.g(raw[:, 0]), self.phi(raw[:, 1])], dim=1)
+        return torch.stack([_center(self.g, raw[:, 0], base), self.phi(raw[:, 1])], dim=1)
 
 
 class DistributionOutput(nn.Module):

@@ -10,7 +10,8 @@ mean and a standard deviation) for every output. It is assembled from three part
 - the flattened sequence after dropout, joined with a learned family embedding;
 - output heads (:mod:`skyield.nn._heads`): :class:`QuantileHeads` (eqs. 4.1-4.3,
   quantiles that cannot cross) or :class:`GaussianHeads` (the mean and standard
-  deviation of YC_ATT_DE).
+  deviation of YC_ATT_DE); with ``residual=True`` the heads forecast the change from the
+  window's last curve, which a skip connection adds back (beyond the seed).
 
 :class:`YieldCurveAttentionNet` puts them together, optionally behind a time-distributed
 linear *adapter* that maps another maturity grid onto the one the extractor was trained
@@ -253,6 +254,13 @@ class YieldCurveAttentionNet(nn.Module):
     adapter_outputs : int, default=None
         When set, a time-distributed linear layer maps the ``n_series`` inputs of every
         date to ``adapter_outputs`` values before the extractor (the transfer adapter).
+    residual : bool, default=False
+        Skip connection: the heads forecast the change from the last curve of the window
+        (the input as given, before any adapter), which is added back to the centre (or
+        the Gaussian mean): ``centre = y_last + g(.) - g(0)``. For ``n_outputs = horizon *
+        n_series`` the last curve is repeated for every horizon (outputs laid out
+        horizon-major, as the estimators flatten ``(horizon, n_series)`` targets).
+        False is the seed's architecture.
 
     Shape
     -----
@@ -268,8 +276,14 @@ class YieldCurveAttentionNet(nn.Module):
     def __init__(self, n_series, n_outputs, window, n_families=1, extractor="attention",
                  units=8, embedding_size=5, dropout=0.5, quantiles=(0.025, 0.975),
                  center="median", distribution="quantile", output_activation="sigmoid",
-                 spread_activation="sigmoid", adapter_outputs=None):
+                 spread_activation="sigmoid", adapter_outputs=None, residual=False):
         super().__init__()
+        if residual and n_outputs % n_series:
+            raise ValueError(
+                f"residual=True adds the last input curve to the outputs, so n_outputs "
+                f"({n_outputs}) must be a multiple of n_series ({n_series})"
+            )
+        self.residual = residual
         self.adapter = None
         n_inputs = n_series
         if adapter_outputs is not None:
@@ -294,6 +308,9 @@ class YieldCurveAttentionNet(nn.Module):
             )
 
     def forward(self, yields, family=None, return_attention=False, return_features=False):
+        base = None
+        if self.residual:
+            base = yields[:, -1].repeat(1, self.heads.n_outputs // yields.shape[-1])
         x = yields if self.adapter is None else self.adapter(yields)
         sequence, attention = self.extractor(x)
         features = sequence.flatten(1)
@@ -304,7 +321,7 @@ class YieldCurveAttentionNet(nn.Module):
             embedded = self.embedding(family)
             z = torch.cat([z, embedded], dim=-1)
             features = torch.cat([embedded, features], dim=-1)
-        out = self.heads(z)
+        out = self.heads(z, base)
         if return_attention:
             return out, attention
         if return_features:

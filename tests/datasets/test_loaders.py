@@ -12,9 +12,11 @@ from skyield.datasets._io import CHECKSUMS_FILE, DATA_FILES, read_data_csv, veri
 from skyield.datasets._loaders import (
     common_maturities,
     describe_dataset,
+    eiopa_benchmark_selection,
     international_curve_types,
     list_datasets,
     load_coincident_indicators,
+    load_eiopa_curves,
     load_gsw_zero,
     load_international_curves,
     load_nber_recessions,
@@ -406,6 +408,110 @@ def test_common_maturities():
         common_maturities(load_treasury_cmt("monthly"))
 
 
+# --- EIOPA curves ----------------------------------------------------------------------
+
+EURO_AREA = ["AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "IE", "IT", "LT", "LU",
+             "LV", "MT", "NL", "PT", "SI", "SK"]
+ENDS_2024_12 = ["BR", "CL", "IN", "KR", "MX", "MY", "NZ", "SG", "TH", "TR", "ZA"]
+
+
+def test_eiopa_file_sorted_with_unique_keys():
+    raw = _raw("eiopa_rfr_spot_monthly.csv.gz", compression="gzip")
+    assert raw.shape == (7147, 153)
+    assert not raw.duplicated(["date", "family"]).any()
+    assert raw.sort_values(["date", "family"], kind="stable").index.equals(raw.index)
+
+
+def test_eiopa_layout_units_and_values_as_published():
+    curves = load_eiopa_curves()
+    assert curves.index.names == ["family", "date"]
+    assert curves.index.is_monotonic_increasing and curves.index.is_unique
+    np.testing.assert_array_equal(curves.columns.to_numpy(), np.arange(1.0, 151.0))
+    assert (curves.dtypes == np.float64).all() and curves.notna().all().all()
+    dates = curves.index.get_level_values("date")
+    assert (dates == dates + pd.offsets.MonthEnd(0)).all()
+    assert (dates.min(), dates.max()) == (pd.Timestamp("2014-12-31"), pd.Timestamp("2026-06-30"))
+    assert curves.attrs["units"] == "percent" and curves.attrs["compounding"] == "annual"
+    assert curves.attrs["countries"]["TR"] == "Turkey"
+    # Percent, as in the release: the sterling curve on 2014-12-31 at 10 years.
+    assert curves.loc[("GB", "2014-12-31"), 10.0] == 1.773
+    raw = _raw("eiopa_rfr_spot_monthly.csv.gz", compression="gzip")
+    for family in ("EU", "TR", "US"):
+        block = raw.loc[raw["family"] == family, [f"{n}Y" for n in range(1, 151)]]
+        np.testing.assert_array_equal(curves.loc[family].to_numpy(), block.to_numpy())
+    sizes = curves.groupby(level="family").size()
+    assert sizes.loc[ENDS_2024_12].eq(121).all() and sizes.loc["RU"] == 117
+    assert sizes.drop(ENDS_2024_12 + ["RU"]).eq(139).all()
+
+
+def test_eiopa_duplicate_rule_keeps_one_family_per_distinct_curve():
+    seed = load_eiopa_curves(start="2015-12", end="2021-12")
+    every = load_eiopa_curves(start="2015-12", end="2021-12", duplicates="keep")
+    assert len(every.attrs["families"]) == 53 and len(seed.attrs["families"]) == 33
+    assert seed.attrs["duplicates"] == {"EU": EURO_AREA, "CH": ["LI"]}
+    assert every.attrs["duplicates"] == seed.attrs["duplicates"]
+    assert "EU" in seed.attrs["families"] and "CH" in seed.attrs["families"]
+    assert not set(EURO_AREA + ["LI"]) & set(seed.attrs["families"])
+    assert seed.shape == (33 * 73, 150) and every.shape == (53 * 73, 150)
+    for representative, others in every.attrs["duplicates"].items():
+        for family in others:
+            pd.testing.assert_frame_equal(every.loc[family], every.loc[representative])
+    # The kept curves are pairwise different, and nothing else changes.
+    blocks = [seed.loc[f].to_numpy() for f in seed.attrs["families"]]
+    assert all(not np.array_equal(a, b) for i, a in enumerate(blocks) for b in blocks[:i])
+    pd.testing.assert_frame_equal(seed, every.loc[seed.attrs["families"]])
+    # Groups follow the selection: Croatia adopts the euro curve in 2023.
+    assert "HR" in load_eiopa_curves(start="2023", end="2024").attrs["duplicates"]["EU"]
+    assert "HR" in load_eiopa_curves(end="2022").attrs["families"]
+    # Without the euro curve, a group is represented by its first family alphabetically.
+    pair = load_eiopa_curves(["LI", "DE", "FR", "CH"], maturities=[1, 10])
+    assert pair.attrs["families"] == ["CH", "DE"]
+    assert pair.attrs["duplicates"] == {"CH": ["LI"], "DE": ["FR"]}
+
+
+def test_eiopa_span_and_maturity_selection():
+    curves = load_eiopa_curves(["TR", "EU"], maturities=["10Y", 1, 30.0], start="2021-01",
+                               end="2021")
+    assert curves.columns.tolist() == [1.0, 10.0, 30.0]
+    assert curves.attrs["labels"] == ["1Y", "10Y", "30Y"]
+    assert curves.attrs["families"] == ["EU", "TR"]
+    assert curves.index.get_level_values("date").unique().tolist() == list(
+        pd.date_range("2021-01-31", "2021-12-31", freq="ME"))
+    recent = load_eiopa_curves(start="2025")
+    assert not set(ENDS_2024_12 + ["RU"]) & set(recent.attrs["families"])
+
+
+def test_eiopa_selection_errors_name_the_value_and_the_valid_range():
+    with pytest.raises(ValueError, match=r"unknown EIOPA family 'UK'; available .*: AT, AU"):
+        load_eiopa_curves(["GB", "UK"])
+    with pytest.raises(ValueError, match=r"maturity 0.5 \(0.5 years\) is not in the EIOPA "
+                                         r"data; available: whole years 1Y .. 150Y"):
+        load_eiopa_curves(maturities=[0.5, 1])
+    with pytest.raises(ValueError, match=r"maturity '200Y' .*available: whole years 1Y .. 150Y"):
+        load_eiopa_curves(maturities="200Y")
+    with pytest.raises(ValueError, match=r"no data for TR between start='2025' and end=None; "
+                                         r"TR spans 2014-12 .. 2024-12"):
+        load_eiopa_curves(["TR", "GB"], start="2025")
+    with pytest.raises(ValueError, match=r"no EIOPA release between start='2027' and "
+                                         r"end=None; the releases span 2014-12-31 .. 2026-06-30"):
+        load_eiopa_curves(start="2027")
+    with pytest.raises(ValueError, match=r"duplicates='first' is not supported; use one of "
+                                         r"\['drop', 'keep'\]"):
+        load_eiopa_curves(duplicates="first")
+    with pytest.raises(ValueError, match=r"family 'TR' is requested more than once"):
+        load_eiopa_curves(["TR", "TR"])
+    with pytest.raises(ValueError, match=r"start='2022' is after end='2021'"):
+        load_eiopa_curves(start="2022", end="2021")
+
+
+def test_eiopa_benchmark_selection_is_a_balanced_panel():
+    curves = load_eiopa_curves(**eiopa_benchmark_selection())
+    assert curves.columns.tolist() == [1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0]
+    assert len(curves.attrs["families"]) == 33
+    assert curves.groupby(level="family").size().eq(117).all()
+    assert curves.notna().all().all()
+
+
 # --- coincident indicators and recessions ------------------------------------------------
 
 def test_coincident_levels_as_published():
@@ -485,11 +591,13 @@ def test_nber_recessions():
 def test_list_datasets():
     table = list_datasets()
     assert table.index.tolist() == ["treasury_cmt", "gsw_zero", "international_curves",
-                                    "coincident_indicators", "nber_recessions"]
+                                    "eiopa_curves", "coincident_indicators",
+                                    "nber_recessions"]
     assert {"loader", "frequency", "span", "columns", "curve_type", "source"} <= set(table)
     assert table.loc["treasury_cmt", "span"] == "1962-01-02 .. 2026-02-20"
     assert table.loc["gsw_zero", "span"] == "1961-06-14 .. 2025-10-03"
     assert table.loc["international_curves", "span"] == "1961-06-30 .. 2025-09-30"
+    assert table.loc["eiopa_curves", "span"] == "2014-12-31 .. 2026-06-30"
     assert table.loc["treasury_cmt", "loader"] == "load_treasury_cmt"
 
 
@@ -507,6 +615,10 @@ def test_describe_dataset():
     assert "dropped incomplete months: 1959-01-01, 2025-04-01" in describe_dataset(
         "coincident_indicators", transform=True, incomplete="drop_edges")
     assert "2007-12 2009-06" in describe_dataset("nber_recessions")
+    eiopa = describe_dataset("eiopa_curves", start="2015-12", end="2021-12")
+    assert "span: 2015-12-31 .. 2021-12-31; 73 releases, 2409 rows" in eiopa
+    assert "  CH stands for LI" in eiopa
+    assert "TR (Turkey): 2015-12-31 .. 2021-12-31, 73 month ends, 0 missing values" in eiopa
     with pytest.raises(ValueError, match="unknown dataset 'cmt'; available: treasury_cmt"):
         describe_dataset("cmt")
 

@@ -163,10 +163,12 @@ def test_nnss_warm_start(curves):
             copy.deepcopy(previous).set_params(warm_start=True).fit(curves.iloc[:80, :5])
 
 
-def test_factor_transformer_warm_start(curves):
+@pytest.mark.parametrize("batched", [True, False])
+def test_factor_transformer_warm_start(curves, batched):
+    # Both ways of training the runs (stacked, or one skorch loop per run) warm-start.
     tiny = dict(window=3, d_model=8, n_heads=2, d_k=4, d_ff=8, epochs=2, batch_size=16,
                 cycle_epochs=2, warmup_epochs=1, prior="mean", validation_fraction=0.25,
-                n_runs=2, random_state=0)
+                n_runs=2, random_state=0, batched=batched)
     cold = FactorTransformer(**tiny).fit(curves.iloc[:80])
     previous = FactorTransformer(**tiny).fit(curves.iloc[:60])
     warm = copy.deepcopy(previous).set_params(warm_start=True).fit(curves.iloc[:80])

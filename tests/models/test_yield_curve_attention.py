@@ -327,6 +327,60 @@ def test_early_stopping_on_the_chronological_tail(panel):
     assert split.fraction == 0.2
 
 
+def test_residual_forecasts_the_change_from_the_last_curve(panel):
+    X, y, families, _ = panel
+    model = YieldCurveAttentionRegressor(residual=True, output_activation="linear", **TINY)
+    model.fit(X, y, families=families)
+    assert model.architecture_["residual"] is True
+    assert model.net_.module_.residual
+    with torch.no_grad():
+        model.net_.module_.heads.linear.weight.zero_()
+        model.net_.module_.heads.linear.bias.zero_()
+    # With the heads silenced the estimator is the random walk, in the data's units.
+    np.testing.assert_allclose(model.predict(X, families=families), X[:, -1], atol=1e-12)
+    bounds = model.predict_interval(X, 0.95, families=families)
+    assert np.all(bounds[..., 0] < X[:, -1]) and np.all(bounds[..., 1] > X[:, -1])
+    # Several horizons: the last curve is passed to each of them.
+    y3 = np.stack([y, y], axis=1)
+    multi = YieldCurveAttentionRegressor(residual=True, **TINY).fit(X, y3, families=families)
+    with torch.no_grad():
+        multi.net_.module_.heads.linear.weight.zero_()
+        multi.net_.module_.heads.linear.bias.zero_()
+    np.testing.assert_allclose(multi.predict(X, families=families),
+                               np.stack([X[:, -1], X[:, -1]], axis=1), atol=1e-12)
+
+
+def test_residual_linear_model_pickles(panel):
+    X, y, families, _ = panel
+    model = YieldCurveAttentionRegressor(residual=True, output_activation="linear", **TINY)
+    model.fit(X, y, families=families)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X, families=families),
+                                  model.predict(X, families=families))
+
+
+def test_residual_is_reproducible_and_differs_from_the_level_model(panel):
+    X, y, families, _ = panel
+    fits = [YieldCurveAttentionRegressor(residual=residual, **TINY).fit(X, y, families=families)
+            for residual in (True, True, False)]
+    first, again, level = (m.predict(X, families=families) for m in fits)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, level)
+
+
+def test_residual_targets_must_be_the_input_series(panel):
+    X, y, families, _ = panel
+    with pytest.raises(ValueError, match=r"y must hold the 4 input series, in order, at "
+                                         r"each horizon; got 2 target column\(s\)$"):
+        YieldCurveAttentionRegressor(residual=True, **TINY).fit(X, y[:, :2],
+                                                                families=families)
+    with pytest.raises(ValueError, match=r"got 2 target column\(s\) \(targets=\[1, 0\]\)"):
+        YieldCurveAttentionRegressor(residual=True, targets=[1, 0], **TINY).fit(
+            X, y[:, [1, 0]], families=families)
+    with pytest.raises(ValueError, match="residual must be True or False"):
+        YieldCurveAttentionRegressor(residual=1, **TINY).fit(X, y, families=families)
+
+
 def test_pickle_round_trip(panel):
     X, y, families, _ = panel
     model = YieldCurveAttentionRegressor(**TINY).fit(X, y, families=families)
@@ -373,6 +427,19 @@ def target_panel():
 
 def extractor_state(model):
     return {k: v.clone() for k, v in model.net_.module_.extractor.state_dict().items()}
+
+
+def test_transfer_of_a_residual_source_skips_the_new_grid(panel, target_panel):
+    X, y, families, _ = panel
+    source = YieldCurveAttentionRegressor(residual=True, **TINY).fit(X, y, families=families)
+    Xt, yt, ft, _ = target_panel
+    model = TransferredCurveRegressor(FrozenEstimator(source), epochs=2,
+                                      random_state=0).fit(Xt, yt, families=ft)
+    assert model.architecture_["residual"] and model.net_.module_.residual
+    with torch.no_grad():
+        model.net_.module_.heads.linear.weight.zero_()
+        model.net_.module_.heads.linear.bias.zero_()
+    np.testing.assert_allclose(model.predict(Xt, families=ft), Xt[:, -1], atol=1e-12)
 
 
 @pytest.mark.parametrize("extractor", EXTRACTORS)

@@ -44,7 +44,7 @@ def test_quick_run_invariants(quick_results):
     data = source["data"]
     assert data["n_train"] > 0 and data["n_test"] > 0
     assert data["test_targets"][0] > "2012-12-31"          # leak-free split
-    assert set(source["table1"]) == {"NS_AR", "NS_VAR", "NSS_AR", "NSS_VAR"}
+    assert set(source["table1"]) == {"RW", "NS_AR", "NS_VAR", "NSS_AR", "NSS_VAR"}
     for metrics in source["table1"].values():
         check_metrics(metrics)
     expected = {f"{m} gamma={g}" for m in ("YC_ATT", "YC_CONV", "YC_LSTM", "YC_TRANS")
@@ -83,8 +83,9 @@ def test_dns_benchmarks_forecast_each_test_window_from_the_curves_before_it():
         example.TARGET_FAMILIES, example.TARGET_GRID, settings["target_start"],
         settings["target_end"], settings["window"])
     train, test = example.split(targets, settings["target_end"])
-    table, fitted = example.fit_dns(panel, y, families, targets, example.TARGET_GRID, test)
-    assert set(table) == set(example.DNS_MODELS)
+    table, fitted = example.fit_dns(panel, X, y, families, targets,
+                                    example.TARGET_GRID, train, test)
+    assert set(table) == {"RW", *example.DNS_MODELS}
     centre, bounds = fitted["NS_VAR"]
     assert centre.shape == y[test].shape and bounds.shape == y[test].shape + (2,)
     assert np.all(bounds[..., 0] <= centre) and np.all(centre <= bounds[..., 1])

@@ -215,6 +215,72 @@ def test_every_extractor_trains_under_vmap(extractor):
         torch.testing.assert_close(out_eval[k], net.eval()(yields[k], family[k]))
 
 
+# ---------------------------------------------------------------- residual skip connection
+@pytest.mark.parametrize("distribution", ["quantile", "gaussian"])
+@pytest.mark.parametrize("output", ["sigmoid", "linear"])
+def test_residual_shapes_and_the_skip_passes_the_last_curve(distribution, output):
+    torch.manual_seed(0)
+    horizons, n_series = 2, 3
+    net = YieldCurveAttentionNet(n_series, horizons * n_series, window=4, n_families=2,
+                                 units=4, distribution=distribution,
+                                 quantiles=(0.05, 0.5, 0.95), output_activation=output,
+                                 residual=True).eval()
+    yields, family = torch.randn(5, 4, n_series), torch.tensor([0, 1, 0, 1, 0])
+    out = net(yields, family)
+    assert out.shape == ((5, 4, 6) if distribution == "quantile" else (5, 2, 6))
+    last = yields[:, -1].repeat(1, horizons)        # horizon-major: (h1 series, h2 series)
+    assert not torch.allclose(out[:, 0], last)
+    with torch.no_grad():
+        net.heads.linear.weight.zero_()
+        net.heads.linear.bias.zero_()
+    out = net(yields, family)
+    # Heads that output zero give the last curve at every horizon (the random walk) ...
+    torch.testing.assert_close(out[:, 0], last)
+    torch.testing.assert_close(out[:, 0, :n_series], yields[:, -1])
+    torch.testing.assert_close(out[:, 0, n_series:], yields[:, -1])
+    if distribution == "quantile":
+        # ... and quantiles that step off it by phi_plus(0) per level, in order.
+        step = torch.sigmoid(torch.tensor(0.0))
+        torch.testing.assert_close(out[:, 1], last - step)
+        torch.testing.assert_close(out[:, 2], last)         # 0.5: the median centre
+        torch.testing.assert_close(out[:, 3], last + step)
+
+
+def test_residual_is_a_shift_of_the_level_network():
+    torch.manual_seed(0)
+    level = YieldCurveAttentionNet(3, 3, window=4, units=4, output_activation="linear").eval()
+    residual = YieldCurveAttentionNet(3, 3, window=4, units=4, output_activation="linear",
+                                      residual=True).eval()
+    residual.load_state_dict(level.state_dict())
+    yields = torch.randn(6, 4, 3)
+    torch.testing.assert_close(residual(yields) - level(yields),
+                               yields[:, -1:].expand(-1, 3, -1))
+
+
+def test_residual_is_seeded_and_trains_under_vmap():
+    def build(seed):
+        torch.manual_seed(seed)
+        return YieldCurveAttentionNet(3, 3, 4, n_families=2, units=4, residual=True)
+
+    yields = torch.randn(5, 4, 3)
+    first, again, other = build(0).eval(), build(0).eval(), build(1).eval()
+    torch.testing.assert_close(first(yields), again(yields), rtol=0, atol=0)
+    assert not torch.allclose(first(yields), other(yields))
+    nets = [build(seed) for seed in range(3)]
+    params, buffers = stack_module_state(nets)
+    base = build(0).to("meta").eval()
+    batch = torch.randn(3, 5, 4, 3)
+    out = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))(params, buffers, batch)
+    for k, net in enumerate(nets):
+        torch.testing.assert_close(out[k], net.eval()(batch[k]))
+
+
+def test_residual_needs_outputs_that_repeat_the_input_curve():
+    with pytest.raises(ValueError, match=r"n_outputs \(4\) must be a multiple of n_series "
+                                         r"\(3\)"):
+        YieldCurveAttentionNet(3, 4, 4, residual=True)
+
+
 def test_unknown_extractor_or_distribution():
     with pytest.raises(ValueError, match="extractor must be one of"):
         YieldCurveAttentionNet(3, 3, 4, extractor="gru")

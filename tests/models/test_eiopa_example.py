@@ -1,0 +1,158 @@
+"""Seed 001 on the EIOPA curves (examples/eiopa_yield_curve_attention.py), CI size."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+pytest.importorskip("matplotlib")
+
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "eiopa_yield_curve_attention.py"
+METRICS = {"MSE", "MAE", "PICP", "MPIW"}
+
+
+@pytest.fixture(scope="module")
+def example():
+    spec = importlib.util.spec_from_file_location("eiopa_yield_curve_attention", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick_results(example, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eiopa")
+    threads = torch.get_num_threads()
+    try:
+        results = example.run(quick=True, output_dir=out, threads=1)
+    finally:
+        torch.set_num_threads(threads)
+    return results, out
+
+
+def check_metrics(metrics):
+    assert set(metrics) == METRICS
+    assert metrics["MSE"] >= 0 and metrics["MAE"] >= 0 and metrics["MPIW"] > 0
+    assert 0.0 <= metrics["PICP"] <= 1.0
+    assert metrics["MAE"] ** 2 <= metrics["MSE"] + 1e-12     # Jensen: RMSE >= MAE
+
+
+@pytest.fixture(scope="module")
+def planted(example):
+    """The quick panel, and a copy whose 2021 curves are all shifted by 3 points."""
+    settings = example.SETTINGS["quick"]
+    panel = example.load_panel(settings)
+    future = panel.index.get_level_values("date") > example.T0
+    changed = panel.copy()
+    changed.loc[future] += 3.0
+    return settings, panel, changed
+
+
+def test_protocol_a_never_reads_a_2021_curve(example, planted):
+    settings, panel, changed = planted
+    window, steps = settings["window"], example.STEPS
+    first = example.benchmark_forecasts(panel, example.T0, window, steps)
+    second = example.benchmark_forecasts(changed, example.T0, window, steps)
+    np.testing.assert_allclose(second[1], first[1] + 3.0)          # the truth did change
+    for name in example.BENCHMARKS:
+        for key in ("centre", "bounds"):
+            np.testing.assert_array_equal(second[2][name]["a"][key], first[2][name]["a"][key])
+        # Protocol (b) reads the observed 2021 curves: from February on it moves.
+        assert not np.allclose(second[2][name]["b"]["centre"][:, 1:],
+                               first[2][name]["b"]["centre"][:, 1:])
+        np.testing.assert_array_equal(second[2][name]["b"]["centre"][:, 0],
+                                      first[2][name]["b"]["centre"][:, 0])
+    estimator = example.deep_model(settings, panel.columns, units=4, epochs=2)
+    runs = [example.deep_forecasts(estimator, data, example.T0, window, steps, 2, 0)[1]
+            for data in (panel, changed)]
+    for before, after in zip(runs[0]["a"], runs[1]["a"]):
+        np.testing.assert_array_equal(after["centre"], before["centre"])
+        np.testing.assert_array_equal(after["bounds"], before["bounds"])
+    assert not np.allclose(runs[1]["b"][0]["centre"][:, 1:], runs[0]["b"][0]["centre"][:, 1:])
+
+
+def test_protocols_line_up_forecasts_with_their_months(example, planted):
+    settings, panel, _ = planted
+    assert settings["window"] == 10
+    families, start, rolling, truth = example.origin_windows(panel, example.T0, 10, 12)
+    eu = panel.loc["EU"]
+    np.testing.assert_array_equal(start[families.index("EU")], eu.loc["2020-03":"2020-12"])
+    # Protocol (b) forecasts June 2021 from the ten observed months ending in May.
+    np.testing.assert_array_equal(rolling[families.index("EU"), 5], eu.loc["2020-08":"2021-05"])
+    np.testing.assert_array_equal(truth[families.index("EU")], eu.loc["2021"])
+    with pytest.raises(ValueError, match="needs 10 months up to 2021-06 and 12 after it"):
+        example.origin_windows(panel, pd.Timestamp("2021-06-30"), 10, 12)
+
+
+def test_combined_runs_and_stretched_bands(example):
+    rng = np.random.default_rng(0)
+    centre = rng.normal(size=(3, 12, 4))
+    members = [{"centre": centre + k, "bounds": np.stack([centre - 1 + k, centre + 2 + k], -1)}
+               for k in range(3)]
+    combined = example.combine(members)
+    np.testing.assert_allclose(combined["centre"], centre + 1)
+    np.testing.assert_allclose(combined["bounds"][..., 1] - combined["bounds"][..., 0], 3.0)
+    gaussian = [{"centre": centre, "bounds": None, "std": np.ones_like(centre)},
+                {"centre": centre + 2, "bounds": None, "std": np.ones_like(centre)}]
+    mixture = example.combine(gaussian)       # variance 1 + 1 (spread of the means)
+    np.testing.assert_allclose(mixture["bounds"][..., 1] - mixture["centre"],
+                               1.959964 * np.sqrt(2.0), rtol=1e-6)
+    band = {"centre": np.zeros((2, 12, 3)),
+            "bounds": np.stack([-np.ones((2, 12, 3)), 2 * np.ones((2, 12, 3))], -1)}
+    truth = np.zeros((2, 12, 3))
+    truth[:, :, 0] = -3.0                      # needs a stretch of 3 below
+    truth[:, :, 1] = 4.0                       # needs a stretch of 2 above
+    np.testing.assert_allclose(example.stretch_scores(truth, band)[0, 0], [3.0, 2.0, 0.0])
+    factors = example.horizon_factors([example.stretch_scores(truth, band)], coverage=0.5)
+    np.testing.assert_allclose(factors, 2.0)
+    wide = example.stretched(band, factors)
+    np.testing.assert_allclose(wide["bounds"][0, 0], [[-2.0, 4.0]] * 3)
+
+
+@pytest.mark.slow
+def test_quick_run_invariants(quick_results):
+    results, out = quick_results
+    saved = json.loads((out / "results_tables.json").read_text())
+    assert saved["settings"]["mode"] == "quick" and saved["settings"]["t0"] == "2020-12-31"
+    tables = results["tables"]
+    assert set(tables["benchmarks"]) == {"RW", "NS_AR", "NS_VAR", "NSS_AR", "NSS_VAR"}
+    for entry in tables["benchmarks"].values():
+        check_metrics(entry["a"])
+        check_metrics(entry["b"])
+    for name, entry in tables["deep"].items():
+        for protocol in ("a", "b"):
+            check_metrics(entry[protocol]["average"])
+            check_metrics(entry[protocol]["ensemble"])
+            assert len(entry[protocol]["runs"]) == saved["settings"]["runs"]
+            if name != "YC_ATT_DE":
+                # Appendix A.2: the runs' average MPIW is the ensemble's MPIW.
+                np.testing.assert_allclose(entry[protocol]["average"]["MPIW"],
+                                           entry[protocol]["ensemble"]["MPIW"], rtol=1e-10)
+    assert set(tables["per_family"]["a"]["NSS_VAR"]) == {"CH", "EU", "GB", "TR", "US"}
+    tuning = results["tuning"]
+    assert tuning["chosen"] in tuning["grid"]
+    assert tuning["chosen_level"] == "paper"                # the only one in the quick grid
+    assert set(tuning["seed_runs"]) == {tuning["chosen"], "paper"}
+    for runs in tuning["seed_runs"].values():
+        assert [run["seed"] for run in runs] == saved["settings"]["seeds"]
+        for run in runs:
+            check_metrics(run["calibrated"])
+    for entry in tuning["grid"].values():
+        assert len(entry["interval_factors"]) == 12
+        check_metrics(entry["test_calibrated_a"])
+    assert len(tuning["residual_runs"]) == len(saved["settings"]["seeds"])
+    transfer = results["transfer"]
+    assert transfer["extractor_frozen"] is True
+    for entry in transfer["deep"].values():
+        check_metrics(entry["a"]["ensemble"])
+    benchmark = results["benchmark"]
+    assert set(benchmark["rmse"]["random walk"]) == {"1", "6", "12"}
+    for name in ("eiopa_by_family", "eiopa_june2021_a", "eiopa_june2021_b",
+                 "eiopa_picp_by_maturity", "eiopa_attention", "eiopa_tuning",
+                 "eiopa_tuned_by_family", "eiopa_transfer"):
+        assert (out / f"{name}.png").stat().st_size > 0
+    assert "Table 2, protocol (b)" in (out / "tables_tables.md").read_text()
