@@ -1,19 +1,8 @@
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 
-def _load_example():
-    path = Path(__file__).resolve().parents[1] / "examples" / "baseline_backtest.py"
-    spec = importlib.util.spec_from_file_location("baseline_backtest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_quick_backtest_tables_are_complete_and_finite():
-    rmse, overall = _load_example().main(["--quick"])
+def test_quick_backtest_tables_are_complete_and_finite(load_example):
+    rmse, overall = load_example("baseline_backtest").main(["--quick"])
     assert set(rmse.columns.astype(float)) == {1.0, 2.0, 3.0, 5.0, 7.0, 10.0}
     assert set(overall.index.get_level_values("model")) == {"RW", "NS_AR", "NS_VAR", "NSS_VAR"}
     assert np.isfinite(rmse.to_numpy()).all() and (rmse.to_numpy() > 0).all()

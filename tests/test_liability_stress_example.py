@@ -1,25 +1,15 @@
 """The liability-stress example runs in its CI configuration and gives sane outputs."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "liability_stress.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("liability_stress", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
-def example():
-    return _load()
+def example(load_example):
+    return load_example("liability_stress")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,13 @@ import pandas as pd
 from skyield.utils._maturities import parse_maturities
 
 from ._io import read_data_csv
-from ._selection import check_choice, date_bounds, date_mask, select_maturities
+from ._selection import (
+    check_choice,
+    check_families,
+    date_bounds,
+    date_mask,
+    select_maturities,
+)
 
 EIOPA_FILE = "eiopa_rfr_spot_monthly.csv.gz"
 EIOPA_LABELS = tuple(f"{n}Y" for n in range(1, 151))
@@ -50,27 +56,10 @@ def _raw():
 
 
 def _select_families(families, available):
-    if families is None:
-        return list(available), False
-    if isinstance(families, str):
-        families = [families]
-    try:
-        families = list(families)
-    except TypeError:
-        raise TypeError(
-            f"families must be a family code or a sequence of them, got {families!r}"
-        ) from None
-    if not families:
-        raise ValueError("families is empty; pass None to select every family")
-    for family in families:
-        if not isinstance(family, str) or family not in available:
-            raise ValueError(
-                f"unknown EIOPA family {family!r}; available (ISO-2 codes, EU for the euro "
-                f"curve): {', '.join(available)}"
-            )
-        if families.count(family) > 1:
-            raise ValueError(f"family {family!r} is requested more than once")
-    return sorted(families), True
+    return check_families(
+        families, available,
+        lambda family: f"unknown EIOPA family {family!r}; available (ISO-2 codes, EU for "
+                       f"the euro curve): {', '.join(available)}")
 
 
 def _spans(raw, families):

@@ -13,6 +13,7 @@ from ._io import read_data_csv
 from ._selection import (
     check_bool,
     check_choice,
+    check_families,
     date_bounds,
     date_mask,
     format_maturity,
@@ -89,29 +90,16 @@ def _select_families(families, curve_type):
     if families is None:
         return [f for f in available
                 if curve_type is None or FAMILIES[f]["curve_type"] == curve_type], False
-    if isinstance(families, str):
-        families = [families]
-    try:
-        families = list(families)
-    except TypeError:
-        raise TypeError(
-            f"families must be a family name or a sequence of them, got {families!r}"
-        ) from None
-    if not families:
-        raise ValueError("families is empty; pass None to select every family")
+    families, _ = check_families(
+        families, available,
+        lambda family: f"unknown curve family {family!r}; available: {', '.join(available)}")
     for family in families:
-        if not isinstance(family, str) or family not in FAMILIES:
-            raise ValueError(
-                f"unknown curve family {family!r}; available: {', '.join(available)}"
-            )
-        if families.count(family) > 1:
-            raise ValueError(f"family {family!r} is requested more than once")
         if curve_type is not None and FAMILIES[family]["curve_type"] != curve_type:
             raise ValueError(
                 f"family {family!r} holds {FAMILIES[family]['curve_type']} yields, which "
                 f"conflicts with curve_type={curve_type!r}"
             )
-    return sorted(families), True
+    return families, True
 
 
 def load_international_curves(families=None, *, curve_type=None, maturities=None,

@@ -138,4 +138,3 @@ def verify_data_files(folder=None):
         raise ValueError("bundled data files do not match their checksums: "
                          + "; ".join(problems))
     return recorded
-

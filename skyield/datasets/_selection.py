@@ -202,3 +202,30 @@ def select_maturities(requested, available_years, available_labels, what, listin
             )
         positions.append(int(hits[0]))
     return sorted(positions)
+
+
+def check_families(families, available, unknown):
+    """The families a loader's ``families=`` selects, checked against ``available``.
+
+    Returns ``(sorted families, True)``, or ``(list(available), False)`` for None (every
+    family, not a selection). ``unknown(family)`` gives the message for a family that is
+    not available. A string is one family; an empty or repeating selection is an error.
+    """
+    if families is None:
+        return list(available), False
+    if isinstance(families, str):
+        families = [families]
+    try:
+        families = list(families)
+    except TypeError:
+        raise TypeError(
+            f"families must be a family name or a sequence of them, got {families!r}"
+        ) from None
+    if not families:
+        raise ValueError("families is empty; pass None to select every family")
+    for family in families:
+        if not isinstance(family, str) or family not in available:
+            raise ValueError(unknown(family))
+        if families.count(family) > 1:
+            raise ValueError(f"family {family!r} is requested more than once")
+    return sorted(families), True

@@ -1,8 +1,6 @@
 """Seed 001 on the EIOPA curves (examples/eiopa_yield_curve_attention.py), CI size."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,16 +9,12 @@ import torch
 
 pytest.importorskip("matplotlib")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "eiopa_yield_curve_attention.py"
 METRICS = {"MSE", "MAE", "PICP", "MPIW"}
 
 
 @pytest.fixture(scope="module")
-def example():
-    spec = importlib.util.spec_from_file_location("eiopa_yield_curve_attention", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def example(load_example):
+    return load_example("eiopa_yield_curve_attention")
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,6 @@
 """The Treasury attention study (examples/lstm_attention_treasury.py) in its CI size."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,14 +9,15 @@ import torch
 pytest.importorskip("statsmodels")
 pytest.importorskip("matplotlib")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "lstm_attention_treasury.py"
 
 
 @pytest.fixture(scope="module")
-def quick_results(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("lstm_attention_treasury", SCRIPT)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+def example(load_example):
+    return load_example("lstm_attention_treasury")
+
+
+@pytest.fixture(scope="module")
+def quick_results(example, tmp_path_factory):
     out = tmp_path_factory.mktemp("lstm_attention")
     threads = torch.get_num_threads()
     try:
@@ -73,10 +72,7 @@ def test_quick_run_figures(quick_results):
         assert (out / name).stat().st_size > 0
 
 
-def test_models_are_built_with_the_current_parameters():
-    spec = importlib.util.spec_from_file_location("lstm_attention_treasury", SCRIPT)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+def test_models_are_built_with_the_current_parameters(example):
     settings = example.SETTINGS["quick"]
     attention = example.attention_model(settings, 4, True, 7)
     assert attention.get_params()["horizons"] == 4 and attention.targets == 7

@@ -1,8 +1,6 @@
 """The multiple-yield-curve study (examples/yield_curve_attention_multi_curve.py), CI size."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,15 +8,16 @@ import torch
 
 pytest.importorskip("matplotlib")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "yield_curve_attention_multi_curve.py"
 METRICS = {"MSE", "MAE", "PICP", "MPIW"}
 
 
 @pytest.fixture(scope="module")
-def quick_results(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("yield_curve_attention_multi_curve", SCRIPT)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+def example(load_example):
+    return load_example("yield_curve_attention_multi_curve")
+
+
+@pytest.fixture(scope="module")
+def quick_results(example, tmp_path_factory):
     out = tmp_path_factory.mktemp("ycatt")
     threads = torch.get_num_threads()
     try:
@@ -72,12 +71,9 @@ def test_quick_run_invariants(quick_results):
     assert "Table 2" in (out / "tables.md").read_text()
 
 
-def test_dns_benchmarks_forecast_each_test_window_from_the_curves_before_it():
+def test_dns_benchmarks_forecast_each_test_window_from_the_curves_before_it(example):
     from skyield.baselines import DynamicNelsonSiegel
 
-    spec = importlib.util.spec_from_file_location("yield_curve_attention_multi_curve", SCRIPT)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
     settings = example.SETTINGS["quick"]
     X, y, families, targets, panel = example.family_windows(
         example.TARGET_FAMILIES, example.TARGET_GRID, settings["target_start"],
