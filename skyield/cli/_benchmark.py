@@ -196,23 +196,39 @@ def _recorded(name, call, ignore=()):
     return value, notes, len(caught)
 
 
+def _schedule(entry, refit):
+    """The backtest's ``refit`` and ``warm_start`` for ``entry`` under ``--refit``."""
+    if not refit:
+        return False, False
+    return refit, False if entry.warm_refit is None else entry.warm_refit
+
+
+def _fit_record(entry, args, fits, seconds):
+    """What the run did with one model: its refit plan, its fits and their spans."""
+    return {"refits": entry.refit_plan(args.refit), "fits": len(fits),
+            "first training end": f"{fits[0]['train_end']:%Y-%m-%d}",
+            "last training end": f"{fits[-1]['train_end']:%Y-%m-%d}",
+            "seconds": round(seconds, 2)}
+
+
 def _run_model(entry, args, panel, maturities, horizons, label, mode):
-    """Backtest one model; return its results, first fitted model, seconds and notes."""
+    """Backtest one model; return its results, first fitted model, fit record and notes."""
     from skyield.model_selection import backtest
 
     estimator = entry.build(args.seed, args.device, maturities)
+    refit, warm_start = _schedule(entry, args.refit)
     progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
     started = time.perf_counter()
     # The units were checked once, when the data was read.
     (results, fits), notes, n_warnings = _recorded(entry.name, lambda: backtest(
-        estimator, panel, window=args.window, horizons=horizons,
-        refit=False if (entry.fit_once or not args.refit) else args.refit,
-        coverage=args.coverage, test_start=args.test_start, n_jobs=args.n_jobs,
-        missing="allow" if args.allow_missing else "raise",
+        estimator, panel, window=args.window, horizons=horizons, refit=refit,
+        warm_start=warm_start, coverage=args.coverage, test_start=args.test_start,
+        n_jobs=args.n_jobs, missing="allow" if args.allow_missing else "raise",
         progress=progress, return_estimators=True,
     ), ignore=(UnitsWarning,))
     seconds = time.perf_counter() - started
-    summary = f"{results['origin'].nunique()} origins in {seconds:.1f} s"
+    summary = (f"{results['origin'].nunique()} origins, {_plural(len(fits), 'fit')} "
+               f"in {seconds:.1f} s")
     if n_warnings:
         summary += f", {_plural(n_warnings, 'warning')} (see the report)"
     progress.close(summary)
@@ -220,7 +236,8 @@ def _run_model(entry, args, panel, maturities, horizons, label, mode):
     # whose insides the report shows.
     first = fits[0]["estimator"]
     first = first[None] if isinstance(first, dict) else first
-    return results.assign(model=entry.name), first, seconds, notes
+    return (results.assign(model=entry.name), first,
+            _fit_record(entry, args, fits, seconds), notes)
 
 
 def _diagnostic_figures(entry, model, context):
@@ -251,7 +268,7 @@ def _header(data, args, horizons):
 
 
 def _write_outputs(folder, *, table, results, settings, models, horizons, diagnostics,
-                   warning_notes, summary, seconds, title):
+                   warning_notes, summary, seconds, fit_records, title):
     """Write every output file into ``folder``; return their names in writing order."""
     frames = results_to_frames(results)
     table.to_csv(folder / "leaderboard.csv", index=False)
@@ -264,12 +281,14 @@ def _write_outputs(folder, *, table, results, settings, models, horizons, diagno
         pass  # no Parquet engine: the CSV file holds the same forecasts
     write_report(folder / "report.html", title=title, settings=settings, table=table,
                  results=results, horizons=horizons,
-                 notes=[f"{e.name}: {e.description}" for e in models],
+                 notes=[f"{e.name}: {e.description}; {fit_records[e.name]['refits']} "
+                        f"({_plural(fit_records[e.name]['fits'], 'fit')})" for e in models],
                  diagnostics=diagnostics, warnings=warning_notes, summary=summary)
     written.append("report.html")
     with open(folder / "run.json", "w", encoding="utf-8") as handle:
         json.dump({"settings": settings, "command": sys.argv, "seconds": seconds,
-                   "warnings": warning_notes, "cwd": os.getcwd()}, handle, indent=2,
+                   "models": fit_records, "warnings": warning_notes, "cwd": os.getcwd()},
+                  handle, indent=2,
                   default=str)
     written.append("run.json")
     return written
@@ -292,7 +311,7 @@ def run_benchmark(args):
     _say(args, _header(data, args, horizons))
     for line in data_notes:
         _say(args, f"warning: {line}")
-    frames, seconds, diagnostics, model_notes = [], {}, [], []
+    frames, seconds, fit_records, diagnostics, model_notes = [], {}, {}, [], []
     mode = progress_mode(args.quiet)
     context = RunContext(panel=panel, test_start=test_start,
                          window=args.window, horizons=horizons)
@@ -301,8 +320,9 @@ def run_benchmark(args):
     with threadpool_limits(limits=1, user_api="blas"), _torch_threads(1):
         for number, entry in enumerate(models, start=1):
             label = f"[{number}/{len(models)}] {entry.name}"
-            results, model, seconds[entry.name], notes = _run_model(
+            results, model, fit_records[entry.name], notes = _run_model(
                 entry, args, panel, maturities, horizons, label, mode)
+            seconds[entry.name] = fit_records[entry.name]["seconds"]
             frames.append(results)
             model_notes += notes
             figures, notes = _diagnostic_figures(entry, model, context)
@@ -326,6 +346,7 @@ def run_benchmark(args):
             staging, table=table, results=results, settings=settings, models=models,
             horizons=horizons, diagnostics=diagnostics,
             warning_notes=data_notes + model_notes,
-            summary=summary, seconds=seconds, title=f"skyield benchmark: {data.source}")
+            summary=summary, seconds=seconds, fit_records=fit_records,
+            title=f"skyield benchmark: {data.source}")
     _say(args, f"\nwrote {', '.join(written)} to {args.output}")
     return 0

@@ -3,8 +3,11 @@
 A model entry builds an estimator from the run's seed and device; ``window`` is the
 history each window regressor sees; whether a model is a window regressor or a sequence
 model is its own (its base class). Models marked ``default`` run without ``--models``.
-Deep models marked ``fit_once`` are trained once on the span before the test start and
-then only predict (``refit=False`` in the backtest), which keeps the default run short.
+Every model is refitted on the run's schedule (``--refit``). A model with
+``warm_refit`` parameters refits from its previous fit (``warm_start=True`` through
+:func:`skyield.model_selection.backtest`), fine-tuned with those parameters (fewer epochs
+or iterations than its first fit), so that its refits cost a small multiple of one fit;
+the others refit from scratch. ``--refit 0`` fits every model once.
 ``diagnostics`` names the figures of :mod:`skyield.cli._diagnostics` the report shows for
 the model (attention, loadings, factors).
 """
@@ -21,8 +24,19 @@ class ModelEntry:
     description: str
     build: Callable
     default: bool = True
-    fit_once: bool = False
+    warm_refit: dict = None
     diagnostics: str = None
+
+    def refit_plan(self, every):
+        """How the model is refitted when ``--refit`` is ``every``, in words."""
+        if not every:
+            return "fitted once on the training span"
+        text = f"refitted every {every} test dates on all dates before each block"
+        if self.warm_refit is None:
+            return text + ", from scratch"
+        settings = ", ".join(f"{key}={value}" for key, value in self.warm_refit.items())
+        return text + ", warm-started from the previous fit" + (
+            f" ({settings})" if settings else "")
 
 
 def _random_walk(seed, device, maturities):
@@ -89,25 +103,30 @@ MODELS = {
                    "AR(1) fits handle badly; not run by default)", _dns("nss", "ar"),
                    default=False),
         ModelEntry("nss-var", "two-step dynamic Svensson, VAR(1) factors", _dns("nss", "var")),
-        ModelEntry("dns-kalman", "one-step dynamic Nelson-Siegel (Kalman filter, ML)",
-                   _dns("ns", "var", "kalman"), diagnostics="dns-factors"),
+        ModelEntry("dns-kalman", "one-step dynamic Nelson-Siegel (Kalman filter, ML); "
+                   "refits start from the previous estimates", _dns("ns", "var", "kalman"),
+                   warm_refit={}, diagnostics="dns-factors"),
         ModelEntry("lstm-attention", "LSTM with attention on monthly changes (16 units, 40 "
-                   "epochs, early stopping), trained once", _lstm_attention, fit_once=True,
+                   "epochs, early stopping); refits fine-tune the previous weights for 5 epochs",
+                   _lstm_attention, warm_refit={"epochs": 5},
                    diagnostics="attention"),
         ModelEntry("nnss", "neural state space model: 4 factors with neural loadings, MAP "
                    "through the Kalman filter (seed priors, at most 1500 L-BFGS iterations), "
-                   "estimated once, then filtered forward", _nnss, fit_once=True,
+                   "refits start from the previous estimates (at most 100 iterations)", _nnss,
+                   warm_refit={"maxiter": 100},
                    diagnostics="nnss"),
         ModelEntry("factor-transformer", "one nonlinear dynamic factor of the monthly "
-                   "changes (Encoder-Encoder Transformer, 12 lags, 100 epochs), trained once; "
-                   "forecasts roll the window forward on its own predictions",
-                   _factor_transformer, fit_once=True,
+                   "changes (Encoder-Encoder Transformer, 12 lags, 100 epochs); refits fine-tune "
+                   "the previous weights for 10 epochs; forecasts roll the window forward on "
+                   "its own predictions", _factor_transformer, warm_refit={"epochs": 10},
                    diagnostics="transformer-factor"),
-        ModelEntry("lstm", "plain LSTM on monthly changes (16 units), trained once", _lstm,
-                   default=False, fit_once=True),
+        ModelEntry("lstm", "plain LSTM on monthly changes (16 units); refits fine-tune the "
+                   "previous weights for 5 epochs", _lstm, default=False,
+                   warm_refit={"epochs": 5}),
         ModelEntry("yc-att", "multi-curve quantile network (LSTM extractor, linear centre "
-                   "head), trained once; not tuned for a single U.S. panel, where it trails "
-                   "the random walk", _yc_att, default=False, fit_once=True),
+                   "head); refits fine-tune the previous weights for 10 epochs; not tuned for a "
+                   "single U.S. panel, where it trails the random walk", _yc_att,
+                   default=False, warm_refit={"epochs": 10}),
     ]
 }
 
