@@ -34,6 +34,7 @@ DEFAULTS = {
     "window": 12,
     "refit": 12,
     "coverage": 0.95,
+    "members": 3,
 }
 
 def _models_epilog():
@@ -73,6 +74,9 @@ def add_benchmark_parser(commands, parents=()):
                         help="history (periods) each window model sees (default: 12)")
     parser.add_argument("--refit", type=int, default=DEFAULTS["refit"],
                         help="refit every N test dates; 0 fits once (default: 12)")
+    parser.add_argument("--members", type=int, default=DEFAULTS["members"],
+                        help="seed-ensemble members of each deep model; 1 runs single "
+                             f"models (default: {DEFAULTS['members']})")
     parser.add_argument("--coverage", type=float, default=DEFAULTS["coverage"],
                         help="coverage of the central intervals (default: 0.95)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -145,6 +149,8 @@ def _check_arguments(args):
         raise ValueError(f"--coverage must lie in (0, 1), got {args.coverage}")
     if args.refit < 0:
         raise ValueError(f"--refit must be 0 (fit once) or positive, got {args.refit}")
+    if args.members < 1:
+        raise ValueError(f"--members must be a positive number of members, got {args.members}")
     if args.window < 1:
         raise ValueError(f"--window must be a positive number of dates, got {args.window}")
     if args.n_jobs == 0:
@@ -196,27 +202,44 @@ def _recorded(name, call, ignore=()):
     return value, notes, len(caught)
 
 
-def _schedule(entry, refit):
+def _schedule(entry, estimator, refit):
     """The backtest's ``refit`` and ``warm_start`` for ``entry`` under ``--refit``."""
     if not refit:
         return False, False
-    return refit, False if entry.warm_refit is None else entry.warm_refit
+    warm = entry.warm_params(estimator)
+    return refit, False if warm is None else warm
 
 
-def _fit_record(entry, args, fits, seconds):
-    """What the run did with one model: its refit plan, its fits and their spans."""
-    return {"refits": entry.refit_plan(args.refit), "fits": len(fits),
-            "first training end": f"{fits[0]['train_end']:%Y-%m-%d}",
-            "last training end": f"{fits[-1]['train_end']:%Y-%m-%d}",
-            "seconds": round(seconds, 2)}
+def _fitted(fit):
+    """The model of one backtest fit (a sequence model's fits are kept by family)."""
+    model = fit["estimator"]
+    return model[None] if isinstance(model, dict) else model
+
+
+def _fit_record(entry, args, fits, seconds, horizons):
+    """What the run did with one model: its refit plan, its fits and their spans, and a
+    combination's weights per fit (by training end, horizon and member)."""
+    members = args.members if entry.ensemble and args.members > 1 else 1
+    record = {"refits": entry.refit_plan(args.refit), "fits": len(fits), "members": members,
+              "first training end": f"{fits[0]['train_end']:%Y-%m-%d}",
+              "last training end": f"{fits[-1]['train_end']:%Y-%m-%d}",
+              "seconds": round(seconds, 2)}
+    if hasattr(_fitted(fits[0]), "weights_"):
+        record["weights"] = {
+            f"{fit['train_end']:%Y-%m-%d}": {
+                str(horizon): dict(zip([name for name, _ in _fitted(fit).estimators],
+                                       map(float, row)))
+                for horizon, row in zip(horizons, _fitted(fit).weights_)}
+            for fit in fits}
+    return record
 
 
 def _run_model(entry, args, panel, maturities, horizons, label, mode):
     """Backtest one model; return its results, first fitted model, fit record and notes."""
     from skyield.model_selection import backtest
 
-    estimator = entry.build(args.seed, args.device, maturities)
-    refit, warm_start = _schedule(entry, args.refit)
+    estimator = entry.make(args.seed, args.device, maturities, args.members, horizons)
+    refit, warm_start = _schedule(entry, estimator, args.refit)
     progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
     started = time.perf_counter()
     # The units were checked once, when the data was read.
@@ -234,10 +257,11 @@ def _run_model(entry, args, panel, maturities, horizons, label, mode):
     progress.close(summary)
     # The model of the first fit, trained on the dates before the test start: the one
     # whose insides the report shows.
-    first = fits[0]["estimator"]
-    first = first[None] if isinstance(first, dict) else first
+    first = _fitted(fits[0])
+    if entry.ensemble and hasattr(first, "n_estimators"):
+        first = first.estimators_[0]  # a seed ensemble: its first member's insides
     return (results.assign(model=entry.name), first,
-            _fit_record(entry, args, fits, seconds), notes)
+            _fit_record(entry, args, fits, seconds, horizons), notes)
 
 
 def _diagnostic_figures(entry, model, context):
@@ -329,7 +353,7 @@ def run_benchmark(args):
             diagnostics += figures
             model_notes += notes
     results = pd.concat(frames, ignore_index=True)
-    table = leaderboard(results, seconds)
+    table = leaderboard(results, seconds, args.coverage)
     summary = summary_lines(table)
     _say(args, "\n" + format_leaderboard(table) + "\n\n" + "\n".join(summary))
     for line in model_notes:
@@ -338,6 +362,7 @@ def run_benchmark(args):
         **data.describe(),
         "test start": args.test_start, "horizons": ", ".join(map(str, horizons)),
         "window": args.window, "refit every": args.refit or "never (fit once)",
+        "seed-ensemble members": args.members,
         "coverage": args.coverage, "seed": args.seed, "device": args.device,
         "skyield": __version__,
     }

@@ -95,7 +95,9 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 <h2>Leaderboard</h2>
 {summary_html}
 <p>RMSE and MAE in percentage points over every origin and maturity of the test span;
-PICP and MPIW of the central intervals; Diebold-Mariano test of equal squared error against
+PICP and MPIW of the central intervals, and their coverage error (PICP minus the
+nominal coverage: positive when the intervals are too wide, negative when they miss
+too often); Diebold-Mariano test of equal squared error against
 the random walk (negative statistic: smaller loss than the random walk); seconds is the
 wall-clock time of the model's whole backtest (excluded from the determinism promise).</p>
 {''.join(tables)}

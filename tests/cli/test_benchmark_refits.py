@@ -10,7 +10,7 @@ from skyield.cli import _models, main
 from skyield.models import LSTMAttentionRegressor
 
 SPAN = ["--start", "2015-01-01", "--test-start", "2023-01-01", "--horizons", "1,3",
-        "--window", "6", "--quiet"]
+        "--window", "6", "--members", "2", "--quiet"]
 
 
 def _tiny_lstm(seed, device, maturities):
@@ -19,7 +19,8 @@ def _tiny_lstm(seed, device, maturities):
 
 @pytest.fixture
 def fits_seen(monkeypatch):
-    """Every fit of the LSTM with attention, as (warm_start, epochs) at the time of fit."""
+    """Every fit of an LSTM with attention (a seed-ensemble member), as
+    (warm_start, epochs) at the time of the fit."""
     seen = []
     original = LSTMAttentionRegressor.fit
 
@@ -45,7 +46,9 @@ def test_deep_models_are_refitted_warm_on_the_schedule(fits_seen, tmp_path):
     record, forecasts = _run(tmp_path / "out", refit=12)
     # 2023-01 to 2025-09: 33 origins, a fit every 12 of them.
     assert record["lstm-attention"]["fits"] == 3
-    assert fits_seen == [(False, 3), (True, 1), (True, 1)]
+    assert record["lstm-attention"]["members"] == 2
+    # Both members trained cold on the first span, then fine-tuned for 1 epoch per refit.
+    assert fits_seen == [(False, 3)] * 2 + [(True, 1)] * 4
     assert "warm-started from the previous fit (epochs=1)" in record["lstm-attention"]["refits"]
     assert record["random-walk"]["fits"] == 3
     ends = forecasts.loc[forecasts["model"] == "lstm-attention", "train_end"].unique()
@@ -57,7 +60,7 @@ def test_deep_models_are_refitted_warm_on_the_schedule(fits_seen, tmp_path):
 
 def test_refit_zero_fits_every_model_once(fits_seen, tmp_path):
     record, forecasts = _run(tmp_path / "out", refit=0)
-    assert fits_seen == [(False, 3)]
+    assert fits_seen == [(False, 3)] * 2
     assert {name: entry["fits"] for name, entry in record.items()} == {
         "random-walk": 1, "lstm-attention": 1}
     assert record["lstm-attention"]["refits"] == "fitted once on the training span"
