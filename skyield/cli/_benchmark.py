@@ -34,7 +34,6 @@ DEFAULTS = {
     "window": 12,
     "refit": 12,
     "coverage": 0.95,
-    "members": 3,
 }
 
 def _models_epilog():
@@ -74,9 +73,10 @@ def add_benchmark_parser(commands, parents=()):
                         help="history (periods) each window model sees (default: 12)")
     parser.add_argument("--refit", type=int, default=DEFAULTS["refit"],
                         help="refit every N test dates; 0 fits once (default: 12)")
-    parser.add_argument("--members", type=int, default=DEFAULTS["members"],
-                        help="seed-ensemble members of each deep model; 1 runs single "
-                             f"models (default: {DEFAULTS['members']})")
+    parser.add_argument("--members", type=int, default=None,
+                        help="seed-ensemble members of every deep model; 1 runs single "
+                             "models (default: each model's own, 3 for the LSTM models "
+                             "and yc-att, 1 for nnss and factor-transformer)")
     parser.add_argument("--coverage", type=float, default=DEFAULTS["coverage"],
                         help="coverage of the central intervals (default: 0.95)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -149,7 +149,7 @@ def _check_arguments(args):
         raise ValueError(f"--coverage must lie in (0, 1), got {args.coverage}")
     if args.refit < 0:
         raise ValueError(f"--refit must be 0 (fit once) or positive, got {args.refit}")
-    if args.members < 1:
+    if args.members is not None and args.members < 1:
         raise ValueError(f"--members must be a positive number of members, got {args.members}")
     if args.window < 1:
         raise ValueError(f"--window must be a positive number of dates, got {args.window}")
@@ -219,8 +219,8 @@ def _fitted(fit):
 def _fit_record(entry, args, fits, seconds, horizons):
     """What the run did with one model: its refit plan, its fits and their spans, and a
     combination's weights per fit (by training end, horizon and member)."""
-    members = args.members if entry.ensemble and args.members > 1 else 1
-    record = {"refits": entry.refit_plan(args.refit), "fits": len(fits), "members": members,
+    record = {"refits": entry.refit_plan(args.refit), "fits": len(fits),
+              "members": entry.ensemble_size(args.members),
               "first training end": f"{fits[0]['train_end']:%Y-%m-%d}",
               "last training end": f"{fits[-1]['train_end']:%Y-%m-%d}",
               "seconds": round(seconds, 2)}
@@ -258,7 +258,7 @@ def _run_model(entry, args, panel, maturities, horizons, label, mode):
     # The model of the first fit, trained on the dates before the test start: the one
     # whose insides the report shows.
     first = _fitted(fits[0])
-    if entry.ensemble and hasattr(first, "n_estimators"):
+    if entry.ensemble_size(args.members) > 1:
         first = first.estimators_[0]  # a seed ensemble: its first member's insides
     return (results.assign(model=entry.name), first,
             _fit_record(entry, args, fits, seconds, horizons), notes)
@@ -362,7 +362,7 @@ def run_benchmark(args):
         **data.describe(),
         "test start": args.test_start, "horizons": ", ".join(map(str, horizons)),
         "window": args.window, "refit every": args.refit or "never (fit once)",
-        "seed-ensemble members": args.members,
+        "seed-ensemble members": args.members or "each deep model's own",
         "coverage": args.coverage, "seed": args.seed, "device": args.device,
         "skyield": __version__,
     }

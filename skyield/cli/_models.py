@@ -8,10 +8,11 @@ Every model is refitted on the run's schedule (``--refit``). A model with
 :func:`skyield.model_selection.backtest`), fine-tuned with those parameters (fewer epochs
 or iterations than its first fit), so that its refits cost a small multiple of one fit;
 the others refit from scratch. ``--refit 0`` fits every model once.
-Models marked ``ensemble`` (the deep ones, whose fit depends on their seed) run as seed
-ensembles of ``--members`` members (:class:`skyield.ensemble.SeedEnsemble`, batched where
-the model allows it, or :class:`skyield.ensemble.SequenceSeedEnsemble`), whose forecasts
-include the spread between the members' trainings.
+Models with ``members`` (the deep ones, whose fit depends on their seed) run as seed
+ensembles of that many members, or of ``--members`` when given
+(:class:`skyield.ensemble.SeedEnsemble`, batched where the model allows it, or
+:class:`skyield.ensemble.SequenceSeedEnsemble`), whose forecasts include the spread
+between the members' trainings; 1 runs the single model.
 ``diagnostics`` names the figures of :mod:`skyield.cli._diagnostics` the report shows for
 the model (attention, loadings, factors).
 """
@@ -29,15 +30,23 @@ class ModelEntry:
     build: Callable
     default: bool = True
     warm_refit: dict = None
-    ensemble: bool = False
+    members: int = None
     diagnostics: str = None
 
-    def make(self, seed, device, maturities, members=1, horizons=None):
-        """The estimator the benchmark runs for ``horizons``: the model or its seed ensemble."""
+    def ensemble_size(self, members=None):
+        """Members of the model's seed ensemble (``members``, else its own; 1: none)."""
+        if self.members is None:
+            return 1
+        return self.members if members is None else members
+
+    def make(self, seed, device, maturities, members=None, horizons=None):
+        """The estimator the benchmark runs for ``horizons``: the model or its seed
+        ensemble (of ``members`` members, default the model's own number)."""
         model = self.build(seed, device, maturities)
         if horizons is not None and "horizons" in model.get_params(deep=False):
             model.set_params(horizons=list(horizons))  # what a combination learns weights for
-        if not self.ensemble or members < 2:
+        members = self.ensemble_size(members)
+        if members < 2:
             return model
         from skyield.base import estimator_kind
         from skyield.ensemble import SeedEnsemble, SequenceSeedEnsemble
@@ -157,26 +166,29 @@ MODELS = {
                    "their out-of-sample errors in 3 expanding folds of each training span; "
                    "Gaussian intervals from the combination's own errors", _combination),
         ModelEntry("lstm-attention", "LSTM with attention on monthly changes (16 units, 40 "
-                   "epochs, early stopping); refits fine-tune the previous weights for 5 epochs",
-                   _lstm_attention, warm_refit={"epochs": 5}, ensemble=True,
+                   "epochs, early stopping), a seed ensemble of 3 (mean of the members' "
+                   "quantiles); refits fine-tune the previous weights for 5 epochs",
+                   _lstm_attention, warm_refit={"epochs": 5}, members=3,
                    diagnostics="attention"),
         ModelEntry("nnss", "neural state space model: 4 factors with neural loadings, MAP "
                    "through the Kalman filter (seed priors, at most 1500 L-BFGS iterations), "
                    "refits start from the previous estimates (at most 20 iterations); one model, "
                    "whose intervals come from its Kalman filter (a member costs a MAP fit)",
-                   _nnss, warm_refit={"maxiter": 20}, diagnostics="nnss"),
+                   _nnss, warm_refit={"maxiter": 20}, members=1, diagnostics="nnss"),
         ModelEntry("factor-transformer", "one nonlinear dynamic factor of the monthly "
                    "changes (Encoder-Encoder Transformer, 12 lags, 100 epochs, mean prior); "
                    "refits fine-tune the previous weights for 10 epochs; forecasts roll the "
-                   "window forward on its own predictions", _factor_transformer,
-                   warm_refit={"epochs": 10}, ensemble=True, diagnostics="transformer-factor"),
+                   "window forward on its own predictions; one model, whose intervals come "
+                   "from its validation errors (a seed ensemble would triple the run's "
+                   "longest part)", _factor_transformer, warm_refit={"epochs": 10},
+                   members=1, diagnostics="transformer-factor"),
         ModelEntry("lstm", "plain LSTM on monthly changes (16 units); refits fine-tune the "
                    "previous weights for 5 epochs", _lstm, default=False,
-                   warm_refit={"epochs": 5}, ensemble=True),
+                   warm_refit={"epochs": 5}, members=3),
         ModelEntry("yc-att", "multi-curve quantile network (LSTM extractor, linear centre "
                    "head); refits fine-tune the previous weights for 10 epochs; not tuned for a "
                    "single U.S. panel, where it trails the random walk", _yc_att,
-                   default=False, warm_refit={"epochs": 10}, ensemble=True),
+                   default=False, warm_refit={"epochs": 10}, members=3),
     ]
 }
 

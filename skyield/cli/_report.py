@@ -54,8 +54,9 @@ def _diagnostics_html(diagnostics):
     if not diagnostics:
         return ""
     parts = ["<h2>Inside the models</h2>",
-             "<p>Each model below was fitted once more on the training span (the dates "
-             "before the test start) to draw what it estimated.</p>"]
+             "<p>Each figure shows what a model estimated in its first fit, on the "
+             "training span (the dates before the test start); for a seed ensemble, what "
+             "its first member estimated.</p>"]
     for model, caption, figure in diagnostics:
         parts.append(f"<h3>{html.escape(model)}</h3><p>{html.escape(caption)}</p>")
         parts.append(_image(figure, f"{model}: {caption}"))
