@@ -73,6 +73,10 @@ def add_benchmark_parser(commands, parents=()):
                         help="history (periods) each window model sees (default: 12)")
     parser.add_argument("--refit", type=int, default=DEFAULTS["refit"],
                         help="refit every N test dates; 0 fits once (default: 12)")
+    parser.add_argument("--members", type=int, default=None,
+                        help="seed-ensemble members of every deep model; 1 runs single "
+                             "models (default: each model's own, 3 for the LSTM models "
+                             "and yc-att, 1 for nnss and factor-transformer)")
     parser.add_argument("--coverage", type=float, default=DEFAULTS["coverage"],
                         help="coverage of the central intervals (default: 0.95)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -145,6 +149,8 @@ def _check_arguments(args):
         raise ValueError(f"--coverage must lie in (0, 1), got {args.coverage}")
     if args.refit < 0:
         raise ValueError(f"--refit must be 0 (fit once) or positive, got {args.refit}")
+    if args.members is not None and args.members < 1:
+        raise ValueError(f"--members must be a positive number of members, got {args.members}")
     if args.window < 1:
         raise ValueError(f"--window must be a positive number of dates, got {args.window}")
     if args.n_jobs == 0:
@@ -196,31 +202,66 @@ def _recorded(name, call, ignore=()):
     return value, notes, len(caught)
 
 
+def _schedule(entry, estimator, refit):
+    """The backtest's ``refit`` and ``warm_start`` for ``entry`` under ``--refit``."""
+    if not refit:
+        return False, False
+    warm = entry.warm_params(estimator)
+    return refit, False if warm is None else warm
+
+
+def _fitted(fit):
+    """The model of one backtest fit (a sequence model's fits are kept by family)."""
+    model = fit["estimator"]
+    return model[None] if isinstance(model, dict) else model
+
+
+def _fit_record(entry, args, fits, seconds, horizons):
+    """What the run did with one model: its refit plan, its fits and their spans, and a
+    combination's weights per fit (by training end, horizon and member)."""
+    record = {"refits": entry.refit_plan(args.refit), "fits": len(fits),
+              "members": entry.ensemble_size(args.members),
+              "first training end": f"{fits[0]['train_end']:%Y-%m-%d}",
+              "last training end": f"{fits[-1]['train_end']:%Y-%m-%d}",
+              "seconds": round(seconds, 2)}
+    if hasattr(_fitted(fits[0]), "weights_"):
+        record["weights"] = {
+            f"{fit['train_end']:%Y-%m-%d}": {
+                str(horizon): dict(zip([name for name, _ in _fitted(fit).estimators],
+                                       map(float, row)))
+                for horizon, row in zip(horizons, _fitted(fit).weights_)}
+            for fit in fits}
+    return record
+
+
 def _run_model(entry, args, panel, maturities, horizons, label, mode):
-    """Backtest one model; return its results, first fitted model, seconds and notes."""
+    """Backtest one model; return its results, first fitted model, fit record and notes."""
     from skyield.model_selection import backtest
 
-    estimator = entry.build(args.seed, args.device, maturities)
+    estimator = entry.make(args.seed, args.device, maturities, args.members, horizons)
+    refit, warm_start = _schedule(entry, estimator, args.refit)
     progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
     started = time.perf_counter()
     # The units were checked once, when the data was read.
     (results, fits), notes, n_warnings = _recorded(entry.name, lambda: backtest(
-        estimator, panel, window=args.window, horizons=horizons,
-        refit=False if (entry.fit_once or not args.refit) else args.refit,
-        coverage=args.coverage, test_start=args.test_start, n_jobs=args.n_jobs,
-        missing="allow" if args.allow_missing else "raise",
+        estimator, panel, window=args.window, horizons=horizons, refit=refit,
+        warm_start=warm_start, coverage=args.coverage, test_start=args.test_start,
+        n_jobs=args.n_jobs, missing="allow" if args.allow_missing else "raise",
         progress=progress, return_estimators=True,
     ), ignore=(UnitsWarning,))
     seconds = time.perf_counter() - started
-    summary = f"{results['origin'].nunique()} origins in {seconds:.1f} s"
+    summary = (f"{results['origin'].nunique()} origins, {_plural(len(fits), 'fit')} "
+               f"in {seconds:.1f} s")
     if n_warnings:
         summary += f", {_plural(n_warnings, 'warning')} (see the report)"
     progress.close(summary)
     # The model of the first fit, trained on the dates before the test start: the one
     # whose insides the report shows.
-    first = fits[0]["estimator"]
-    first = first[None] if isinstance(first, dict) else first
-    return results.assign(model=entry.name), first, seconds, notes
+    first = _fitted(fits[0])
+    if entry.ensemble_size(args.members) > 1:
+        first = first.estimators_[0]  # a seed ensemble: its first member's insides
+    return (results.assign(model=entry.name), first,
+            _fit_record(entry, args, fits, seconds, horizons), notes)
 
 
 def _diagnostic_figures(entry, model, context):
@@ -251,7 +292,7 @@ def _header(data, args, horizons):
 
 
 def _write_outputs(folder, *, table, results, settings, models, horizons, diagnostics,
-                   warning_notes, summary, seconds, title):
+                   warning_notes, summary, seconds, fit_records, title):
     """Write every output file into ``folder``; return their names in writing order."""
     frames = results_to_frames(results)
     table.to_csv(folder / "leaderboard.csv", index=False)
@@ -264,12 +305,14 @@ def _write_outputs(folder, *, table, results, settings, models, horizons, diagno
         pass  # no Parquet engine: the CSV file holds the same forecasts
     write_report(folder / "report.html", title=title, settings=settings, table=table,
                  results=results, horizons=horizons,
-                 notes=[f"{e.name}: {e.description}" for e in models],
+                 notes=[f"{e.name}: {e.description}; {fit_records[e.name]['refits']} "
+                        f"({_plural(fit_records[e.name]['fits'], 'fit')})" for e in models],
                  diagnostics=diagnostics, warnings=warning_notes, summary=summary)
     written.append("report.html")
     with open(folder / "run.json", "w", encoding="utf-8") as handle:
         json.dump({"settings": settings, "command": sys.argv, "seconds": seconds,
-                   "warnings": warning_notes, "cwd": os.getcwd()}, handle, indent=2,
+                   "models": fit_records, "warnings": warning_notes, "cwd": os.getcwd()},
+                  handle, indent=2,
                   default=str)
     written.append("run.json")
     return written
@@ -292,7 +335,7 @@ def run_benchmark(args):
     _say(args, _header(data, args, horizons))
     for line in data_notes:
         _say(args, f"warning: {line}")
-    frames, seconds, diagnostics, model_notes = [], {}, [], []
+    frames, seconds, fit_records, diagnostics, model_notes = [], {}, {}, [], []
     mode = progress_mode(args.quiet)
     context = RunContext(panel=panel, test_start=test_start,
                          window=args.window, horizons=horizons)
@@ -301,15 +344,16 @@ def run_benchmark(args):
     with threadpool_limits(limits=1, user_api="blas"), _torch_threads(1):
         for number, entry in enumerate(models, start=1):
             label = f"[{number}/{len(models)}] {entry.name}"
-            results, model, seconds[entry.name], notes = _run_model(
+            results, model, fit_records[entry.name], notes = _run_model(
                 entry, args, panel, maturities, horizons, label, mode)
+            seconds[entry.name] = fit_records[entry.name]["seconds"]
             frames.append(results)
             model_notes += notes
             figures, notes = _diagnostic_figures(entry, model, context)
             diagnostics += figures
             model_notes += notes
     results = pd.concat(frames, ignore_index=True)
-    table = leaderboard(results, seconds)
+    table = leaderboard(results, seconds, args.coverage)
     summary = summary_lines(table)
     _say(args, "\n" + format_leaderboard(table) + "\n\n" + "\n".join(summary))
     for line in model_notes:
@@ -318,6 +362,7 @@ def run_benchmark(args):
         **data.describe(),
         "test start": args.test_start, "horizons": ", ".join(map(str, horizons)),
         "window": args.window, "refit every": args.refit or "never (fit once)",
+        "seed-ensemble members": args.members or "each deep model's own",
         "coverage": args.coverage, "seed": args.seed, "device": args.device,
         "skyield": __version__,
     }
@@ -326,6 +371,7 @@ def run_benchmark(args):
             staging, table=table, results=results, settings=settings, models=models,
             horizons=horizons, diagnostics=diagnostics,
             warning_notes=data_notes + model_notes,
-            summary=summary, seconds=seconds, title=f"skyield benchmark: {data.source}")
+            summary=summary, seconds=seconds, fit_records=fit_records,
+            title=f"skyield benchmark: {data.source}")
     _say(args, f"\nwrote {', '.join(written)} to {args.output}")
     return 0

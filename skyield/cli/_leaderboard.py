@@ -22,7 +22,7 @@ def _per_origin_rmse(rows):
         include_groups=False)
 
 
-def leaderboard(results, fit_times):
+def leaderboard(results, fit_times, coverage=None):
     """Summarise backtest rows of several models.
 
     Parameters
@@ -31,14 +31,19 @@ def leaderboard(results, fit_times):
         Backtest rows with a ``model`` column.
     fit_times : dict of {model: float}
         Wall-clock seconds each model's backtest took.
+    coverage : float, default=None
+        Nominal coverage of the intervals in ``results``; with it, the table gets the
+        calibration column ``coverage_error``, PICP minus ``coverage`` (positive: the
+        intervals cover more often than they claim).
 
     Returns
     -------
     table : DataFrame
         One row per (model, horizon): ``rmse``, ``mae``, ``picp`` and ``mpiw`` (when the
-        model gives intervals), ``dm_stat`` and ``dm_pvalue`` of the Diebold-Mariano test
-        of equal squared error against the random walk (two-sided, with the
-        Harvey-Leybourne-Newbold correction, on the per-origin RMSE over series), and
+        model gives intervals), ``coverage_error`` (with ``coverage``), ``dm_stat`` and
+        ``dm_pvalue`` of the Diebold-Mariano test of equal squared error against the
+        random walk (two-sided, with the Harvey-Leybourne-Newbold correction, on the
+        per-origin RMSE over series), and
         ``seconds`` (the whole backtest of the model).
     """
     rows = []
@@ -54,6 +59,8 @@ def leaderboard(results, fit_times):
             row["mpiw"] = float(mpiw(lower, upper))
         else:
             row["picp"] = row["mpiw"] = np.nan
+        if coverage is not None:
+            row["coverage_error"] = row["picp"] - coverage
         row["dm_stat"] = row["dm_pvalue"] = np.nan
         if model != BASELINE and not baseline.empty:
             ours = _per_origin_rmse(group)

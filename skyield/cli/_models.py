@@ -3,8 +3,16 @@
 A model entry builds an estimator from the run's seed and device; ``window`` is the
 history each window regressor sees; whether a model is a window regressor or a sequence
 model is its own (its base class). Models marked ``default`` run without ``--models``.
-Deep models marked ``fit_once`` are trained once on the span before the test start and
-then only predict (``refit=False`` in the backtest), which keeps the default run short.
+Every model is refitted on the run's schedule (``--refit``). A model with
+``warm_refit`` parameters refits from its previous fit (``warm_start=True`` through
+:func:`skyield.model_selection.backtest`), fine-tuned with those parameters (fewer epochs
+or iterations than its first fit), so that its refits cost a small multiple of one fit;
+the others refit from scratch. ``--refit 0`` fits every model once.
+Models with ``members`` (the deep ones, whose fit depends on their seed) run as seed
+ensembles of that many members, or of ``--members`` when given
+(:class:`skyield.ensemble.SeedEnsemble`, batched where the model allows it, or
+:class:`skyield.ensemble.SequenceSeedEnsemble`), whose forecasts include the spread
+between the members' trainings; 1 runs the single model.
 ``diagnostics`` names the figures of :mod:`skyield.cli._diagnostics` the report shows for
 the model (attention, loadings, factors).
 """
@@ -21,8 +29,52 @@ class ModelEntry:
     description: str
     build: Callable
     default: bool = True
-    fit_once: bool = False
+    warm_refit: dict = None
+    members: int = None
     diagnostics: str = None
+
+    def ensemble_size(self, members=None):
+        """Members of the model's seed ensemble (``members``, else its own; 1: none)."""
+        if self.members is None:
+            return 1
+        return self.members if members is None else members
+
+    def make(self, seed, device, maturities, members=None, horizons=None):
+        """The estimator the benchmark runs for ``horizons``: the model or its seed
+        ensemble (of ``members`` members, default the model's own number)."""
+        model = self.build(seed, device, maturities)
+        if horizons is not None and "horizons" in model.get_params(deep=False):
+            model.set_params(horizons=list(horizons))  # what a combination learns weights for
+        members = self.ensemble_size(members)
+        if members < 2:
+            return model
+        from skyield.base import estimator_kind
+        from skyield.ensemble import SeedEnsemble, SequenceSeedEnsemble
+        from skyield.ensemble._batched import supports_batched_fit
+
+        if estimator_kind(model) == "sequence":
+            return SequenceSeedEnsemble(model, n_estimators=members, random_state=seed)
+        return SeedEnsemble(model, n_estimators=members, random_state=seed,
+                            batched=supports_batched_fit(model))
+
+    def warm_params(self, estimator):
+        """The parameters of ``estimator``'s warm refits (None: refits from scratch)."""
+        if self.warm_refit is None:
+            return None
+        if hasattr(estimator, "n_estimators"):  # a seed ensemble: its members' settings
+            return {f"estimator__{key}": value for key, value in self.warm_refit.items()}
+        return dict(self.warm_refit)
+
+    def refit_plan(self, every):
+        """How the model is refitted when ``--refit`` is ``every``, in words."""
+        if not every:
+            return "fitted once on the training span"
+        text = f"refitted every {every} test dates on all dates before each block"
+        if self.warm_refit is None:
+            return text + ", from scratch"
+        settings = ", ".join(f"{key}={value}" for key, value in self.warm_refit.items())
+        return text + ", warm-started from the previous fit" + (
+            f" ({settings})" if settings else "")
 
 
 def _random_walk(seed, device, maturities):
@@ -74,8 +126,25 @@ def _nnss(seed, device, maturities):
 def _factor_transformer(seed, device, maturities):
     from skyield.models import FactorTransformer
 
+    # The prior factor is the mean of the standardised changes: the seed's one-factor
+    # Kalman prior is a maximum-likelihood fit of its own at every refit, which would
+    # cost most of the run.
     return FactorTransformer(window=12, differences=True, epochs=100, cycle_epochs=50,
-                             lr=1e-3, device=device, random_state=seed)
+                             lr=1e-3, prior="mean", device=device, random_state=seed)
+
+
+def _combination(seed, device, maturities):
+    from skyield.compose import SequenceForecastCombination
+
+    members = [(name, _dns(factors, dynamics, method)(seed, device, maturities))
+               for name, factors, dynamics, method in COMBINED]
+    return SequenceForecastCombination(members, weighting="least_squares", cv=3)
+
+
+#: The members of the ``combination`` model: the two-step factor models of the registry
+#: (the one-step ``dns-kalman`` would cost four maximum-likelihood fits per refit).
+COMBINED = [("ns-ar", "ns", "ar", "two-step"), ("ns-var", "ns", "var", "two-step"),
+            ("nss-var", "nss", "var", "two-step")]
 
 
 MODELS = {
@@ -89,25 +158,37 @@ MODELS = {
                    "AR(1) fits handle badly; not run by default)", _dns("nss", "ar"),
                    default=False),
         ModelEntry("nss-var", "two-step dynamic Svensson, VAR(1) factors", _dns("nss", "var")),
-        ModelEntry("dns-kalman", "one-step dynamic Nelson-Siegel (Kalman filter, ML)",
-                   _dns("ns", "var", "kalman"), diagnostics="dns-factors"),
+        ModelEntry("dns-kalman", "one-step dynamic Nelson-Siegel (Kalman filter, ML); "
+                   "refits start from the previous estimates", _dns("ns", "var", "kalman"),
+                   warm_refit={}, diagnostics="dns-factors"),
+        ModelEntry("combination", "forecast combination of ns-ar, ns-var and nss-var: "
+                   "constrained least-squares weights per horizon, learned on "
+                   "their out-of-sample errors in 3 expanding folds of each training span; "
+                   "Gaussian intervals from the combination's own errors", _combination),
         ModelEntry("lstm-attention", "LSTM with attention on monthly changes (16 units, 40 "
-                   "epochs, early stopping), trained once", _lstm_attention, fit_once=True,
+                   "epochs, early stopping), a seed ensemble of 3 (mean of the members' "
+                   "quantiles); refits fine-tune the previous weights for 5 epochs",
+                   _lstm_attention, warm_refit={"epochs": 5}, members=3,
                    diagnostics="attention"),
         ModelEntry("nnss", "neural state space model: 4 factors with neural loadings, MAP "
                    "through the Kalman filter (seed priors, at most 1500 L-BFGS iterations), "
-                   "estimated once, then filtered forward", _nnss, fit_once=True,
-                   diagnostics="nnss"),
+                   "refits start from the previous estimates (at most 20 iterations); one model, "
+                   "whose intervals come from its Kalman filter (a member costs a MAP fit)",
+                   _nnss, warm_refit={"maxiter": 20}, members=1, diagnostics="nnss"),
         ModelEntry("factor-transformer", "one nonlinear dynamic factor of the monthly "
-                   "changes (Encoder-Encoder Transformer, 12 lags, 100 epochs), trained once; "
-                   "forecasts roll the window forward on its own predictions",
-                   _factor_transformer, fit_once=True,
-                   diagnostics="transformer-factor"),
-        ModelEntry("lstm", "plain LSTM on monthly changes (16 units), trained once", _lstm,
-                   default=False, fit_once=True),
+                   "changes (Encoder-Encoder Transformer, 12 lags, 100 epochs, mean prior); "
+                   "refits fine-tune the previous weights for 10 epochs; forecasts roll the "
+                   "window forward on its own predictions; one model, whose intervals come "
+                   "from its validation errors (a seed ensemble would triple the run's "
+                   "longest part)", _factor_transformer, warm_refit={"epochs": 10},
+                   members=1, diagnostics="transformer-factor"),
+        ModelEntry("lstm", "plain LSTM on monthly changes (16 units); refits fine-tune the "
+                   "previous weights for 5 epochs", _lstm, default=False,
+                   warm_refit={"epochs": 5}, members=3),
         ModelEntry("yc-att", "multi-curve quantile network (LSTM extractor, linear centre "
-                   "head), trained once; not tuned for a single U.S. panel, where it trails "
-                   "the random walk", _yc_att, default=False, fit_once=True),
+                   "head); refits fine-tune the previous weights for 10 epochs; not tuned for a "
+                   "single U.S. panel, where it trails the random walk", _yc_att,
+                   default=False, warm_refit={"epochs": 10}, members=3),
     ]
 }
 

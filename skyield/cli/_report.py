@@ -54,8 +54,9 @@ def _diagnostics_html(diagnostics):
     if not diagnostics:
         return ""
     parts = ["<h2>Inside the models</h2>",
-             "<p>Each model below was fitted once more on the training span (the dates "
-             "before the test start) to draw what it estimated.</p>"]
+             "<p>Each figure shows what a model estimated in its first fit, on the "
+             "training span (the dates before the test start); for a seed ensemble, what "
+             "its first member estimated.</p>"]
     for model, caption, figure in diagnostics:
         parts.append(f"<h3>{html.escape(model)}</h3><p>{html.escape(caption)}</p>")
         parts.append(_image(figure, f"{model}: {caption}"))
@@ -95,7 +96,9 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 <h2>Leaderboard</h2>
 {summary_html}
 <p>RMSE and MAE in percentage points over every origin and maturity of the test span;
-PICP and MPIW of the central intervals; Diebold-Mariano test of equal squared error against
+PICP and MPIW of the central intervals, and their coverage error (PICP minus the
+nominal coverage: positive when the intervals are too wide, negative when they miss
+too often); Diebold-Mariano test of equal squared error against
 the random walk (negative statistic: smaller loss than the random walk); seconds is the
 wall-clock time of the model's whole backtest (excluded from the determinism promise).</p>
 {''.join(tables)}

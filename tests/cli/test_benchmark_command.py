@@ -86,6 +86,7 @@ def test_user_csv_runs(tmp_path):
     (["--dataset", "nowhere.csv"], "neither a bundled curve dataset"),
     (["--horizons", "6,1"], "--horizons must be positive, strictly increasing"),
     (["--window", "0"], "--window must be a positive number of dates"),
+    (["--members", "0"], "--members must be a positive number of members"),
     (["--n-jobs", "0"], "--n-jobs must be a positive number"),
     (["--device", "tpu"], "--device: device must be 'cpu', 'cuda'"),
 ])

@@ -2,12 +2,14 @@
 
 import dataclasses
 import io
+import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,7 +44,7 @@ def _run_deep_models(folder):
     try:
         code = main(["benchmark", "--models",
                      "random-walk,dns-kalman,lstm-attention,nnss,factor-transformer",
-                     *SPAN, "--quiet", "--output", str(folder)])
+                     *SPAN, "--members", "2", "--quiet", "--output", str(folder)])
     finally:
         patch.undo()
     assert code == 0
@@ -86,9 +88,14 @@ def test_deep_models_are_in_the_leaderboard(deep_run):
     assert set(table["model"]) == {"random-walk", "dns-kalman", "lstm-attention", "nnss",
                                    "factor-transformer"}
     assert table["rmse"].notna().all()
-    # NNSS forecasts come with Gaussian intervals; the attention model has none.
-    nnss = table[table["model"] == "nnss"]
-    assert nnss["picp"].between(0, 1).all()
+    # The deep models run as seed ensembles with intervals: every row has a PICP, an
+    # MPIW and its coverage error against the nominal 95%.
+    assert table["picp"].between(0, 1).all() and (table["mpiw"] > 0).all()
+    assert np.allclose(table["coverage_error"], table["picp"] - 0.95)
+    record = json.loads((deep_run / "run.json").read_text())["models"]
+    assert {name: entry["members"] for name, entry in record.items()} == {
+        "random-walk": 1, "dns-kalman": 1, "lstm-attention": 2, "nnss": 2,
+        "factor-transformer": 2}
 
 
 def test_progress_lines_when_not_on_a_terminal(tmp_path, capsys):
@@ -99,7 +106,8 @@ def test_progress_lines_when_not_on_a_terminal(tmp_path, capsys):
     total = int(re.search(r"0/(\d+) origins", lines[0]).group(1))
     assert lines[0] == f"[2/2] ns-var: 0/{total} origins"
     assert f"[2/2] ns-var: {total}/{total} origins" in lines
-    assert re.fullmatch(rf"\[2/2\] ns-var: {total} origins in [0-9.]+ s", lines[-1])
+    assert re.fullmatch(rf"\[2/2\] ns-var: {total} origins, \d+ fits in [0-9.]+ s",
+                        lines[-1])
     # Refits every 6 of the ~57 test dates: progress moves in several steps.
     assert len(lines) >= 5
 
