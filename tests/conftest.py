@@ -34,3 +34,22 @@ def load_example():
         return module
 
     return load
+
+
+@pytest.fixture(scope="session")
+def run_quick_example(tmp_path_factory):
+    """Run an example's ``run(quick=True)`` on one torch thread into a new folder.
+
+    ``run_quick_example(module, "name")`` returns ``(results, folder)``; the thread count
+    is restored afterwards.
+    """
+
+    def run(module, folder):
+        out = tmp_path_factory.mktemp(folder)
+        threads = torch.get_num_threads()
+        try:
+            return module.run(quick=True, output_dir=out, threads=1), out
+        finally:
+            torch.set_num_threads(threads)
+
+    return run

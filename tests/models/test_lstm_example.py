@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("statsmodels")
 pytest.importorskip("matplotlib")
@@ -17,14 +16,8 @@ def example(load_example):
 
 
 @pytest.fixture(scope="module")
-def quick_results(example, tmp_path_factory):
-    out = tmp_path_factory.mktemp("lstm_attention")
-    threads = torch.get_num_threads()
-    try:
-        results = example.run(quick=True, output_dir=out, threads=1)
-    finally:
-        torch.set_num_threads(threads)
-    return results, out
+def quick_results(example, run_quick_example):
+    return run_quick_example(example, "lstm_attention")
 
 
 @pytest.mark.slow
