@@ -18,9 +18,12 @@ import pytest
 
 from skyield.cli import main
 
-# Runs the command with a pause at the point named by the first argument.
+# Runs the command with a pause at the point named by the first argument. Ctrl-C raises
+# KeyboardInterrupt as in a terminal even where the test itself was started in the
+# background of a non-interactive shell, which makes its children ignore SIGINT.
 _HELD_RUN = textwrap.dedent("""
-    import json, sys, time
+    import json, signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import skyield.cli._benchmark as benchmark
     import skyield.model_selection as model_selection
 
