@@ -617,6 +617,7 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         context = P + offset
         self.last_window_ = levels[-context:]
         self.error_levels_ = levels[n_train + offset - context:] if n_valid else levels
+        self._error_scales = {}
         return self
 
     def _train_one_by_one(self, X_train, y_train, valid, n_series, device, previous):
@@ -1100,15 +1101,23 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
                 f"has origins up to {n_origins} step(s) ahead; fit with a larger "
                 f"validation_fraction or ask for fewer steps"
             )
-        available = steps
+        # The error at horizon h depends on neither ``steps`` nor the data seen since the
+        # fit, so the scales of the longest horizon asked for so far serve every shorter
+        # one until the next fit. The store is a dict made by ``fit`` and filled in place,
+        # so that forecasting leaves the estimator's attributes as they were.
+        stored = self._error_scales.get("scale")
+        if stored is not None and stored.shape[0] >= steps:
+            return stored[:steps].copy()
         windows = np.stack([levels[o - context + 1:o + 1]
                             for o in range(context - 1, context - 1 + n_origins)])
-        projected = self._projections(windows, available)
-        squared = np.full((n_origins, available, levels.shape[1]), np.nan)
-        for h in range(available):
+        projected = self._projections(windows, steps)
+        squared = np.full((n_origins, steps, levels.shape[1]), np.nan)
+        for h in range(steps):
             rows = np.arange(n_origins - h)
             squared[rows, h] = (levels[context + h + rows] - projected[rows, h]) ** 2
-        return np.sqrt(np.nanmean(squared, axis=0))
+        scale = np.sqrt(np.nanmean(squared, axis=0))
+        self._error_scales["scale"] = scale
+        return scale
 
     def _forecast_moments(self, steps):
         return self._forecast_mean(steps), self._error_scale(steps)

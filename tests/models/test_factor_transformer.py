@@ -427,6 +427,31 @@ def test_gaussian_quantiles_use_the_validation_projection_errors(panel):
         model.forecast(30, quantiles=[0.1, 0.9])
 
 
+def test_projection_errors_are_measured_once_per_fit(panel, monkeypatch):
+    # Every interval forecast needs the validation span's projection errors; they are
+    # measured once for the longest horizon asked for and serve the shorter ones, moved
+    # forward or not, until the next fit.
+    model = FactorTransformer(**TINY).fit(panel.iloc[:N_FIT])
+    fresh = clone(model).fit(panel.iloc[:N_FIT])
+    long = model.forecast(4, coverage=0.8)
+    measured = []
+    original = FactorTransformer._projections
+    monkeypatch.setattr(FactorTransformer, "_projections", lambda self, windows, steps: (
+        measured.append(len(windows)) or original(self, windows, steps)))
+    short = model.forecast(2, coverage=0.8)
+    assert measured == [1]                  # the forecast's own window only
+    np.testing.assert_array_equal(short, long[:2])
+    np.testing.assert_array_equal(short, fresh.forecast(2, coverage=0.8))
+    model.update(panel.iloc[N_FIT:N_FIT + 1])
+    fresh.update(panel.iloc[N_FIT:N_FIT + 1])
+    np.testing.assert_array_equal(model.forecast(3, quantiles=[0.1, 0.9]),
+                                  fresh.forecast(3, quantiles=[0.1, 0.9]))
+    model.fit(panel.iloc[:N_FIT - 5])       # a new fit measures anew
+    measured.clear()
+    model.forecast(2, coverage=0.8)
+    assert len(measured) == 2
+
+
 def test_block_quantiles_never_cross(sequence, panel):
     block = panel.iloc[N_FIT:N_FIT + 10]
     levels = np.linspace(0.01, 0.99, 25)
