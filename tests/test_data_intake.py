@@ -56,7 +56,8 @@ def _run_csv(path, *arguments):
 
 
 def _settings(folder):
-    return json.loads((folder / "run.json").read_text())["settings"]
+    (dataset,) = json.loads((folder / "run.json").read_text())["datasets"].values()
+    return dataset["settings"]
 
 
 def _sequence_models():

@@ -20,16 +20,27 @@ from threadpoolctl import threadpool_limits
 
 from skyield import __version__
 from skyield.cli._diagnostics import DIAGNOSTICS
-from skyield.cli._intake import add_data_arguments, load_data
-from skyield.cli._leaderboard import format_leaderboard, leaderboard, summary_lines
+from skyield.cli._intake import (
+    BUNDLED,
+    CSV_TEST_START,
+    add_data_arguments,
+    load_data,
+    resolve_datasets,
+)
+from skyield.cli._leaderboard import (
+    cross_dataset_summary,
+    format_leaderboard,
+    leaderboard,
+    summary_lines,
+    summary_verdict,
+)
 from skyield.cli._models import MODELS, handles_missing_values, resolve_models
 from skyield.cli._output import check_output_target, staged_folder
 from skyield.cli._progress import ModelProgress, progress_mode
-from skyield.cli._report import results_to_frames, write_report
+from skyield.cli._report import DatasetSection, results_to_frames, write_report
 from skyield.utils import UnitsWarning
 
 DEFAULTS = {
-    "test_start": "2000-01-01",
     "horizons": "1,6,12",
     "window": 12,
     "refit": 12,
@@ -51,22 +62,32 @@ def add_benchmark_parser(commands, parents=()):
         "benchmark",
         help="compare models out of sample on bundled data (rolling origin)",
         description=(
-            "Rolling-origin backtest of several models on one panel of yields: every model "
+            "Rolling-origin backtest of several models on panels of yields: every model "
             "is fitted on the dates before each refit point only and forecasts from every "
-            "test date at every horizon. Prints a leaderboard and writes a self-contained "
-            "HTML report, the leaderboard and every forecast to an output folder."
+            "test date at every horizon. By default it runs on every bundled curve dataset "
+            "(U.S. zero curves, U.S. Treasury constant-maturity yields, the EIOPA "
+            "multi-curve panel). Prints a leaderboard per dataset and a summary against the "
+            "random walk across datasets, and writes a self-contained HTML report, the "
+            "leaderboards and every forecast to an output folder."
         ),
         epilog=_models_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=list(parents),
     )
     add_data_arguments(parser)
-    parser.add_argument("--test-start", default=DEFAULTS["test_start"],
-                        help="first forecast origin: the train/test split date "
-                             f"(default: {DEFAULTS['test_start']})")
+    parser.add_argument("--test-start", default=None,
+                        help="first forecast origin: the train/test split date (default: "
+                             "each bundled dataset's own, " + "; ".join(
+                                 f"{name} {dataset.test_start}"
+                                 for name, dataset in BUNDLED.items())
+                             + f"; {CSV_TEST_START} for a CSV file)")
     parser.add_argument("--models", default=None,
-                        help="comma-separated models (default: "
-                             + ",".join(e.name for e in MODELS.values() if e.default) + ")")
+                        help="comma-separated models, run on every dataset (default: "
+                             + ",".join(e.name for e in MODELS.values() if e.default)
+                             + "; on a bundled dataset with the additions and cuts that "
+                             "its section of the report lists: eiopa adds yc-att, and "
+                             "treasury and eiopa leave out their costliest models "
+                             "unless --full is given)")
     parser.add_argument("--horizons", default=DEFAULTS["horizons"],
                         help="comma-separated horizons in periods (default: 1,6,12)")
     parser.add_argument("--window", type=int, default=DEFAULTS["window"],
@@ -77,6 +98,10 @@ def add_benchmark_parser(commands, parents=()):
                         help="seed-ensemble members of every deep model; 1 runs single "
                              "models (default: each model's own, 3 for the LSTM models "
                              "and yc-att, 1 for nnss and factor-transformer)")
+    parser.add_argument("--full", action="store_true",
+                        help="every default model on every dataset, without the cuts that "
+                             "keep the default run under 10 minutes (on the Treasury and "
+                             "EIOPA data); takes about half an hour on 2 cores")
     parser.add_argument("--coverage", type=float, default=DEFAULTS["coverage"],
                         help="coverage of the central intervals (default: 0.95)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -118,17 +143,18 @@ def _torch_threads(count):
         torch.set_num_threads(before)
 
 
-def _first_test_date(panel, test_start):
+def _first_test_date(data):
+    test_start = data.test_start
     try:
         start = pd.Timestamp(test_start)
     except (TypeError, ValueError):
         raise ValueError(f"--test-start must be a date, got {test_start!r}") from None
-    if start > panel.index[-1]:
-        raise ValueError(f"--test-start {test_start} is after the last date of the panel "
-                         f"({panel.index[-1]:%Y-%m-%d})")
-    if start <= panel.index[0]:
-        raise ValueError(f"--test-start {test_start} leaves no training dates: the panel "
-                         f"starts on {panel.index[0]:%Y-%m-%d}")
+    if start > data.dates[-1]:
+        raise ValueError(f"--test-start {test_start} is after the last date of {data.name} "
+                         f"({data.dates[-1]:%Y-%m-%d})")
+    if start <= data.dates[0]:
+        raise ValueError(f"--test-start {test_start} leaves no training dates: {data.name} "
+                         f"starts on {data.dates[0]:%Y-%m-%d}")
     return start
 
 
@@ -165,7 +191,8 @@ def _check_arguments(args):
 
 @dataclass(frozen=True)
 class RunContext:
-    """What the diagnostics of a model need to know about the run."""
+    """What the diagnostics of a model need to know about the run: the curve shown (one
+    family of a multi-curve panel), the test start, the window and the horizons."""
 
     panel: pd.DataFrame
     test_start: pd.Timestamp
@@ -176,6 +203,22 @@ class RunContext:
     def train(self):
         """The dates before the test start: the span every first fit sees."""
         return self.panel.loc[self.panel.index < self.test_start]
+
+
+@dataclass
+class DatasetRun:
+    """One dataset of a run: its data, the models run on it, and what they gave."""
+
+    data: object
+    test_start: pd.Timestamp
+    models: list
+    left_out: dict
+    notes: list
+    results: pd.DataFrame = None
+    table: pd.DataFrame = None
+    summary: list = None
+    diagnostics: list = None
+    fit_records: dict = None
 
 
 def _plural(count, word):
@@ -210,42 +253,45 @@ def _schedule(entry, estimator, refit):
     return refit, False if warm is None else warm
 
 
-def _fitted(fit):
-    """The model of one backtest fit (a sequence model's fits are kept by family)."""
+def _fitted(fit, family=None):
+    """The model of one backtest fit: a sequence model's fits are kept by family (key
+    None for one panel), of which ``family``'s."""
     model = fit["estimator"]
-    return model[None] if isinstance(model, dict) else model
+    return model[family] if isinstance(model, dict) else model
 
 
-def _fit_record(entry, args, fits, seconds, horizons):
+def _fit_record(entry, args, fits, seconds, horizons, family=None):
     """What the run did with one model: its refit plan, its fits and their spans, and a
-    combination's weights per fit (by training end, horizon and member)."""
+    combination's weights per fit (by training end, horizon and member; of the curve
+    ``family`` on a multi-curve panel)."""
     record = {"refits": entry.refit_plan(args.refit), "fits": len(fits),
               "members": entry.ensemble_size(args.members),
               "first training end": f"{fits[0]['train_end']:%Y-%m-%d}",
               "last training end": f"{fits[-1]['train_end']:%Y-%m-%d}",
               "seconds": round(seconds, 2)}
-    if hasattr(_fitted(fits[0]), "weights_"):
-        record["weights"] = {
+    if hasattr(_fitted(fits[0], family), "weights_"):
+        key = "weights" if family is None else f"weights ({family})"
+        record[key] = {
             f"{fit['train_end']:%Y-%m-%d}": {
-                str(horizon): dict(zip([name for name, _ in _fitted(fit).estimators],
+                str(horizon): dict(zip([name for name, _ in _fitted(fit, family).estimators],
                                        map(float, row)))
-                for horizon, row in zip(horizons, _fitted(fit).weights_)}
+                for horizon, row in zip(horizons, _fitted(fit, family).weights_)}
             for fit in fits}
     return record
 
 
-def _run_model(entry, args, panel, maturities, horizons, label, mode):
+def _run_model(entry, args, data, horizons, label, mode):
     """Backtest one model; return its results, first fitted model, fit record and notes."""
     from skyield.model_selection import backtest
 
-    estimator = entry.make(args.seed, args.device, maturities, args.members, horizons)
+    estimator = entry.make(args.seed, args.device, data.maturities, args.members, horizons)
     refit, warm_start = _schedule(entry, estimator, args.refit)
     progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
     started = time.perf_counter()
     # The units were checked once, when the data was read.
-    (results, fits), notes, n_warnings = _recorded(entry.name, lambda: backtest(
-        estimator, panel, window=args.window, horizons=horizons, refit=refit,
-        warm_start=warm_start, coverage=args.coverage, test_start=args.test_start,
+    (results, fits), notes, n_warnings = _recorded(f"{data.name}: {entry.name}", lambda: backtest(
+        estimator, data.panel, window=args.window, horizons=horizons, refit=refit,
+        warm_start=warm_start, coverage=args.coverage, test_start=data.test_start,
         n_jobs=args.n_jobs, missing="allow" if args.allow_missing else "raise",
         progress=progress, return_estimators=True,
     ), ignore=(UnitsWarning,))
@@ -256,19 +302,19 @@ def _run_model(entry, args, panel, maturities, horizons, label, mode):
         summary += f", {_plural(n_warnings, 'warning')} (see the report)"
     progress.close(summary)
     # The model of the first fit, trained on the dates before the test start: the one
-    # whose insides the report shows.
-    first = _fitted(fits[0])
+    # whose insides the report shows (of the family shown, for a multi-curve panel).
+    first = _fitted(fits[0], data.family)
     if entry.ensemble_size(args.members) > 1:
         first = first.estimators_[0]  # a seed ensemble: its first member's insides
     return (results.assign(model=entry.name), first,
-            _fit_record(entry, args, fits, seconds, horizons), notes)
+            _fit_record(entry, args, fits, seconds, horizons, data.family), notes)
 
 
-def _diagnostic_figures(entry, model, context):
+def _diagnostic_figures(entry, model, context, dataset):
     """The report figures of one fitted model (none without diagnostics) and notes."""
     if entry.diagnostics is None:
         return [], []
-    figures, notes, _ = _recorded(f"{entry.name} (figures)",
+    figures, notes, _ = _recorded(f"{dataset}: {entry.name} (figures)",
                                   lambda: DIAGNOSTICS[entry.diagnostics](model, context),
                                   ignore=(UnitsWarning,))
     return [(entry.name, caption, figure) for caption, figure in figures], notes
@@ -285,35 +331,132 @@ def _check_models_for_missing(models, allow_missing):
             f"--allow-missing choose --models among {', '.join(able)}")
 
 
+def _models_for(data, models, *, chosen, full):
+    """The models run on ``data`` and those left out, with why.
+
+    Models ``chosen`` with ``--models`` run on every dataset. Otherwise a bundled dataset
+    adds its own models to the defaults (the multi-curve network on the EIOPA panel) and
+    leaves out the costliest, unless the run is ``full`` (see
+    :data:`skyield.cli._intake.BUNDLED`).
+    """
+    dataset = BUNDLED.get(data.name)
+    if chosen or dataset is None:
+        return models, {}
+    models = models + [MODELS[name] for name in dataset.added]
+    left_out = {} if full else {entry.name: dataset.left_out[entry.name]
+                                for entry in models if entry.name in dataset.left_out}
+    return [entry for entry in models if entry.name not in left_out], left_out
+
+
 def _header(data, args, horizons):
-    return (f"skyield benchmark: {data.source} ({data.frequency}), {len(data.panel)} dates "
-            f"{data.span}, maturities {', '.join(data.labels)}; test from "
-            f"{args.test_start}; horizons {horizons}")
+    families = "" if data.families is None else f", {len(data.families)} curves"
+    return (f"{data.name}: {data.source} ({data.frequency}), {len(data.dates)} dates "
+            f"{data.span}{families}, maturities {', '.join(data.labels)}; test from "
+            f"{data.test_start}; horizons {horizons}")
 
 
-def _write_outputs(folder, *, table, results, settings, models, horizons, diagnostics,
-                   warning_notes, summary, seconds, fit_records, title):
+def _read_datasets(args):
+    """Read and check every dataset of the run, and choose its models, before any work."""
+    models = resolve_models(args.models)
+    names = resolve_datasets(args.dataset)
+    if args.families is not None and not any(
+            name in BUNDLED and BUNDLED[name].families for name in names):
+        raise ValueError("--families applies to a multi-curve dataset ("
+                         + ", ".join(n for n, d in BUNDLED.items() if d.families)
+                         + f"), which --dataset {args.dataset} does not include")
+    runs = []
+    for name in names:
+        data, notes, _ = _recorded(name, lambda name=name: load_data(args, name))
+        test_start = _first_test_date(data)
+        chosen, left_out = _models_for(data, models, chosen=args.models is not None,
+                                       full=args.full)
+        _check_models_for_missing(chosen, args.allow_missing)
+        runs.append(DatasetRun(data=data, test_start=test_start, models=chosen,
+                               left_out=left_out, notes=notes))
+    return runs
+
+
+def _run_dataset(run, args, horizons, mode):
+    """Backtest every model of ``run`` and fill in its results, leaderboard and figures."""
+    data = run.data
+    _say(args, _header(data, args, horizons))
+    for line in run.notes:
+        _say(args, f"warning: {line}")
+    context = RunContext(panel=data.curve, test_start=run.test_start,
+                         window=args.window, horizons=horizons)
+    frames, seconds, run.fit_records, run.diagnostics = [], {}, {}, []
+    for number, entry in enumerate(run.models, start=1):
+        label = f"[{number}/{len(run.models)}] {data.name}: {entry.name}"
+        results, model, run.fit_records[entry.name], notes = _run_model(
+            entry, args, data, horizons, label, mode)
+        seconds[entry.name] = run.fit_records[entry.name]["seconds"]
+        frames.append(results)
+        run.notes += notes
+        figures, notes = _diagnostic_figures(entry, model, context, data.name)
+        run.diagnostics += figures
+        run.notes += notes
+    run.results = pd.concat(frames, ignore_index=True)
+    run.table = leaderboard(run.results, seconds, args.coverage)
+    run.summary = summary_lines(run.table)
+    _say(args, f"\n{data.name}\n" + format_leaderboard(run.table) + "\n\n"
+         + "\n".join(run.summary) + "\n")
+
+
+def _settings(args, horizons, runs):
+    """The run's settings, shared by every dataset."""
+    return {
+        "datasets": ", ".join(run.data.name for run in runs),
+        "horizons": ", ".join(map(str, horizons)),
+        "window": args.window, "refit every": args.refit or "never (fit once)",
+        "seed-ensemble members": args.members or "each deep model's own",
+        "coverage": args.coverage, "seed": args.seed, "device": args.device,
+        "skyield": __version__,
+    }
+
+
+def _section(run):
+    """The report section of one dataset."""
+    notes = [f"{entry.name}: {entry.description}; {run.fit_records[entry.name]['refits']} "
+             f"({_plural(run.fit_records[entry.name]['fits'], 'fit')})"
+             for entry in run.models]
+    notes += [f"{name}: not run on {run.data.name} by default: {reason}"
+              for name, reason in run.left_out.items()]
+    return DatasetSection(name=run.data.name, settings=run.data.describe(), table=run.table,
+                          results=run.results, summary=run.summary, notes=notes,
+                          diagnostics=run.diagnostics, family=run.data.family)
+
+
+def _write_outputs(folder, *, runs, summary, verdict, settings, horizons, seconds, title):
     """Write every output file into ``folder``; return their names in writing order."""
-    frames = results_to_frames(results)
+    table = pd.concat([run.table.assign(dataset=run.data.name) for run in runs],
+                      ignore_index=True)
+    table = table[["dataset", *[c for c in table.columns if c != "dataset"]]]
+    frames = results_to_frames(pd.concat(
+        [run.results.assign(dataset=run.data.name) for run in runs], ignore_index=True))
+    frames = frames[["dataset", *[c for c in frames.columns if c != "dataset"]]]
     table.to_csv(folder / "leaderboard.csv", index=False)
+    summary.to_csv(folder / "summary.csv", index=False)
     frames.to_csv(folder / "forecasts.csv", index=False)
-    written = ["leaderboard.csv", "forecasts.csv"]
+    written = ["leaderboard.csv", "summary.csv", "forecasts.csv"]
     try:
         frames.to_parquet(folder / "forecasts.parquet", index=False)
         written.append("forecasts.parquet")
     except ImportError:
         pass  # no Parquet engine: the CSV file holds the same forecasts
-    write_report(folder / "report.html", title=title, settings=settings, table=table,
-                 results=results, horizons=horizons,
-                 notes=[f"{e.name}: {e.description}; {fit_records[e.name]['refits']} "
-                        f"({_plural(fit_records[e.name]['fits'], 'fit')})" for e in models],
-                 diagnostics=diagnostics, warnings=warning_notes, summary=summary)
+    warning_notes = [note for run in runs for note in run.notes]
+    write_report(folder / "report.html", title=title, settings=settings, summary=summary,
+                 verdict=verdict, sections=[_section(run) for run in runs],
+                 horizons=horizons, warnings=warning_notes)
     written.append("report.html")
     with open(folder / "run.json", "w", encoding="utf-8") as handle:
-        json.dump({"settings": settings, "command": sys.argv, "seconds": seconds,
-                   "models": fit_records, "warnings": warning_notes, "cwd": os.getcwd()},
-                  handle, indent=2,
-                  default=str)
+        json.dump({"settings": settings,
+                   "datasets": {run.data.name: {"settings": run.data.describe(),
+                                                "models": run.fit_records,
+                                                "left out": run.left_out}
+                                for run in runs},
+                   "command": sys.argv, "seconds": seconds, "warnings": warning_notes,
+                   "cwd": os.getcwd()},
+                  handle, indent=2, default=str)
     written.append("run.json")
     return written
 
@@ -321,57 +464,32 @@ def _write_outputs(folder, *, table, results, settings, models, horizons, diagno
 def run_benchmark(args):
     """Run the benchmark described by parsed command-line ``args``.
 
-    Every option, the data and the output folder are checked before any model runs; the
-    output files are written into a new folder that replaces ``--output`` in one step
+    Every option, every dataset and the output folder are checked before any model runs;
+    the output files are written into a new folder that replaces ``--output`` in one step
     once all of them are written.
     """
     horizons = _check_arguments(args)
-    models = resolve_models(args.models)
-    _check_models_for_missing(models, args.allow_missing)
     check_output_target(args.output, args.overwrite)
-    data, data_notes, _ = _recorded("data", lambda: load_data(args))
-    panel, maturities = data.panel, data.maturities
-    test_start = _first_test_date(panel, args.test_start)
-    _say(args, _header(data, args, horizons))
-    for line in data_notes:
-        _say(args, f"warning: {line}")
-    frames, seconds, fit_records, diagnostics, model_notes = [], {}, {}, [], []
+    runs = _read_datasets(args)
     mode = progress_mode(args.quiet)
-    context = RunContext(panel=panel, test_start=test_start,
-                         window=args.window, horizons=horizons)
+    started = time.perf_counter()
     # The models work on small matrices, for which multi-threaded BLAS and torch cost more
     # in thread start-up and contention than they save; parallelism comes from --n-jobs.
     with threadpool_limits(limits=1, user_api="blas"), _torch_threads(1):
-        for number, entry in enumerate(models, start=1):
-            label = f"[{number}/{len(models)}] {entry.name}"
-            results, model, fit_records[entry.name], notes = _run_model(
-                entry, args, panel, maturities, horizons, label, mode)
-            seconds[entry.name] = fit_records[entry.name]["seconds"]
-            frames.append(results)
-            model_notes += notes
-            figures, notes = _diagnostic_figures(entry, model, context)
-            diagnostics += figures
-            model_notes += notes
-    results = pd.concat(frames, ignore_index=True)
-    table = leaderboard(results, seconds, args.coverage)
-    summary = summary_lines(table)
-    _say(args, "\n" + format_leaderboard(table) + "\n\n" + "\n".join(summary))
-    for line in model_notes:
-        _say(args, f"warning: {line}")
-    settings = {
-        **data.describe(),
-        "test start": args.test_start, "horizons": ", ".join(map(str, horizons)),
-        "window": args.window, "refit every": args.refit or "never (fit once)",
-        "seed-ensemble members": args.members or "each deep model's own",
-        "coverage": args.coverage, "seed": args.seed, "device": args.device,
-        "skyield": __version__,
-    }
+        for run in runs:
+            _run_dataset(run, args, horizons, mode)
+    summary = cross_dataset_summary({run.data.name: run.table for run in runs})
+    verdict = summary_verdict(summary)
+    _say(args, "\n".join(verdict))
+    for run in runs:
+        for line in run.notes:
+            _say(args, f"warning: {line}")
+    settings = _settings(args, horizons, runs)
+    names = ", ".join(run.data.name for run in runs)
     with staged_folder(args.output, args.overwrite) as staging:
         written = _write_outputs(
-            staging, table=table, results=results, settings=settings, models=models,
-            horizons=horizons, diagnostics=diagnostics,
-            warning_notes=data_notes + model_notes,
-            summary=summary, seconds=seconds, fit_records=fit_records,
-            title=f"skyield benchmark: {data.source}")
+            staging, runs=runs, summary=summary, verdict=verdict, settings=settings,
+            horizons=horizons, seconds=round(time.perf_counter() - started, 1),
+            title=f"skyield benchmark: {names}")
     _say(args, f"\nwrote {', '.join(written)} to {args.output}")
     return 0

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from skyield.metrics import (
+    adjust_pvalues,
     diebold_mariano,
     mean_absolute_error,
     mpiw,
@@ -108,3 +109,64 @@ def summary_lines(table, level=0.05):
                      f"{', '.join(better) or 'none'}; worse: {', '.join(worse) or 'none'}.")
         lines.append(text)
     return lines
+
+
+def cross_dataset_summary(tables, level=0.05):
+    """Every model against the random walk on every dataset, in one table.
+
+    Parameters
+    ----------
+    tables : dict of {dataset: DataFrame}
+        The :func:`leaderboard` of each dataset.
+    level : float, default=0.05
+        Level of the Diebold-Mariano tests, before and after the adjustment.
+
+    Returns
+    -------
+    summary : DataFrame
+        One row per (dataset, model, horizon) of the models other than the random walk:
+        ``relative_rmse`` (RMSE over the random walk's on the same dataset and horizon),
+        ``dm_stat``, ``dm_pvalue``, and ``holm_pvalue``, the p-value adjusted by Holm's
+        step-down rule over every test of the table
+        (:func:`skyield.metrics.adjust_pvalues`): a model beats the random walk over the
+        whole family of tests when ``holm_pvalue < level`` and ``dm_stat < 0``.
+    """
+    rows = []
+    for dataset, table in tables.items():
+        reference = table[table["model"] == BASELINE].set_index("horizon")["rmse"]
+        for row in table[table["model"] != BASELINE].itertuples(index=False):
+            rows.append({"dataset": dataset, "model": row.model, "horizon": row.horizon,
+                         "rmse": row.rmse,
+                         "relative_rmse": row.rmse / reference.get(row.horizon, np.nan),
+                         "dm_stat": row.dm_stat, "dm_pvalue": row.dm_pvalue})
+    columns = ["dataset", "model", "horizon", "rmse", "relative_rmse", "dm_stat",
+               "dm_pvalue", "holm_pvalue"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    summary = pd.DataFrame(rows)
+    summary["holm_pvalue"] = adjust_pvalues(summary["dm_pvalue"].to_numpy(dtype=float))
+    return summary[columns]
+
+
+def summary_verdict(summary, level=0.05):
+    """Sentences on the cross-dataset summary: significant wins and losses against the
+    random walk, before and after the multiple-comparison adjustment."""
+    tested = summary["dm_pvalue"].notna()
+    n_tests = int(tested.sum())
+
+    def listed(rows):
+        return ", ".join(f"{r.model} at horizon {r.horizon} on {r.dataset} (RMSE ratio "
+                         f"{r.relative_rmse:.3f}, p = {r.dm_pvalue:.3f}, Holm "
+                         f"{r.holm_pvalue:.3f})" for r in rows.itertuples()) or "none"
+
+    better = summary[tested & (summary["dm_stat"] < 0) & (summary["dm_pvalue"] < level)]
+    worse = summary[tested & (summary["dm_stat"] > 0) & (summary["dm_pvalue"] < level)]
+    held = better[better["holm_pvalue"] < level]
+    return [
+        f"{n_tests} Diebold-Mariano tests against the random walk at the {level:.0%} level "
+        f"(about {level * n_tests:.1f} would reject by chance alone if every model were as "
+        f"accurate as the random walk).",
+        f"Significantly better than the random walk: {listed(better)}.",
+        f"Still better after Holm's adjustment over all {n_tests} tests: {listed(held)}.",
+        f"Significantly worse: {len(worse)} of the {n_tests} tests.",
+    ]

@@ -15,6 +15,7 @@ from skyield.base import (
     DEFAULT_COVERAGE,
     DEFAULT_QUANTILES,
     BaseFamilyWindowRegressor,
+    accepts_families,
     interval_levels,
 )
 from skyield.ensemble._batched import fit_batched
@@ -206,7 +207,9 @@ class SeedEnsemble(BaseFamilyWindowRegressor):
         y : array-like
             Targets, as for ``estimator.fit``.
         families : array-like of shape (n_samples,), default=None
-            Curve family of each sample, passed to the members' ``fit`` when given.
+            Curve family of each sample, passed to the members' ``fit`` when given and
+            when they take it (a model without ``families`` pools the families, as
+            :func:`skyield.model_selection.backtest` does with it).
 
         Returns
         -------
@@ -214,6 +217,8 @@ class SeedEnsemble(BaseFamilyWindowRegressor):
             The fitted ensemble.
         """
         combine = self._check_params()
+        if not accepts_families(self.estimator.fit):
+            families = None
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_estimators)
         members = seeded_members(self, seeds)
@@ -235,7 +240,7 @@ class SeedEnsemble(BaseFamilyWindowRegressor):
 
     def _collect(self, method, X, families, **kwargs):
         check_is_fitted(self)
-        if families is not None:
+        if families is not None and accepts_families(getattr(self.estimators_[0], method)):
             kwargs["families"] = families
         return np.stack([getattr(member, method)(X, **kwargs) for member in self.estimators_])
 

@@ -12,7 +12,8 @@ Intervals and quantiles
     :func:`picp`, :func:`mpiw`, :func:`interval_score`,
     :func:`interval_hits`, :func:`pinball_loss`, :func:`crps_from_quantiles`.
 Tests
-    :func:`diebold_mariano`, :func:`kupiec_test`, :func:`christoffersen_test`.
+    :func:`diebold_mariano`, :func:`kupiec_test`, :func:`christoffersen_test`, and
+    :func:`adjust_pvalues` for many tests at once (Holm, Bonferroni).
 Latent factors
     :func:`factor_scaling`, :func:`factor_r2`, :func:`factor_fit`,
     :func:`factor_gain`, :func:`factor_scores`, :func:`factor_is_flat` (the discard
@@ -40,6 +41,7 @@ from ._factor import (
     factor_scaling,
     factor_scores,
 )
+from ._multiple import adjust_pvalues
 from ._interval import interval_hits, interval_score, mpiw, picp
 from ._point import mean_absolute_error, mean_squared_error, root_mean_squared_error
 from ._quantile import crps_from_quantiles, pinball_loss
@@ -58,6 +60,7 @@ from ._scorers import (
 )
 
 __all__ = [
+    "adjust_pvalues",
     "ChristoffersenResult",
     "DieboldMarianoResult",
     "FactorScaling",

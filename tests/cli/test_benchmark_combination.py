@@ -10,14 +10,16 @@ from skyield.cli import main
 
 def test_combination_row_with_intervals_and_weights_per_fit(tmp_path):
     folder = tmp_path / "out"
-    assert main(["benchmark", "--models", "random-walk,ns-var,combination", "--start",
+    assert main(["benchmark", "--dataset", "us-zero", "--models",
+                 "random-walk,ns-var,combination", "--start",
                  "2010-01-01", "--test-start", "2023-01-01", "--horizons", "1,3",
                  "--quiet", "--output", str(folder)]) == 0
     table = pd.read_csv(folder / "leaderboard.csv")
     rows = table[table["model"] == "combination"]
     assert list(rows["horizon"]) == [1, 3]
     assert rows["picp"].between(0, 1).all() and rows["dm_pvalue"].between(0, 1).all()
-    weights = json.loads((folder / "run.json").read_text())["models"]["combination"]["weights"]
+    weights = json.loads((folder / "run.json").read_text())["datasets"]["us-zero"][
+        "models"]["combination"]["weights"]
     # One set of weights per fit (2023-01 to 2025-09, refits every 12 dates), learned on
     # the training span before it: non-negative, summing to one at every horizon.
     assert [end[:7] for end in weights] == ["2022-12", "2023-12", "2024-12"]

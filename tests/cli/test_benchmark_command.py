@@ -3,7 +3,7 @@ import pytest
 
 from skyield.cli import main
 
-FAST = ["--models", "random-walk,ns-ar,nss-var", "--start", "2005-01-01", "--test-start",
+FAST = ["--dataset", "us-zero", "--models", "random-walk,ns-ar,nss-var", "--start", "2005-01-01", "--test-start",
         "2019-01-01", "--horizons", "1,3", "--quiet"]
 
 

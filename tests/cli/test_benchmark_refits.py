@@ -9,7 +9,7 @@ import pytest
 from skyield.cli import _models, main
 from skyield.models import LSTMAttentionRegressor
 
-SPAN = ["--start", "2015-01-01", "--test-start", "2023-01-01", "--horizons", "1,3",
+SPAN = ["--dataset", "us-zero", "--start", "2015-01-01", "--test-start", "2023-01-01", "--horizons", "1,3",
         "--window", "6", "--members", "2", "--quiet"]
 
 
@@ -37,7 +37,7 @@ def fits_seen(monkeypatch):
 def _run(folder, refit):
     assert main(["benchmark", "--models", "random-walk,lstm-attention", *SPAN,
                  "--refit", str(refit), "--output", str(folder)]) == 0
-    record = json.loads((folder / "run.json").read_text())["models"]
+    record = json.loads((folder / "run.json").read_text())["datasets"]["us-zero"]["models"]
     forecasts = pd.read_csv(folder / "forecasts.csv")
     return record, forecasts
 

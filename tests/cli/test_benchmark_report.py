@@ -17,7 +17,7 @@ from skyield.cli import _models, main
 from skyield.cli._progress import ModelProgress, progress_mode
 
 ROOT = Path(__file__).resolve().parents[2]
-SPAN = ["--start", "2012-01-01", "--test-start", "2021-01-01", "--horizons", "1,3"]
+SPAN = ["--dataset", "us-zero", "--start", "2012-01-01", "--test-start", "2021-01-01", "--horizons", "1,3"]
 
 
 def _small_builds():
@@ -67,8 +67,8 @@ def test_report_looks_inside_every_model_that_has_diagnostics(deep_run):
     html = (deep_run / "report.html").read_text()
     assert "Inside the models" in html
     for model in ("dns-kalman", "lstm-attention", "nnss", "factor-transformer"):
-        assert f"<h3>{model}</h3>" in html
-    assert "<h3>random-walk</h3>" not in html
+        assert f"<h4>{model}</h4>" in html
+    assert "<h4>random-walk</h4>" not in html
     # 2 RMSE-by-maturity, rolling RMSE, fan charts, and one figure per diagnosed model.
     assert html.count("data:image/png;base64,") == 2 + 1 + 1 + 4
 
@@ -78,9 +78,9 @@ def test_warnings_of_a_run_are_kept_in_the_report_and_run_file(deep_run):
 
     # NNSS with 5 iterations cannot meet its tolerance: a ConvergenceWarning.
     warned = json.loads((deep_run / "run.json").read_text())["warnings"]
-    assert any(line.startswith("nnss warned") and "ConvergenceWarning" in line
+    assert any(line.startswith("us-zero: nnss warned") and "ConvergenceWarning" in line
                for line in warned)
-    assert "<h2>Warnings</h2>" in (deep_run / "report.html").read_text()
+    assert '<h2 id="warnings">Warnings</h2>' in (deep_run / "report.html").read_text()
 
 
 def test_deep_models_are_in_the_leaderboard(deep_run):
@@ -92,7 +92,7 @@ def test_deep_models_are_in_the_leaderboard(deep_run):
     # MPIW and its coverage error against the nominal 95%.
     assert table["picp"].between(0, 1).all() and (table["mpiw"] > 0).all()
     assert np.allclose(table["coverage_error"], table["picp"] - 0.95)
-    record = json.loads((deep_run / "run.json").read_text())["models"]
+    record = json.loads((deep_run / "run.json").read_text())["datasets"]["us-zero"]["models"]
     assert {name: entry["members"] for name, entry in record.items()} == {
         "random-walk": 1, "dns-kalman": 1, "lstm-attention": 2, "nnss": 2,
         "factor-transformer": 2}
@@ -102,10 +102,10 @@ def test_progress_lines_when_not_on_a_terminal(tmp_path, capsys):
     assert main(["benchmark", "--models", "random-walk,ns-var", *SPAN, "--refit", "6",
                  "--output", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line.startswith("[2/2] ns-var")]
+    lines = [line for line in out.splitlines() if line.startswith("[2/2] us-zero: ns-var")]
     total = int(re.search(r"0/(\d+) origins", lines[0]).group(1))
-    assert lines[0] == f"[2/2] ns-var: 0/{total} origins"
-    assert f"[2/2] ns-var: {total}/{total} origins" in lines
+    assert lines[0] == f"[2/2] us-zero: ns-var: 0/{total} origins"
+    assert f"[2/2] us-zero: ns-var: {total}/{total} origins" in lines
     assert re.fullmatch(rf"\[2/2\] ns-var: {total} origins, \d+ fits in [0-9.]+ s",
                         lines[-1])
     # Refits every 6 of the ~57 test dates: progress moves in several steps.
@@ -145,9 +145,10 @@ def test_progress_mode_follows_quiet_and_the_terminal():
 
 
 def test_test_start_after_the_data_is_named(tmp_path, capsys):
-    assert main(["benchmark", "--models", "random-walk", "--test-start", "2099-01-01",
+    assert main(["benchmark", "--dataset", "us-zero", "--models", "random-walk",
+                 "--test-start", "2099-01-01",
                  "--output", str(tmp_path / "out")]) == 2
-    assert "after the last date of the panel" in capsys.readouterr().err
+    assert "after the last date of us-zero" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

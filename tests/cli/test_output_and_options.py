@@ -110,13 +110,14 @@ def test_debug_shows_the_traceback_and_other_failures_one_line(tmp_path, capsys,
 
 @pytest.mark.parametrize("arguments, message", [
     (["--date-format", "%d/%m/%Y"], "--date-format applies to a CSV file"),
-    (["--freq", "annual"], "--freq annual: gsw_zero comes daily, weekly, monthly"),
+    (["--freq", "annual"], "--freq annual: us-zero (gsw_zero) comes daily, weekly"),
     (["--start", "soon"], "--start must be a date"),
     (["--test-start", "1960-01-01"], "--test-start 1960-01-01 leaves no training dates"),
     (["--models", "ns-ar", "--allow-missing"], "--allow-missing: ns-ar cannot handle"),
 ])
 def test_data_options_are_named(arguments, message, tmp_path, capsys):
-    assert main(["benchmark", "--quiet", "--output", str(tmp_path / "out"), *arguments]) == 2
+    assert main(["benchmark", "--dataset", "us-zero", "--quiet", "--output",
+                 str(tmp_path / "out"), *arguments]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -126,7 +127,8 @@ def test_units_decimal_multiplies_by_100_and_says_so(tmp_path):
     (_panel() / 100).to_csv(path, float_format="%.6f")
     assert _run(path, tmp_path, "--units", "decimal") == 0
     run = json.loads((tmp_path / "out" / "run.json").read_text())
-    assert run["settings"]["units"] == "decimal, multiplied by 100" and not run["warnings"]
+    (dataset,) = run["datasets"].values()  # a CSV file: the only dataset of the run
+    assert dataset["settings"]["units"] == "decimal, multiplied by 100" and not run["warnings"]
     forecasts = pd.read_csv(tmp_path / "out" / "forecasts.csv")
     assert forecasts["actual"].abs().max() > 1
 
@@ -149,5 +151,6 @@ def test_allow_missing_runs_a_model_that_handles_missing_values_across_a_gap(
     assert main(["benchmark", *arguments, "--output", str(tmp_path / "refused")]) == 2
     assert main(["benchmark", *arguments, "--allow-missing", "--output",
                  str(tmp_path / "out")]) == 0
-    settings = json.loads((tmp_path / "out" / "run.json").read_text())["settings"]
+    (dataset,) = json.loads((tmp_path / "out" / "run.json").read_text())["datasets"].values()
+    settings = dataset["settings"]
     assert settings["rows"] == 96 and settings["missing values kept"] == 6 * 5 + 1

@@ -1,0 +1,149 @@
+"""``skyield benchmark`` on several datasets: per-dataset sections and the summary across them."""
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skyield.cli import main
+from skyield.cli._benchmark import _models_for
+from skyield.cli._intake import BUNDLED, load_data, resolve_datasets
+from skyield.cli._leaderboard import cross_dataset_summary, leaderboard, summary_verdict
+from skyield.cli._models import resolve_models
+from skyield.metrics import adjust_pvalues, diebold_mariano, root_mean_squared_error
+
+SMALL = ["--dataset", "us-zero,eiopa", "--models", "random-walk,ns-var,ns-ar",
+         "--start", "2016-01-01", "--test-start", "2022-01-01", "--horizons", "1,3",
+         "--maturities", "1,2,5,10", "--families", "EU,GB,US", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def two_datasets(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("datasets") / "out"
+    assert main(["benchmark", *SMALL, "--output", str(folder)]) == 0
+    return folder
+
+
+def test_all_names_every_bundled_dataset_and_aliases_resolve(tmp_path):
+    assert resolve_datasets("all") == ["us-zero", "treasury", "eiopa"]
+    assert resolve_datasets("gsw_zero, eiopa,us-zero") == ["us-zero", "eiopa"]
+    assert resolve_datasets("treasury_cmt") == ["treasury"]
+    assert resolve_datasets(str(tmp_path / "curves.csv")) == [str(tmp_path / "curves.csv")]
+    with pytest.raises(ValueError, match="'curves.csv' is not a bundled curve dataset"):
+        resolve_datasets("us-zero,curves.csv")
+
+
+def test_every_bundled_dataset_reads_with_its_defaults():
+    parser = argparse.ArgumentParser()
+    from skyield.cli._intake import add_data_arguments
+
+    add_data_arguments(parser)
+    args = parser.parse_args([])
+    args.test_start = None
+    for name in BUNDLED:
+        data = load_data(args, name)
+        assert not data.panel.isna().to_numpy().any(), name
+        assert data.test_start == BUNDLED[name].test_start
+    assert sorted(data.families) == sorted(["EU", "GB", "US", "JP", "CH", "CA", "AU", "NZ", "SE", "NO"])
+    assert data.family == "EU" and data.curve.shape[1] == 9
+
+
+def test_a_dataset_adds_and_leaves_out_default_models_with_reasons():
+    class Data:
+        name = "eiopa"
+
+    defaults = resolve_models(None)
+    models, left_out = _models_for(Data, defaults, chosen=False, full=False)
+    names = [entry.name for entry in models]
+    assert "yc-att" in names and not {"dns-kalman", "nnss", "factor-transformer"} & set(names)
+    assert set(left_out) == {"dns-kalman", "nnss", "factor-transformer"}
+    assert all("--full" in reason for reason in left_out.values())
+    models, left_out = _models_for(Data, defaults, chosen=False, full=True)
+    assert not left_out and {"nnss", "yc-att"} <= {entry.name for entry in models}
+    chosen = resolve_models("random-walk,nnss")
+    assert _models_for(Data, chosen, chosen=True, full=False) == (chosen, {})
+
+
+def test_one_leaderboard_and_forecast_file_with_a_dataset_column(two_datasets):
+    table = pd.read_csv(two_datasets / "leaderboard.csv")
+    assert list(table.columns[:2]) == ["dataset", "model"]
+    assert set(table["dataset"]) == {"us-zero", "eiopa"}
+    forecasts = pd.read_csv(two_datasets / "forecasts.csv")
+    eiopa = forecasts[forecasts["dataset"] == "eiopa"]
+    assert set(eiopa["family"]) == {"EU", "GB", "US"}
+    assert forecasts.loc[forecasts["dataset"] == "us-zero", "family"].isna().all()
+    run = json.loads((two_datasets / "run.json").read_text())
+    assert set(run["datasets"]) == {"us-zero", "eiopa"}
+    assert run["datasets"]["eiopa"]["settings"]["families"] == "3: EU, GB, US"
+    assert set(run["datasets"]["eiopa"]["models"]) == {"random-walk", "ns-var", "ns-ar"}
+
+
+def test_the_summary_is_recomputed_from_the_forecasts_with_skyield_metrics(two_datasets):
+    summary = pd.read_csv(two_datasets / "summary.csv")
+    forecasts = pd.read_csv(two_datasets / "forecasts.csv")
+    assert len(summary) == 2 * 2 * 2  # datasets x models other than the walk x horizons
+    for row in summary.itertuples():
+        rows = forecasts[(forecasts["dataset"] == row.dataset)
+                         & (forecasts["horizon"] == row.horizon)]
+
+        def per_origin(model):
+            chosen = rows[rows["model"] == model]
+            return chosen.groupby("origin").apply(
+                lambda g: root_mean_squared_error(g["actual"], g["forecast"]),
+                include_groups=False)
+
+        ours, walk = rows[rows["model"] == row.model], rows[rows["model"] == "random-walk"]
+        ratio = (root_mean_squared_error(ours["actual"], ours["forecast"])
+                 / root_mean_squared_error(walk["actual"], walk["forecast"]))
+        assert row.relative_rmse == pytest.approx(ratio, rel=1e-9)
+        test = diebold_mariano(per_origin(row.model).to_numpy(),
+                               per_origin("random-walk").to_numpy(), h=row.horizon)
+        assert row.dm_pvalue == pytest.approx(test.pvalue, rel=1e-9)
+    np.testing.assert_allclose(summary["holm_pvalue"], adjust_pvalues(summary["dm_pvalue"]))
+
+
+def test_the_report_leads_with_the_summary_and_links_every_section(two_datasets):
+    html = (two_datasets / "report.html").read_text()
+    contents, summary = html.index("<h2>Contents</h2>"), html.index('id="summary"')
+    sections = [html.index('<h2 id="dataset-us-zero">'), html.index('<h2 id="dataset-eiopa">')]
+    assert contents < summary < sections[0] < sections[1]
+    for anchor in ("summary", "dataset-us-zero", "dataset-eiopa-leaderboard",
+                   "dataset-eiopa-figures", "dataset-eiopa-notes"):
+        assert f'href="#{anchor}"' in html and f'id="{anchor}"' in html
+    assert 'alt="RMSE relative to the random walk by curve"' in html
+    assert html.count('alt="RMSE relative to the random walk by curve"') == 1  # eiopa only
+    assert "Diebold-Mariano tests against the random walk" in html
+
+
+def test_the_verdict_counts_tests_and_adjusts_for_them():
+    rng = np.random.default_rng(0)
+    results = []
+    for model, scale in (("random-walk", 1.0), ("good", 0.5), ("bad", 2.0)):
+        for origin in pd.date_range("2000-01-31", periods=60, freq="ME"):
+            actual = rng.normal(size=4)
+            results.append(pd.DataFrame({
+                "model": model, "horizon": 1, "origin": origin, "series": range(4),
+                "actual": actual, "forecast": actual + scale * rng.normal(size=4)}))
+    table = leaderboard(pd.concat(results, ignore_index=True), {})
+    summary = cross_dataset_summary({"one": table, "two": table})
+    verdict = summary_verdict(summary)
+    assert verdict[0].startswith("4 Diebold-Mariano tests")
+    assert "good at horizon 1 on one" in verdict[1] and "bad" not in verdict[1]
+    assert "good at horizon 1 on two" in verdict[2]
+    assert verdict[3] == "Significantly worse: 2 of the 4 tests."
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--dataset", "us-zero", "--families", "EU"], "--families applies to a multi-curve"),
+    (["--dataset", "eiopa", "--families", "EU,XX"], "eiopa: "),
+    (["--dataset", "treasury", "--maturities", "1,3,7"],
+     "treasury has 26 missing value(s); the first on 2025-01-31, column 3."),
+    (["--dataset", "us-zero,nowhere"], "'nowhere' is not a bundled curve dataset"),
+])
+def test_dataset_options_are_named(arguments, message, tmp_path, capsys):
+    assert main(["benchmark", "--models", "random-walk", "--quiet", *arguments,
+                 "--output", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
