@@ -212,3 +212,17 @@ def test_warm_start_needs_members_with_the_parameter(panel):
                             random_state=0).fit(flat, y)
     with pytest.raises(ValueError, match="DecisionTreeRegressor has no warm_start"):
         ensemble.set_params(warm_start=True).fit(flat, y)
+
+
+def test_members_without_families_pool_the_families(panel):
+    # backtest passes families= to every ensemble; a member model that takes none is
+    # fitted on the pooled windows, as backtest fits such a model alone.
+    from skyield.models import LSTMRegressor
+
+    X, y, families = panel
+    member = LSTMRegressor(units=2, epochs=1, random_state=0)
+    given = SeedEnsemble(member, n_estimators=2, random_state=0).fit(X, y, families=families)
+    pooled = SeedEnsemble(member, n_estimators=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(given.predict(X, families=families), pooled.predict(X))
+    np.testing.assert_array_equal(given.predict_interval(X, families=families),
+                                  pooled.predict_interval(X))
