@@ -191,13 +191,15 @@ def _check_arguments(args):
 
 @dataclass(frozen=True)
 class RunContext:
-    """What the diagnostics of a model need to know about the run: the curve shown (one
-    family of a multi-curve panel), the test start, the window and the horizons."""
+    """What the diagnostics of a model need to know about the run: the curve shown (the
+    panel of ``family`` on a multi-curve panel), the test start, the window and the
+    horizons."""
 
     panel: pd.DataFrame
     test_start: pd.Timestamp
     window: int
     horizons: list
+    family: str = None
 
     @property
     def train(self):
@@ -383,7 +385,7 @@ def _run_dataset(run, args, horizons, mode):
     for line in run.notes:
         _say(args, f"warning: {line}")
     context = RunContext(panel=data.curve, test_start=run.test_start,
-                         window=args.window, horizons=horizons)
+                         window=args.window, horizons=horizons, family=data.family)
     frames, seconds, run.fit_records, run.diagnostics = [], {}, {}, []
     for number, entry in enumerate(run.models, start=1):
         label = f"[{number}/{len(run.models)}] {data.name}: {entry.name}"

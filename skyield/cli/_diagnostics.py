@@ -9,6 +9,7 @@ of ``(caption, figure)`` pairs.
 import numpy as np
 import pandas as pd
 
+from skyield.base import accepts_families
 from skyield.plotting import plot_attention_heatmap, plot_factors, plot_loadings
 from skyield.preprocessing import make_windows
 
@@ -28,7 +29,10 @@ def attention_figures(model, context):
     """Mean attention over the test origins and the attention at the last origin."""
     every = make_windows(context.panel, context.window, horizons=None)
     test = np.asarray(every.origins >= context.test_start)
-    attention = model.get_attention(every.X[test])
+    kwargs = {}
+    if context.family is not None and accepts_families(model.get_attention):
+        kwargs["families"] = np.full(int(test.sum()), context.family, dtype=object)
+    attention = model.get_attention(every.X[test], **kwargs)
     figure, axes = _subplots(1, 2, figsize=(10, 3.2))
     plot_attention_heatmap(attention.mean(axis=0), ax=axes[0], every=2,
                            title=f"mean over the {int(test.sum())} test dates")
@@ -37,8 +41,9 @@ def attention_figures(model, context):
     for ax in axes:
         _label_horizons(ax, attention.shape[1], context.horizons)
     figure.tight_layout()
+    curve = "" if context.family is None else f", on the {context.family} curve"
     return [("Attention of each output over the window's lags (last column: the origin), "
-             "from the model fitted on the training span", figure)]
+             f"from the model fitted on the training span{curve}", figure)]
 
 
 def _label_horizons(ax, n_outputs, horizons):

@@ -78,7 +78,8 @@ def _figures(section, horizons):
                        label=f"{model}: {curve}{shown:g}-year yield, {longest} steps ahead"
                              + ("" if has_band else " (point forecasts only)"))
     figure.tight_layout()
-    parts.append(_image(figure, "forecast fan charts"))
+    parts.append(_image(figure, "forecast fan charts" + (
+        "" if section.family is None else f" of the {section.family} curve")))
     return parts
 
 

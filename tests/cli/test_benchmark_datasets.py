@@ -147,3 +147,24 @@ def test_dataset_options_are_named(arguments, message, tmp_path, capsys):
                  "--output", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_multi_curve_network_shows_its_attention_on_the_curve_shown(tmp_path,
+                                                                        monkeypatch):
+    import dataclasses
+
+    from skyield.cli import _models
+    from skyield.models import YieldCurveAttentionRegressor
+
+    tiny = dataclasses.replace(_models.MODELS["yc-att"], build=lambda seed, device, m:
+                               YieldCurveAttentionRegressor(units=2, epochs=2, residual=True,
+                                                            maturities=m, random_state=seed))
+    monkeypatch.setitem(_models.MODELS, "yc-att", tiny)
+    folder = tmp_path / "out"
+    assert main(["benchmark", "--dataset", "eiopa", "--families", "GB,EU",
+                 "--models", "random-walk,yc-att", "--start", "2018-01-01",
+                 "--test-start", "2023-01-01", "--horizons", "1,3", "--members", "2",
+                 "--quiet", "--output", str(folder)]) == 0
+    html = (folder / "report.html").read_text()
+    assert "from the model fitted on the training span, on the EU curve" in html
+    assert 'alt="forecast fan charts of the EU curve"' in html
