@@ -11,7 +11,8 @@ under distribution shift.
 quantile forecaster with ``predict_quantiles`` and ``predict_interval``.
 """
 
+from ._backtest_intervals import conformalize_backtest
 from ._conformal import ConformalIntervalRegressor
 from ._multi_quantile import MultiQuantileRegressor
 
-__all__ = ["ConformalIntervalRegressor", "MultiQuantileRegressor"]
+__all__ = ["ConformalIntervalRegressor", "MultiQuantileRegressor", "conformalize_backtest"]

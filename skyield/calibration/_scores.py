@@ -46,6 +46,7 @@ __all__ = [
     "conformal_quantile",
     "conformal_rank",
     "conformity_scores",
+    "min_conformal_scores",
     "rearrange_band",
 ]
 
@@ -57,6 +58,20 @@ _RANK_EPS = 1e-9
 def conformal_rank(n_scores, level):
     """Rank ``ceil((n + 1) level)`` of the conformal quantile among ``n`` sorted scores."""
     return int(np.ceil((n_scores + 1) * level - _RANK_EPS))
+
+
+def min_conformal_scores(level):
+    """Fewest scores whose conformal quantile at coverage ``level`` is finite.
+
+    The smallest ``n`` with ``ceil((n + 1) level) <= n``, i.e. ``ceil(level / (1 - level))``
+    (19 at 0.95, 99 at 0.99).
+    """
+    # ceil((n + 1) level) - n never increases with n: count up from just below the bound,
+    # so that the answer is the one conformal_rank's own rounding gives.
+    n_scores = max(1, int(np.ceil(level / (1 - level) - _RANK_EPS)) - 1)
+    while conformal_rank(n_scores, level) > n_scores:
+        n_scores += 1
+    return n_scores
 
 
 def conformal_quantile(scores, level, *, beyond="raise"):
@@ -85,7 +100,7 @@ def conformal_quantile(scores, level, *, beyond="raise"):
             if beyond == "raise":
                 raise ValueError(
                     f"a {level:.4g} conformal interval needs at least "
-                    f"{int(np.ceil(level / (1 - level) - _RANK_EPS))} calibration scores, "
+                    f"{min_conformal_scores(level)} calibration scores, "
                     f"but there are {n_scores}; use more calibration rows "
                     f"(calibration_size) or a lower coverage"
                 )

@@ -9,6 +9,7 @@ from skyield.calibration._scores import (
     conformal_quantile,
     conformal_rank,
     conformity_scores,
+    min_conformal_scores,
     rearrange_band,
 )
 
@@ -30,6 +31,14 @@ def test_conformal_rank_and_quantile_by_hand():
         conformal_quantile(scores, np.array([0.5, 0.95]), beyond="infinite"), [6.0, np.inf])
     np.testing.assert_array_equal(
         conformal_quantile(scores, np.array([-0.1, 0.05]), beyond="infinite"), [-np.inf, 10.0])
+
+
+@pytest.mark.parametrize("level, fewest", [(0.5, 1), (0.8, 4), (0.9, 9), (0.95, 19),
+                                           (0.975, 39), (0.99, 99)])
+def test_fewest_scores_for_a_finite_quantile(level, fewest):
+    assert min_conformal_scores(level) == fewest
+    assert conformal_rank(fewest, level) <= fewest
+    assert fewest == 1 or conformal_rank(fewest - 1, level) > fewest - 1
 
 
 def test_scores_by_hand():

@@ -1,0 +1,316 @@
+"""Online conformal recalibration of the intervals of backtest rows, leak-free by date.
+
+:func:`conformalize_backtest` works on the rows of a rolling-origin backtest
+(:func:`skyield.model_selection.backtest`), whatever model made them: a window regressor,
+a sequence model or a combination, which :class:`ConformalIntervalRegressor` (a wrapper
+around window regressors) cannot all serve. Each row's interval is corrected with the
+conformity scores of the rows of its group whose outcomes were observed by the row's
+origin, so the recalibrated intervals are what a forecaster could have issued on that
+date.
+
+The conformal quantile (its finite-sample ``ceil((n + 1) coverage)`` rank) and the shift
+that never lets bounds cross are those of :mod:`skyield.calibration._scores`, shared with
+:class:`ConformalIntervalRegressor`. The order statistics of growing sets of scores are
+computed here, one batch per number of scores: for each number ``n`` every set of ``n``
+scores is gathered as one row of a matrix and partitioned at the conformal rank, so the
+work is vectorised across groups and origins and no matrix holds more values than there
+are scores.
+
+References
+----------
+Romano, Y., Patterson, E. and Candès, E. J. (2019). Conformalized quantile regression.
+Advances in Neural Information Processing Systems 32.
+
+Sesia, M. and Candès, E. J. (2020). A comparison of some conformal quantile regression
+methods. Stat, 9(1), e261.
+"""
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from skyield.utils import Interval, Options, check_coverage, check_param
+
+from ._scores import calibrate_band, conformal_quantile, min_conformal_scores
+
+__all__ = ["conformalize_backtest"]
+
+METHODS = ("cqr", "cqr-r")
+#: The column that says which rows were recalibrated.
+FLAG = "conformal"
+#: Columns that separate groups whenever the results have them (besides ``by``).
+GROUP_COLUMNS = ("model", "family")
+_NAME = "conformalize_backtest"
+
+
+def _row_label(results, position):
+    return f"row {results.index[position]!r}"
+
+
+def _bounds(results, column):
+    values = results[column]
+    if not is_numeric_dtype(values) or is_bool_dtype(values):
+        raise ValueError(f"results[{column!r}] must be numeric, got dtype {values.dtype}")
+    return values.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _check_results(results, by):
+    """The group keys, bounds, actuals and date codes of backtest rows, checked."""
+    if not isinstance(results, pd.DataFrame):
+        raise TypeError(
+            f"results must be a DataFrame of backtest rows, got {type(results).__name__}")
+    by = [by] if isinstance(by, str) else list(dict.fromkeys(by or ()))
+    required = ["origin", "target_date", "actual", "lower", "upper", *by]
+    missing = [column for column in dict.fromkeys(required) if column not in results.columns]
+    if missing:
+        raise ValueError(
+            f"results have no column(s) {missing}; {_NAME} needs the rows of "
+            f"skyield.model_selection.backtest run with coverage= (origin, target_date, "
+            f"actual, lower, upper) and the columns of by={tuple(by)}"
+        )
+    if FLAG in results.columns:
+        raise ValueError(
+            f"results already have a {FLAG!r} column: they were recalibrated once; pass "
+            f"the backtest's own rows"
+        )
+    lower, upper, actual = (_bounds(results, c) for c in ("lower", "upper", "actual"))
+    for name, values in (("lower", lower), ("upper", upper), ("actual", actual)):
+        infinite = np.isinf(values)
+        if infinite.any():
+            raise ValueError(f"results[{name!r}] is infinite in "
+                             f"{_row_label(results, np.argmax(infinite))}")
+    half = np.isnan(lower) != np.isnan(upper)
+    if half.any():
+        raise ValueError(
+            f"{_row_label(results, np.argmax(half))} has one interval bound and not the "
+            f"other: lower and upper must both be NaN (no interval) or both be numbers")
+    with np.errstate(invalid="ignore"):
+        crossed = lower > upper
+    if crossed.any():
+        raise ValueError(f"lower > upper in {int(crossed.sum())} row(s), the first "
+                         f"{_row_label(results, np.argmax(crossed))}")
+    keys = [c for c in GROUP_COLUMNS if c in results.columns and c not in by] + by
+    groups = results.groupby(keys, sort=False, dropna=False).ngroup().to_numpy() if keys \
+        else np.zeros(len(results), dtype=int)
+    return groups, lower, upper, actual, _date_codes(results)
+
+
+def _date_codes(results):
+    """Origins and target dates as integer codes of one common order of their dates."""
+    n_rows = len(results)
+    both = pd.concat([results["origin"], results["target_date"]], ignore_index=True)
+    try:
+        codes, _ = pd.factorize(both, sort=True)
+    except TypeError as error:
+        raise TypeError(
+            f"results['origin'] and results['target_date'] must hold dates (or positions) "
+            f"that can be compared with each other: {error}") from None
+    origin, target = codes[:n_rows], codes[n_rows:]
+    for name, values in (("origin", origin), ("target_date", target)):
+        if (values < 0).any():
+            raise ValueError(f"results[{name!r}] is missing in "
+                             f"{_row_label(results, np.argmax(values < 0))}")
+    early = target <= origin
+    if early.any():
+        raise ValueError(
+            f"{_row_label(results, np.argmax(early))} has a target date on or before its "
+            f"origin: backtest rows forecast dates after their origin")
+    return origin, target
+
+
+def _running_corrections(scores, ends, n_used, coverage):
+    """Conformal quantile of ``scores[end - n:end]`` for each (end, n) pair."""
+    corrections = np.empty(ends.size)
+    for n in np.unique(n_used):
+        rows = np.flatnonzero(n_used == n)
+        # Rows with the same end and count share one set of scores: take it once.
+        last, which = np.unique(ends[rows], return_inverse=True)
+        sets = scores[last[:, None] - n + np.arange(n)]
+        corrections[rows] = conformal_quantile(sets.T, coverage)[which]
+    return corrections
+
+
+def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "series"),
+                          min_scores=None, score_window=None):
+    """Recalibrate the intervals of backtest rows online, from outcomes known at each origin.
+
+    Conformalized quantile regression on the rows of
+    :func:`skyield.model_selection.backtest`, for any model that gave intervals: the
+    interval of a row with origin ``t`` is corrected with the conformity scores of the
+    rows of its group whose target date is on or before ``t`` (their outcomes were
+    observed by the origin date), never a later one.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Backtest rows with columns ``origin``, ``target_date``, ``actual``, ``lower``,
+        ``upper`` and those of ``by``; ``model`` and ``family``, when present, also
+        separate groups. Rows whose ``lower`` and ``upper`` are NaN have no interval.
+        Dates may be timestamps or integer positions (as the backtest gives for a panel
+        without a date index).
+    coverage : float
+        Target coverage in (0, 1) of the recalibrated intervals; the intervals given may
+        have been made at any coverage (usually the same one).
+    method : {"cqr", "cqr-r"}, default="cqr"
+        ``"cqr"``: scores ``max(lower - y, y - upper)`` and an additive correction,
+        ``[lower - Q, upper + Q]`` (Romano, Patterson and Candès, 2019). ``"cqr-r"``:
+        scores divided by the interval's width ``upper - lower`` and a multiplicative
+        correction, ``[lower - Q w, upper + Q w]`` with ``w = upper - lower``: the width
+        is scaled by ``1 + 2 Q`` around the midpoint (CQR-r of Sesia and Candès, 2020).
+        Every interval row needs a positive width for ``"cqr-r"``.
+    by : str or sequence of str, default=("horizon", "series")
+        Columns whose values separate groups (each with its own scores), besides
+        ``model`` and ``family``; empty pools the horizons and series of a model.
+    min_scores : int, default=None
+        Fewest scores a row's correction may use; rows with fewer keep the model's
+        interval. None uses the fewest for which the conformal quantile is finite:
+        ``ceil(coverage / (1 - coverage))``, 19 at 0.95. A smaller number is an error.
+    score_window : int, default=None
+        Use only the ``score_window`` most recent scores (by target date, ties in row
+        order) known at each origin; None uses all of them. At least ``min_scores``.
+
+    Returns
+    -------
+    recalibrated : DataFrame
+        A copy of ``results`` (same index, rows and columns) with ``lower`` and ``upper``
+        recalibrated where the column ``conformal`` (bool, added) is True: the rows with
+        an interval and at least ``min_scores`` scores known at their origin. The other
+        rows keep the model's bounds (NaN where there is none). Quantile columns
+        (``q0.025``, ...) are left as the model gave them.
+
+    Raises
+    ------
+    ValueError
+        When a column is missing or not numeric, a bound is infinite or one of the pair
+        is missing, ``lower > upper``, a date is missing or a target date is not after
+        its origin, ``coverage`` is not in (0, 1), ``min_scores`` is too small for the
+        coverage, or ``"cqr-r"`` meets an interval of zero width.
+    TypeError
+        When ``results`` is not a DataFrame, or origins and target dates cannot be
+        compared.
+
+    See Also
+    --------
+    ConformalIntervalRegressor : conformal intervals for a window regressor, calibrated
+        on a tail of its training windows.
+
+    Notes
+    -----
+    **Groups and scores.** A group is the rows with one value of each of ``model`` (when
+    present), ``family`` (when present) and the columns of ``by``. A row with an
+    interval and an observed ``actual`` ``y`` gives the score ``max(lower - y, y -
+    upper)`` (``"cqr"``; divided by ``upper - lower`` for ``"cqr-r"``): negative inside
+    the interval, the distance outside it otherwise. Rows without an interval, or with
+    a missing actual, give no score.
+
+    **The leak-free rule.** Row ``r`` of origin ``t`` uses the scores of its group's
+    rows whose ``target_date <= t`` (the last ``score_window`` of them, when set); its
+    correction ``Q`` is their conformal quantile, the ``ceil((n + 1) coverage)``-th
+    smallest of the ``n`` scores, as in :class:`ConformalIntervalRegressor`. A target
+    date is after its own origin, so a row never uses its own score, and no outcome
+    observed after ``t`` enters any row of origin ``t``. Rows from several splits or
+    refits are pooled by the same rule.
+
+    **Two-sided.** ``Q`` is negative when the model's intervals are too wide and the
+    correction then narrows them. Bounds never cross: the recalibrated bounds are
+    ``min(lower - Q w, m)`` and ``max(upper + Q w, m)`` (``w = 1`` for ``"cqr"``) with
+    ``m`` the interval's midpoint: a correction that would shrink an interval past zero
+    width collapses it to its midpoint (``lower = upper = m``) instead of crossing the
+    bounds. This is the rule of :class:`ConformalIntervalRegressor`; the result is never
+    narrower than the conformalized interval ``[lower - Q w, upper + Q w]``, so the
+    coverage guarantee is kept.
+
+    **Guarantee.** Under exchangeable scores within a group, each recalibrated interval
+    covers with probability at least ``coverage``. Forecast errors of a time series are
+    not exchangeable (they drift with regimes and overlap across horizons); the
+    procedure is then an online recalibration whose coverage is to be measured, as the
+    Examples do.
+
+    References
+    ----------
+    Romano, Y., Patterson, E. and Candès, E. J. (2019). Conformalized quantile
+    regression. Advances in Neural Information Processing Systems 32.
+
+    Sesia, M. and Candès, E. J. (2020). A comparison of some conformal quantile
+    regression methods. Stat, 9(1), e261.
+
+    Examples
+    --------
+    Intervals of +/-1 around a standard normal forecast error cover about 68%, not the
+    95% they claim; recalibrated from the outcomes known at each origin they cover 95%:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from skyield.calibration import conformalize_backtest
+    >>> rng = np.random.default_rng(0)
+    >>> origins = pd.date_range("2000-01-31", periods=600, freq="ME")
+    >>> actual = rng.normal(size=600)
+    >>> results = pd.DataFrame({
+    ...     "origin": origins, "horizon": 1, "target_date": origins + pd.offsets.MonthEnd(),
+    ...     "series": "10Y", "forecast": 0.0, "actual": actual, "lower": -1.0, "upper": 1.0})
+    >>> recalibrated = conformalize_backtest(results, 0.95)
+    >>> int(recalibrated["conformal"].sum())  # the first 19 origins have too few scores
+    581
+    >>> def coverage(frame):
+    ...     inside = frame["actual"].between(frame["lower"], frame["upper"])
+    ...     return round(float(inside.mean()), 3)
+    >>> rows = recalibrated["conformal"]
+    >>> coverage(results[rows]), coverage(recalibrated[rows])
+    (0.661, 0.952)
+    """
+    coverage = check_coverage(coverage)
+    check_param(method, "method", [Options(*METHODS)], owner=_NAME)
+    needed = min_conformal_scores(coverage)
+    if min_scores is None:
+        min_scores = needed
+    check_param(min_scores, "min_scores", [Interval(Integral, 1, None)], owner=_NAME)
+    if min_scores < needed:
+        raise ValueError(
+            f"min_scores={min_scores} is too few for coverage={coverage}: its conformal "
+            f"quantile needs at least {needed} scores")
+    check_param(score_window, "score_window", [None, Interval(Integral, 1, None)],
+                owner=_NAME)
+    if score_window is not None and score_window < min_scores:
+        raise ValueError(f"score_window={score_window} is smaller than "
+                         f"min_scores={min_scores}: no row could be recalibrated")
+    groups, lower, upper, actual, (origin, target) = _check_results(results, by)
+
+    has_interval = ~np.isnan(lower)
+    width = upper - lower
+    if method == "cqr-r" and (has_interval & (width <= 0)).any():
+        raise ValueError(
+            f"method='cqr-r' divides scores by the interval's width, but "
+            f"{_row_label(results, np.argmax(has_interval & (width <= 0)))} has "
+            f"lower == upper; use method='cqr'")
+    scale = width if method == "cqr-r" else np.ones_like(width)
+    with np.errstate(invalid="ignore"):
+        scores = np.maximum(lower - actual, actual - upper) / scale
+    is_score = has_interval & ~np.isnan(actual)
+
+    # Scores in order of (group, target date); a row's known scores are those of its
+    # group up to the last one whose target date is on or before its origin.
+    n_dates = int(max(origin.max(initial=0), target.max(initial=0))) + 1
+    score_rows = np.flatnonzero(is_score)
+    score_keys = groups[score_rows].astype(np.int64) * n_dates + target[score_rows]
+    order = np.argsort(score_keys, kind="stable")
+    score_keys, ordered = score_keys[order], scores[score_rows][order]
+    rows = np.flatnonzero(has_interval)
+    group_start = groups[rows].astype(np.int64) * n_dates
+    ends = np.searchsorted(score_keys, group_start + origin[rows], side="right")
+    n_known = ends - np.searchsorted(score_keys, group_start, side="left")
+    n_used = n_known if score_window is None else np.minimum(n_known, score_window)
+    enough = n_used >= min_scores
+    rows = rows[enough]
+    shift = _running_corrections(ordered, ends[enough], n_used[enough], coverage) \
+        * scale[rows]
+
+    new_lower, new_upper = lower.copy(), upper.copy()
+    # One output, one coverage: the band is the interval itself, its centre the midpoint.
+    low, high = calibrate_band(lower[rows, None], upper[rows, None],
+                               (lower[rows] + upper[rows]) / 2, shift[:, None])
+    new_lower[rows], new_upper[rows] = low[:, 0], high[:, 0]
+    flag = np.zeros(len(results), dtype=bool)
+    flag[rows] = True
+    return results.assign(lower=new_lower, upper=new_upper, **{FLAG: flag})
