@@ -102,6 +102,13 @@ def add_benchmark_parser(commands, parents=()):
                         help="every default model on every dataset, without the cuts that "
                              "keep the default run under 10 minutes (on the Treasury and "
                              "EIOPA data); takes about half an hour on 2 cores")
+    parser.add_argument("--conformal", action="store_true",
+                        help="recalibrate every model's intervals online by conformalized "
+                             "quantile regression on its own past forecast errors (each "
+                             "row from the outcomes observed by its origin, per horizon "
+                             "and maturity, scaled by the interval's width; "
+                             "skyield.calibration.conformalize_backtest); the leaderboard "
+                             "then scores the recalibrated intervals")
     parser.add_argument("--coverage", type=float, default=DEFAULTS["coverage"],
                         help="coverage of the central intervals (default: 0.95)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -398,10 +405,30 @@ def _run_dataset(run, args, horizons, mode):
         run.diagnostics += figures
         run.notes += notes
     run.results = pd.concat(frames, ignore_index=True)
+    if args.conformal:
+        run.results = _conformal(run.results, args.coverage)
     run.table = leaderboard(run.results, seconds, args.coverage)
     run.summary = summary_lines(run.table)
     _say(args, f"\n{data.name}\n" + format_leaderboard(run.table) + "\n\n"
          + "\n".join(run.summary) + "\n")
+
+
+def _conformal(results, coverage):
+    """The backtest rows with every model's intervals recalibrated online (``--conformal``).
+
+    Conformalized quantile regression with scores scaled by the interval's width
+    (``"cqr-r"``), each row corrected from the errors of its model, horizon and maturity
+    observed by its origin. The curves of a multi-curve panel are pooled: with a few
+    dozen origins, scores per curve would leave most rows without enough past errors, and
+    the scaling by each interval's own width puts curves of different volatility on one
+    scale.
+    """
+    from skyield.calibration import conformalize_backtest
+
+    if "family" not in results:
+        return conformalize_backtest(results, coverage, method="cqr-r")
+    pooled = conformalize_backtest(results.drop(columns="family"), coverage, method="cqr-r")
+    return pooled.assign(family=results["family"])[[*results.columns, "conformal"]]
 
 
 def _settings(args, horizons, runs):
@@ -411,7 +438,11 @@ def _settings(args, horizons, runs):
         "horizons": ", ".join(map(str, horizons)),
         "window": args.window, "refit every": args.refit or "never (fit once)",
         "seed-ensemble members": args.members or "each deep model's own",
-        "coverage": args.coverage, "seed": args.seed, "device": args.device,
+        "coverage": args.coverage,
+        "intervals": ("recalibrated online by conformalized quantile regression, scores "
+                      "scaled by the width (--conformal)" if args.conformal
+                      else "each model's own"),
+        "seed": args.seed, "device": args.device,
         "skyield": __version__,
     }
 

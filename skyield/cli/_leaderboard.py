@@ -35,7 +35,10 @@ def leaderboard(results, fit_times, coverage=None):
     coverage : float, default=None
         Nominal coverage of the intervals in ``results``; with it, the table gets the
         calibration column ``coverage_error``, PICP minus ``coverage`` (positive: the
-        intervals cover more often than they claim).
+        intervals cover more often than they claim). Rows recalibrated by
+        :func:`skyield.calibration.conformalize_backtest` (with its ``conformal``
+        column) add ``conformal_share``, the share of rows whose interval was
+        recalibrated (the others, too early to have enough past errors, keep the model's).
 
     Returns
     -------
@@ -62,6 +65,8 @@ def leaderboard(results, fit_times, coverage=None):
             row["picp"] = row["mpiw"] = np.nan
         if coverage is not None:
             row["coverage_error"] = row["picp"] - coverage
+        if "conformal" in group:
+            row["conformal_share"] = float(group["conformal"].mean())
         row["dm_stat"] = row["dm_pvalue"] = np.nan
         if model != BASELINE and not baseline.empty:
             ours = _per_origin_rmse(group)

@@ -168,3 +168,27 @@ def test_the_multi_curve_network_shows_its_attention_on_the_curve_shown(tmp_path
     html = (folder / "report.html").read_text()
     assert "from the model fitted on the training span, on the EU curve" in html
     assert 'alt="forecast fan charts of the EU curve"' in html
+
+
+def test_conformal_recalibrates_the_intervals_of_the_plain_run(two_datasets, tmp_path):
+    from skyield.calibration import conformalize_backtest
+
+    folder = tmp_path / "conformal"
+    assert main(["benchmark", *SMALL, "--conformal", "--output", str(folder)]) == 0
+    plain = pd.read_csv(two_datasets / "forecasts.csv", parse_dates=["origin", "target_date"])
+    recalibrated = pd.read_csv(folder / "forecasts.csv", parse_dates=["origin", "target_date"])
+    kept = [c for c in plain.columns if c not in ("lower", "upper", "fit_time")]
+    pd.testing.assert_frame_equal(recalibrated[kept], plain[kept])
+    for dataset, rows in plain.groupby("dataset"):
+        rows = rows.drop(columns="dataset").dropna(axis=1, how="all")
+        # The curves of a multi-curve panel are pooled; scores are scaled by the width.
+        expected = conformalize_backtest(rows.drop(columns="family", errors="ignore"), 0.95,
+                                         method="cqr-r")
+        got = recalibrated.loc[rows.index]
+        np.testing.assert_allclose(got[["lower", "upper"]], expected[["lower", "upper"]])
+        assert (got["conformal"] == expected["conformal"]).all()
+        assert got["conformal"].any()
+    table = pd.read_csv(folder / "leaderboard.csv")
+    assert table["conformal_share"].between(0, 1).all()
+    settings = json.loads((folder / "run.json").read_text())["settings"]
+    assert settings["intervals"].startswith("recalibrated online")
