@@ -22,7 +22,7 @@ from skyield import __version__
 from skyield.cli._diagnostics import DIAGNOSTICS
 from skyield.cli._intake import add_data_arguments, load_data
 from skyield.cli._leaderboard import format_leaderboard, leaderboard, summary_lines
-from skyield.cli._models import MODELS, handles_missing_values, resolve_models
+from skyield.cli._models import MODELS, TUNING_FOLDS, handles_missing_values, resolve_models
 from skyield.cli._output import check_output_target, staged_folder
 from skyield.cli._progress import ModelProgress, progress_mode
 from skyield.cli._report import results_to_frames, write_report
@@ -43,6 +43,9 @@ def _models_epilog():
         wrapped = textwrap.wrap(entry.description, 76 - width - 6)
         lines.append(f"  {'*' if entry.default else ' '} {entry.name:<{width}}  {wrapped[0]}")
         lines += [" " * (width + 6) + line for line in wrapped[1:]]
+        if entry.grid:
+            lines += [" " * (width + 6) + line for line in textwrap.wrap(
+                f"--tune: {entry.grid_text()}", 76 - width - 6)]
     return "\n".join(lines)
 
 
@@ -77,6 +80,13 @@ def add_benchmark_parser(commands, parents=()):
                         help="seed-ensemble members of every deep model; 1 runs single "
                              "models (default: each model's own, 3 for the LSTM models "
                              "and yc-att, 1 for nnss and factor-transformer)")
+    parser.add_argument("--tune", action="store_true",
+                        help="tune every model that has a grid (listed below) at every fit, "
+                             f"by time-series cross-validation ({TUNING_FOLDS} expanding "
+                             "folds) inside its training span only; tuned models are "
+                             "fitted from scratch at every refit (no warm start), and the "
+                             "settings each fit chose go to run.json and the report; "
+                             "random-walk and combination are left as they are")
     parser.add_argument("--coverage", type=float, default=DEFAULTS["coverage"],
                         help="coverage of the central intervals (default: 0.95)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -216,14 +226,33 @@ def _fitted(fit):
     return model[None] if isinstance(model, dict) else model
 
 
+def _chosen(entry, fits):
+    """The settings a tuned model chose at each fit, by training end (None: not tuned)."""
+    if entry.chosen(_fitted(fits[0])) is None:
+        return None
+    return {f"{fit['train_end']:%Y-%m-%d}": entry.chosen(_fitted(fit)) for fit in fits}
+
+
+def _tuning_setting(args):
+    """The run's tuning in words, for the settings."""
+    if not args.tune:
+        return "none (each model's own settings)"
+    return (f"every fit of a model with a grid, by {TUNING_FOLDS}-fold expanding-window "
+            "cross-validation inside its training span; fitted from scratch")
+
+
 def _fit_record(entry, args, fits, seconds, horizons):
-    """What the run did with one model: its refit plan, its fits and their spans, and a
-    combination's weights per fit (by training end, horizon and member)."""
-    record = {"refits": entry.refit_plan(args.refit), "fits": len(fits),
+    """What the run did with one model: its refit plan, its fits and their spans, a
+    tuned model's chosen settings per fit (by training end) and a combination's weights
+    per fit (by training end, horizon and member)."""
+    record = {"refits": entry.refit_plan(args.refit, args.tune), "fits": len(fits),
               "members": entry.ensemble_size(args.members),
               "first training end": f"{fits[0]['train_end']:%Y-%m-%d}",
               "last training end": f"{fits[-1]['train_end']:%Y-%m-%d}",
               "seconds": round(seconds, 2)}
+    chosen = _chosen(entry, fits)
+    if chosen is not None:
+        record["chosen"] = chosen
     if hasattr(_fitted(fits[0]), "weights_"):
         record["weights"] = {
             f"{fit['train_end']:%Y-%m-%d}": {
@@ -238,7 +267,8 @@ def _run_model(entry, args, panel, maturities, horizons, label, mode):
     """Backtest one model; return its results, first fitted model, fit record and notes."""
     from skyield.model_selection import backtest
 
-    estimator = entry.make(args.seed, args.device, maturities, args.members, horizons)
+    estimator = entry.make(args.seed, args.device, maturities, args.members, horizons,
+                           tune=args.tune)
     refit, warm_start = _schedule(entry, estimator, args.refit)
     progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
     started = time.perf_counter()
@@ -258,6 +288,7 @@ def _run_model(entry, args, panel, maturities, horizons, label, mode):
     # The model of the first fit, trained on the dates before the test start: the one
     # whose insides the report shows.
     first = _fitted(fits[0])
+    first = getattr(first, "best_estimator_", first)  # a tuned model: the one it chose
     if entry.ensemble_size(args.members) > 1:
         first = first.estimators_[0]  # a seed ensemble: its first member's insides
     return (results.assign(model=entry.name), first,
@@ -307,7 +338,9 @@ def _write_outputs(folder, *, table, results, settings, models, horizons, diagno
                  results=results, horizons=horizons,
                  notes=[f"{e.name}: {e.description}; {fit_records[e.name]['refits']} "
                         f"({_plural(fit_records[e.name]['fits'], 'fit')})" for e in models],
-                 diagnostics=diagnostics, warnings=warning_notes, summary=summary)
+                 diagnostics=diagnostics, warnings=warning_notes, summary=summary,
+                 chosen={name: record["chosen"] for name, record in fit_records.items()
+                         if "chosen" in record})
     written.append("report.html")
     with open(folder / "run.json", "w", encoding="utf-8") as handle:
         json.dump({"settings": settings, "command": sys.argv, "seconds": seconds,
@@ -362,6 +395,7 @@ def run_benchmark(args):
         **data.describe(),
         "test start": args.test_start, "horizons": ", ".join(map(str, horizons)),
         "window": args.window, "refit every": args.refit or "never (fit once)",
+        "tuning": _tuning_setting(args),
         "seed-ensemble members": args.members or "each deep model's own",
         "coverage": args.coverage, "seed": args.seed, "device": args.device,
         "skyield": __version__,

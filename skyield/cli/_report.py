@@ -63,12 +63,27 @@ def _diagnostics_html(diagnostics):
     return "".join(parts)
 
 
+def _chosen_html(chosen):
+    if not chosen:
+        return ""
+    parts = ["<h2>Tuned settings</h2>",
+             "<p>The settings each fit of a tuned model chose among its grid, by "
+             "expanding-window cross-validation on its own training span (rows: the last "
+             "training date of the fit).</p>"]
+    for model, by_end in chosen.items():
+        frame = pd.DataFrame.from_dict(by_end, orient="index")
+        frame.index.name = "training end"
+        parts.append(f"<h3>{html.escape(model)}</h3>" + frame.to_html(border=0))
+    return "".join(parts)
+
+
 def write_report(path, *, title, settings, table, results, horizons, notes=(),
-                 diagnostics=(), warnings=(), summary=()):
+                 diagnostics=(), warnings=(), summary=(), chosen=None):
     """Write the benchmark report to ``path`` (one HTML file, no external resources).
 
     ``diagnostics`` holds ``(model, caption, figure)`` triples drawn after the backtest
-    figures; ``warnings`` lines are listed so that no warning of a run goes unseen.
+    figures; ``warnings`` lines are listed so that no warning of a run goes unseen;
+    ``chosen`` maps each tuned model to the settings it chose by training end.
     """
     settings_rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
@@ -105,6 +120,7 @@ wall-clock time of the model's whole backtest (excluded from the determinism pro
 <h2>Figures</h2>
 {''.join(_figures(results, horizons))}
 {_diagnostics_html(diagnostics)}
+{_chosen_html(chosen)}
 <h2>Notes</h2><ul>{notes_html}</ul>
 {warnings_html}
 </body></html>
