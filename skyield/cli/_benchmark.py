@@ -34,7 +34,7 @@ from skyield.cli._leaderboard import (
     summary_lines,
     summary_verdict,
 )
-from skyield.cli._models import MODELS, handles_missing_values, resolve_models
+from skyield.cli._models import MODELS, TUNING_FOLDS, handles_missing_values, resolve_models
 from skyield.cli._output import check_output_target, staged_folder
 from skyield.cli._progress import ModelProgress, progress_mode
 from skyield.cli._report import DatasetSection, results_to_frames, write_report
@@ -54,6 +54,9 @@ def _models_epilog():
         wrapped = textwrap.wrap(entry.description, 76 - width - 6)
         lines.append(f"  {'*' if entry.default else ' '} {entry.name:<{width}}  {wrapped[0]}")
         lines += [" " * (width + 6) + line for line in wrapped[1:]]
+        if entry.grid:
+            lines += [" " * (width + 6) + line for line in textwrap.wrap(
+                f"--tune: {entry.grid_text()}", 76 - width - 6)]
     return "\n".join(lines)
 
 
@@ -98,6 +101,13 @@ def add_benchmark_parser(commands, parents=()):
                         help="seed-ensemble members of every deep model; 1 runs single "
                              "models (default: each model's own, 3 for the LSTM models "
                              "and yc-att, 1 for nnss and factor-transformer)")
+    parser.add_argument("--tune", action="store_true",
+                        help="tune every model that has a grid (listed below) at every fit, "
+                             f"by time-series cross-validation ({TUNING_FOLDS} expanding "
+                             "folds) inside its training span only; tuned models are "
+                             "fitted from scratch at every refit (no warm start), and the "
+                             "settings each fit chose go to run.json and the report; "
+                             "random-walk and combination are left as they are")
     parser.add_argument("--full", action="store_true",
                         help="every default model on every dataset, without the cuts that "
                              "keep the default run under 10 minutes (on the Treasury and "
@@ -269,15 +279,36 @@ def _fitted(fit, family=None):
     return model[family] if isinstance(model, dict) else model
 
 
+def _chosen(entry, fits, family=None):
+    """The settings a tuned model chose at each fit, by training end (None: not tuned;
+    of the curve ``family`` on a multi-curve panel)."""
+    if entry.chosen(_fitted(fits[0], family)) is None:
+        return None
+    return {f"{fit['train_end']:%Y-%m-%d}": entry.chosen(_fitted(fit, family))
+            for fit in fits}
+
+
+def _tuning_setting(args):
+    """The run's tuning in words, for the settings."""
+    if not args.tune:
+        return "none (each model's own settings)"
+    return (f"every fit of a model with a grid, by {TUNING_FOLDS}-fold expanding-window "
+            "cross-validation inside its training span; fitted from scratch")
+
+
 def _fit_record(entry, args, fits, seconds, horizons, family=None):
-    """What the run did with one model: its refit plan, its fits and their spans, and a
-    combination's weights per fit (by training end, horizon and member; of the curve
-    ``family`` on a multi-curve panel)."""
-    record = {"refits": entry.refit_plan(args.refit), "fits": len(fits),
+    """What the run did with one model: its refit plan, its fits and their spans, a tuned
+    model's chosen settings per fit (by training end) and a combination's weights per fit
+    (by training end, horizon and member); on a multi-curve panel, those of the curve
+    ``family``."""
+    record = {"refits": entry.refit_plan(args.refit, args.tune), "fits": len(fits),
               "members": entry.ensemble_size(args.members),
               "first training end": f"{fits[0]['train_end']:%Y-%m-%d}",
               "last training end": f"{fits[-1]['train_end']:%Y-%m-%d}",
               "seconds": round(seconds, 2)}
+    chosen = _chosen(entry, fits, family)
+    if chosen is not None:
+        record["chosen" if family is None else f"chosen ({family})"] = chosen
     if hasattr(_fitted(fits[0], family), "weights_"):
         key = "weights" if family is None else f"weights ({family})"
         record[key] = {
@@ -293,7 +324,8 @@ def _run_model(entry, args, data, horizons, label, mode):
     """Backtest one model; return its results, first fitted model, fit record and notes."""
     from skyield.model_selection import backtest
 
-    estimator = entry.make(args.seed, args.device, data.maturities, args.members, horizons)
+    estimator = entry.make(args.seed, args.device, data.maturities, args.members, horizons,
+                           tune=args.tune)
     refit, warm_start = _schedule(entry, estimator, args.refit)
     progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
     started = time.perf_counter()
@@ -313,6 +345,7 @@ def _run_model(entry, args, data, horizons, label, mode):
     # The model of the first fit, trained on the dates before the test start: the one
     # whose insides the report shows (of the family shown, for a multi-curve panel).
     first = _fitted(fits[0], data.family)
+    first = getattr(first, "best_estimator_", first)  # a tuned model: the one it chose
     if entry.ensemble_size(args.members) > 1:
         first = first.estimators_[0]  # a seed ensemble: its first member's insides
     return (results.assign(model=entry.name), first,
@@ -437,6 +470,7 @@ def _settings(args, horizons, runs):
         "datasets": ", ".join(run.data.name for run in runs),
         "horizons": ", ".join(map(str, horizons)),
         "window": args.window, "refit every": args.refit or "never (fit once)",
+        "tuning": _tuning_setting(args),
         "seed-ensemble members": args.members or "each deep model's own",
         "coverage": args.coverage,
         "intervals": ("recalibrated online by conformalized quantile regression, scores "
@@ -454,9 +488,12 @@ def _section(run):
              for entry in run.models]
     notes += [f"{name}: not run on {run.data.name} by default: {reason}"
               for name, reason in run.left_out.items()]
+    chosen = {name: value for name, record in run.fit_records.items()
+              for key, value in record.items() if key.startswith("chosen")}
     return DatasetSection(name=run.data.name, settings=run.data.describe(), table=run.table,
                           results=run.results, summary=run.summary, notes=notes,
-                          diagnostics=run.diagnostics, family=run.data.family)
+                          diagnostics=run.diagnostics, family=run.data.family,
+                          chosen=chosen)
 
 
 def _write_outputs(folder, *, runs, summary, verdict, settings, horizons, seconds, title):

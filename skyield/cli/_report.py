@@ -30,7 +30,8 @@ class DatasetSection:
     ``settings`` describe the data, ``table`` is its leaderboard and ``results`` its
     forecasts; ``summary`` holds one sentence per horizon, ``notes`` one per model,
     ``diagnostics`` ``(model, caption, figure)`` triples; ``family`` is the curve whose fan
-    chart is drawn (multi-curve panels; None otherwise).
+    chart is drawn (multi-curve panels; None otherwise); ``chosen`` maps each tuned model
+    to the settings it chose by training end (``--tune``).
     """
 
     name: str
@@ -41,6 +42,7 @@ class DatasetSection:
     notes: list = field(default_factory=list)
     diagnostics: list = field(default_factory=list)
     family: str = None
+    chosen: dict = field(default_factory=dict)
 
 
 def _anchor(*parts):
@@ -125,6 +127,20 @@ def _diagnostics_html(diagnostics, anchor):
     return "".join(parts)
 
 
+def _chosen_html(chosen, anchor):
+    if not chosen:
+        return ""
+    parts = [f'<h3 id="{anchor}">Tuned settings</h3>',
+             "<p>The settings each fit of a tuned model chose among its grid, by "
+             "expanding-window cross-validation on its own training span (rows: the last "
+             "training date of the fit).</p>"]
+    for model, by_end in chosen.items():
+        frame = pd.DataFrame.from_dict(by_end, orient="index")
+        frame.index.name = "training end"
+        parts.append(f"<h4>{html.escape(model)}</h4>" + frame.to_html(border=0))
+    return "".join(parts)
+
+
 def _settings_table(settings):
     return "<table>" + "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
@@ -177,6 +193,8 @@ def write_report(path, *, title, settings, summary, verdict, sections, horizons,
                    f'<li><a href="#{anchor}-figures">figures</a></li>'
                    + (f'<li><a href="#{anchor}-inside">inside the models</a></li>'
                       if section.diagnostics else "")
+                   + (f'<li><a href="#{anchor}-tuned">tuned settings</a></li>'
+                      if section.chosen else "")
                    + f'<li><a href="#{anchor}-notes">model notes</a></li></ul></li>')
         tables = []
         for horizon, group in section.table.groupby("horizon", sort=True):
@@ -191,6 +209,7 @@ def write_report(path, *, title, settings, summary, verdict, sections, horizons,
             + f'<h3 id="{anchor}-figures">Figures</h3>'
             + "".join(_figures(section, horizons))
             + _diagnostics_html(section.diagnostics, f"{anchor}-inside")
+            + _chosen_html(section.chosen, f"{anchor}-tuned")
             + f'<h3 id="{anchor}-notes">Model notes</h3>' + _list(section.notes))
     if warnings:
         toc.append('<li><a href="#warnings">Warnings</a></li>')
