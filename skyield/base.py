@@ -562,6 +562,21 @@ def _index_frequency(index):
     return None if inferred is None else pd.tseries.frequencies.to_offset(inferred)
 
 
+def _calendar_period(freq):
+    """The period alias of ``freq`` when it steps one calendar month, quarter or year
+    (month ends or starts, calendar or business days), else None."""
+    from skyield.utils._dates import _PERIOD, _offset_frequency
+
+    return _PERIOD.get(_offset_frequency(freq))
+
+
+def _as_period(dates, unit):
+    """Dates (one or an index) as calendar periods of ``unit``, time zone dropped."""
+    if isinstance(dates, pd.Timestamp):
+        return pd.Period(dates.tz_localize(None) if dates.tz is not None else dates, unit)
+    return (dates.tz_convert(None) if dates.tz is not None else dates).to_period(unit)
+
+
 def _following_dates(last, freq, steps):
     """The ``steps`` dates after ``last`` at frequency ``freq``."""
     if isinstance(last, pd.Period):
@@ -711,8 +726,17 @@ class BaseSequenceModel(BaseEstimator):
             )
         if self.freq_ is None:
             return 0
-        grid = _following_dates(self.last_date_, self.freq_,
-                                self._periods_between(self.last_date_, index[-1]))
+        unit = None if isinstance(first, pd.Period) else _calendar_period(self.freq_)
+        if unit is not None:
+            # Monthly (quarterly, annual) dates are on the grid by calendar period: a
+            # business month end moved by a holiday (2018-03-29) is that month's date,
+            # whichever month ends the dates seen happened to fall on.
+            last, index = _as_period(self.last_date_, unit), _as_period(index, unit)
+            grid = pd.period_range(start=last + 1, end=max(index[-1], last + len(index)),
+                                   freq=unit)
+        else:
+            grid = _following_dates(self.last_date_, self.freq_,
+                                    self._periods_between(self.last_date_, index[-1]))
         positions = grid.get_indexer(index)
         off_grid = np.flatnonzero(positions < 0)
         if off_grid.size:

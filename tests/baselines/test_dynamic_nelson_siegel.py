@@ -339,9 +339,15 @@ def test_blocks_must_follow_the_dates_seen(panel):
         model.predict(panel.iloc[95:110])
     with pytest.raises(ValueError, match="not after the last date seen"):
         model.score(panel.iloc[99:110])
-    off_grid = panel.iloc[100:105].set_axis(panel.index[100:105] + pd.Timedelta(days=1))
-    with pytest.raises(ValueError, match="is not on the ME grid"):
-        model.predict(off_grid)
+    # Monthly dates are on the grid by calendar month: a month end moved to the day before
+    # (a holiday) is that month's date; a second date in a month is not.
+    moved = panel.iloc[100:105].set_axis(panel.index[100:105] - pd.Timedelta(days=1))
+    np.testing.assert_allclose(model.predict(moved).to_numpy(),
+                               model.predict(panel.iloc[100:105]).to_numpy())
+    twice = panel.iloc[100:102].set_axis([panel.index[100] - pd.Timedelta(days=10),
+                                          panel.index[100]])
+    with pytest.raises(ValueError, match="skips dates of frequency ME"):
+        model.predict(twice)
     with pytest.raises(ValueError, match="1 monthly date is missing between .* \\(rows 1 and 2\\)"):
         model.predict_interval(panel.iloc[[100, 101, 103]])
     renamed = panel.iloc[100:105].set_axis([0.5, 1, 2, 5, 10, 30], axis=1)
@@ -352,6 +358,21 @@ def test_blocks_must_follow_the_dates_seen(panel):
         model.update(panel.iloc[99:102])
     with pytest.raises(ValueError, match="a gap"):
         model.update(panel.iloc[102:104])
+
+
+def test_business_month_ends_moved_by_a_holiday_are_on_the_grid(panel):
+    # Every training date is a business month end, so the frequency is BME; March 2018
+    # ended on Good Friday, and its business-day data are dated 2018-03-29.
+    train = panel.iloc[:98].set_axis(pd.date_range(end="2018-02-28", periods=98, freq="BME"))
+    model = DynamicNelsonSiegel(decay=DECAY).fit(train)
+    assert model.freq_.freqstr == "BME"
+    block = panel.iloc[98:101].set_axis(pd.to_datetime(["2018-03-29", "2018-04-30",
+                                                        "2018-05-31"]))
+    on_grid = block.set_axis(pd.date_range("2018-03-01", periods=3, freq="BME"))
+    np.testing.assert_allclose(model.predict(block).to_numpy(),
+                               model.predict(on_grid).to_numpy())
+    model.update(block)
+    assert model.last_date_ == pd.Timestamp("2018-05-31")
 
 
 def test_cross_validation_scores_blocks_after_a_gap(panel):

@@ -192,3 +192,18 @@ def test_conformal_recalibrates_the_intervals_of_the_plain_run(two_datasets, tmp
     assert table["conformal_share"].between(0, 1).all()
     settings = json.loads((folder / "run.json").read_text())["settings"]
     assert settings["intervals"].startswith("recalibrated online")
+
+
+def test_no_diebold_mariano_test_with_fewer_origins_than_the_horizon():
+    rng = np.random.default_rng(1)
+    rows = []
+    for model in ("random-walk", "other"):
+        for origin in pd.date_range("2024-01-31", periods=9, freq="ME"):
+            actual = rng.normal(size=3)
+            rows.append(pd.DataFrame({"model": model, "horizon": 12, "origin": origin,
+                                      "series": range(3), "actual": actual,
+                                      "forecast": actual + rng.normal(size=3)}))
+    table = leaderboard(pd.concat(rows, ignore_index=True), {})
+    assert table["dm_pvalue"].isna().all() and table["rmse"].notna().all()
+    assert summary_verdict(cross_dataset_summary({"short": table}))[0].startswith(
+        "0 Diebold-Mariano tests")
