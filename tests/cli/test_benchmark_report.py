@@ -106,7 +106,7 @@ def test_progress_lines_when_not_on_a_terminal(tmp_path, capsys):
     total = int(re.search(r"0/(\d+) origins", lines[0]).group(1))
     assert lines[0] == f"[2/2] us-zero: ns-var: 0/{total} origins"
     assert f"[2/2] us-zero: ns-var: {total}/{total} origins" in lines
-    assert re.fullmatch(rf"\[2/2\] ns-var: {total} origins, \d+ fits in [0-9.]+ s",
+    assert re.fullmatch(rf"\[2/2\] us-zero: ns-var: {total} origins, \d+ fits in [0-9.]+ s",
                         lines[-1])
     # Refits every 6 of the ~57 test dates: progress moves in several steps.
     assert len(lines) >= 5
