@@ -112,7 +112,7 @@ class MultiQuantileRegressor(BaseWindowRegressor):
     >>> y = X @ [1.0, -0.5, 0.2] + rng.normal(size=200)
     >>> model = MultiQuantileRegressor(QuantileRegressor(alpha=0.0),
     ...                                quantiles=(0.1, 0.5, 0.9)).fit(X, y)
-    >>> model.predict_quantiles(X[:2]).shape
+    >>> model.predict_quantiles(X[:2], (0.1, 0.5, 0.9)).shape
     (2, 3)
     >>> model.predict_interval(X[:2], coverage=0.8).shape
     (2, 2)
