@@ -207,3 +207,16 @@ def test_no_diebold_mariano_test_with_fewer_origins_than_the_horizon():
     assert table["dm_pvalue"].isna().all() and table["rmse"].notna().all()
     assert summary_verdict(cross_dataset_summary({"short": table}))[0].startswith(
         "0 Diebold-Mariano tests")
+
+
+def test_warnings_of_the_tests_are_kept_with_the_others(tmp_path, capsys):
+    # Few origins: some long-run variances of the Diebold-Mariano tests need the
+    # Bartlett kernel, which the test warns about.
+    folder = tmp_path / "out"
+    assert main(["benchmark", "--dataset", "us-zero", "--models", "random-walk,ns-var,nss-var",
+                 "--start", "2016-01-01", "--test-start", "2024-01-01", "--quiet",
+                 "--output", str(folder)]) == 0
+    warned = json.loads((folder / "run.json").read_text())["warnings"]
+    assert any(line.startswith("us-zero: leaderboard warned") and "Bartlett" in line
+               for line in warned)
+    assert capsys.readouterr().err == ""
