@@ -63,6 +63,7 @@ from skyield.utils import (
     validate_params,
     validate_windows,
 )
+from skyield.utils._dates import _PERIOD, _offset_frequency, _periods
 
 __all__ = [
     "DEFAULT_COVERAGE",
@@ -562,21 +563,6 @@ def _index_frequency(index):
     return None if inferred is None else pd.tseries.frequencies.to_offset(inferred)
 
 
-def _calendar_period(freq):
-    """The period alias of ``freq`` when it steps one calendar month, quarter or year
-    (month ends or starts, calendar or business days), else None."""
-    from skyield.utils._dates import _PERIOD, _offset_frequency
-
-    return _PERIOD.get(_offset_frequency(freq))
-
-
-def _as_period(dates, unit):
-    """Dates (one or an index) as calendar periods of ``unit``, time zone dropped."""
-    if isinstance(dates, pd.Timestamp):
-        return pd.Period(dates.tz_localize(None) if dates.tz is not None else dates, unit)
-    return (dates.tz_convert(None) if dates.tz is not None else dates).to_period(unit)
-
-
 def _following_dates(last, freq, steps):
     """The ``steps`` dates after ``last`` at frequency ``freq``."""
     if isinstance(last, pd.Period):
@@ -726,14 +712,15 @@ class BaseSequenceModel(BaseEstimator):
             )
         if self.freq_ is None:
             return 0
-        unit = None if isinstance(first, pd.Period) else _calendar_period(self.freq_)
-        if unit is not None:
-            # Monthly (quarterly, annual) dates are on the grid by calendar period: a
-            # business month end moved by a holiday (2018-03-29) is that month's date,
-            # whichever month ends the dates seen happened to fall on.
-            last, index = _as_period(self.last_date_, unit), _as_period(index, unit)
+        frequency = None if isinstance(first, pd.Period) else _offset_frequency(self.freq_)
+        if frequency in _PERIOD:  # monthly, quarterly, annual
+            # Monthly (quarterly, annual) dates are on the grid by calendar period, as the
+            # data intake reads them: a business month end moved by a holiday (2018-03-29)
+            # is that month's date, whichever month ends the dates seen fell on.
+            last = _periods(pd.DatetimeIndex([self.last_date_]), frequency)[0]
+            index = _periods(index, frequency)
             grid = pd.period_range(start=last + 1, end=max(index[-1], last + len(index)),
-                                   freq=unit)
+                                   freq=last.freq)
         else:
             grid = _following_dates(self.last_date_, self.freq_,
                                     self._periods_between(self.last_date_, index[-1]))

@@ -56,7 +56,7 @@ def _bounds(results, column):
     return values.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _check_results(results, by):
+def _check_results(results, by, pool_families):
     """The group keys, bounds, actuals and date codes of backtest rows, checked."""
     if not isinstance(results, pd.DataFrame):
         raise TypeError(
@@ -91,7 +91,9 @@ def _check_results(results, by):
     if crossed.any():
         raise ValueError(f"lower > upper in {int(crossed.sum())} row(s), the first "
                          f"{_row_label(results, np.argmax(crossed))}")
-    keys = [c for c in GROUP_COLUMNS if c in results.columns and c not in by] + by
+    pooled = {"family"} if pool_families else set()
+    keys = [c for c in GROUP_COLUMNS
+            if c in results.columns and c not in by and c not in pooled] + by
     groups = results.groupby(keys, sort=False, dropna=False).ngroup().to_numpy() if keys \
         else np.zeros(len(results), dtype=int)
     return groups, lower, upper, actual, _date_codes(results)
@@ -133,7 +135,7 @@ def _running_corrections(scores, ends, n_used, coverage):
 
 
 def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "series"),
-                          min_scores=None, score_window=None):
+                          min_scores=None, score_window=None, pool_families=False):
     """Recalibrate the intervals of backtest rows online, from outcomes known at each origin.
 
     Conformalized quantile regression on the rows of
@@ -170,6 +172,11 @@ def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "se
     score_window : int, default=None
         Use only the ``score_window`` most recent scores (by target date, ties in row
         order) known at each origin; None uses all of them. At least ``min_scores``.
+    pool_families : bool, default=False
+        Pool the curve families of a multi-curve backtest: one group for all of them
+        (per model and ``by``) instead of one per family. With few origins, scores per
+        family leave most rows without ``min_scores`` of them; ``"cqr-r"`` puts families
+        of different volatility on one scale.
 
     Returns
     -------
@@ -199,7 +206,8 @@ def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "se
     Notes
     -----
     **Groups and scores.** A group is the rows with one value of each of ``model`` (when
-    present), ``family`` (when present) and the columns of ``by``. A row with an
+    present), ``family`` (when present, unless ``pool_families``) and the columns of
+    ``by``. A row with an
     interval and an observed ``actual`` ``y`` gives the score ``max(lower - y, y -
     upper)`` (``"cqr"``; divided by ``upper - lower`` for ``"cqr-r"``): negative inside
     the interval, the distance outside it otherwise. Rows without an interval, or with
@@ -275,7 +283,9 @@ def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "se
     if score_window is not None and score_window < min_scores:
         raise ValueError(f"score_window={score_window} is smaller than "
                          f"min_scores={min_scores}: no row could be recalibrated")
-    groups, lower, upper, actual, (origin, target) = _check_results(results, by)
+    check_param(pool_families, "pool_families", ["boolean"], owner=_NAME)
+    groups, lower, upper, actual, (origin, target) = _check_results(results, by,
+                                                                    pool_families)
 
     has_interval = ~np.isnan(lower)
     width = upper - lower

@@ -462,10 +462,7 @@ def _conformal(results, coverage):
     """
     from skyield.calibration import conformalize_backtest
 
-    if "family" not in results:
-        return conformalize_backtest(results, coverage, method="cqr-r")
-    pooled = conformalize_backtest(results.drop(columns="family"), coverage, method="cqr-r")
-    return pooled.assign(family=results["family"])[[*results.columns, "conformal"]]
+    return conformalize_backtest(results, coverage, method="cqr-r", pool_families=True)
 
 
 def _settings(args, horizons, runs):

@@ -157,7 +157,7 @@ def resolve_datasets(text):
     text = str(text).strip()
     if text == ALL:
         return list(BUNDLED)
-    parts = [part.strip() for part in text.split(",") if part.strip()]
+    parts = _listed(text)
     if not parts:
         raise ValueError("--dataset is empty")
     known = [aliases.get(part, part) for part in parts]
@@ -267,18 +267,19 @@ def _date_option(value, option):
 
 
 def _label(column):
-    """A column as labelled: years as a number (``3``), labels quoted (``'3Y'``)."""
-    return f"{column:g}" if isinstance(column, (float, np.floating)) else repr(column)
+    """A column as labelled in the source: years as a number (``3``), else its text."""
+    return f"{column:g}" if isinstance(column, (float, np.floating)) else str(column)
 
 
 def _listed(text):
+    """The non-empty items of a comma-separated option, stripped."""
     return [part.strip() for part in str(text).split(",") if part.strip()]
 
 
 def _selected_maturities(text):
     if text is None or text == "all":
         return None
-    values = [part.strip() for part in str(text).split(",") if part.strip()]
+    values = _listed(text)
     if not values:
         raise ValueError("--maturities is empty; give labels or years, or 'all'")
     return values
@@ -333,12 +334,14 @@ def _check_missing(frame, source, allow_missing):
     if allow_missing or not missing.any():
         return
     row, col = np.argwhere(missing)[0]
+    column = frame.columns[col]  # years as a number (3), a file's labels quoted ('5Y')
+    column = _label(column) if isinstance(column, (float, np.floating)) else repr(column)
     where = frame.index[row]
     where = (f"family {where[0]!r}, {where[1]:%Y-%m-%d}" if isinstance(where, tuple)
              else f"{where:%Y-%m-%d}")
     raise ValueError(
         f"{source} has {int(missing.sum())} missing value(s); the first on "
-        f"{where}, column {_label(frame.columns[col])}. Choose --maturities "
+        f"{where}, column {column}. Choose --maturities "
         f"and --start/--end without them, or --allow-missing for a model that handles "
         f"missing values (nnss)")
 
@@ -381,7 +384,7 @@ def load_data(args, name=None):
     else:
         frame, frequency, settings = _user_file(args, start, end)
         source, test_start, shown = str(name), CSV_TEST_START, None
-    labels = [_label(label).strip("'") for label in frame.columns]
+    labels = [_label(label) for label in frame.columns]
     _check_missing(frame, name, args.allow_missing)
     maturities = _checked_maturities(frame, name, args.allow_missing)
     units = "percent"

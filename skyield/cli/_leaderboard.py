@@ -116,15 +116,13 @@ def summary_lines(table, level=0.05):
     return lines
 
 
-def cross_dataset_summary(tables, level=0.05):
+def cross_dataset_summary(tables):
     """Every model against the random walk on every dataset, in one table.
 
     Parameters
     ----------
     tables : dict of {dataset: DataFrame}
         The :func:`leaderboard` of each dataset.
-    level : float, default=0.05
-        Level of the Diebold-Mariano tests, before and after the adjustment.
 
     Returns
     -------
@@ -134,7 +132,8 @@ def cross_dataset_summary(tables, level=0.05):
         ``dm_stat``, ``dm_pvalue``, and ``holm_pvalue``, the p-value adjusted by Holm's
         step-down rule over every test of the table
         (:func:`skyield.metrics.adjust_pvalues`): a model beats the random walk over the
-        whole family of tests when ``holm_pvalue < level`` and ``dm_stat < 0``.
+        whole family of tests at level ``alpha`` when ``holm_pvalue < alpha`` and
+        ``dm_stat < 0``.
     """
     rows = []
     for dataset, table in tables.items():

@@ -29,10 +29,11 @@ def stream(n_origins=200, *, horizons=(1,), series=("2Y", "10Y"), half_width=1.0
 
 
 def brute_force(results, coverage, *, method="cqr", by=("horizon", "series"),
-                min_scores=None, score_window=None):
+                min_scores=None, score_window=None, pool_families=False):
     """The rule row by row: the scores of the group whose target date <= the origin."""
     min_scores = min_conformal_scores(coverage) if min_scores is None else min_scores
-    keys = [c for c in ("model", "family") if c in results] + list(by)
+    separate = ("model",) if pool_families else ("model", "family")
+    keys = [c for c in separate if c in results] + list(by)
     lower, upper = results["lower"].to_numpy(), results["upper"].to_numpy()
     actual = results["actual"].to_numpy()
     width = upper - lower if method == "cqr-r" else np.ones(len(results))
@@ -83,7 +84,8 @@ def messy_frame():
 
 @pytest.mark.parametrize("method", ["cqr", "cqr-r"])
 @pytest.mark.parametrize("options", [{}, {"min_scores": 25}, {"score_window": 22},
-                                     {"by": ("horizon",)}, {"by": ()}])
+                                     {"by": ("horizon",)}, {"by": ()},
+                                     {"pool_families": True}])
 def test_matches_the_rule_applied_row_by_row(method, options):
     frame = messy_frame()
     got = conformalize_backtest(frame, 0.9, method=method, **options)
