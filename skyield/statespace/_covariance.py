@@ -13,16 +13,20 @@ list of distinct covariances and, for each date, the index of its own.
 
 How the dates before the steady state are computed:
 
-* the first ``_SEQUENTIAL_STEPS`` dates one by one (:class:`_Steps`, a hand-written
-  reverse pass of a few small products per date), a few more when the geometric decay
-  of the changes says that they will be enough;
+* the first ``_SEQUENTIAL_STEPS`` dates one by one (:class:`_Steps`: stepped in numpy
+  on the host, with a hand-written reverse pass of a few small products per date), a
+  few more when the geometric decay of the changes says that they will be enough;
 * otherwise the steady state itself, by doubling, and all remaining dates at once from
   the closed-form solution of the Riccati recursion around it
   (:func:`_closed_form`): a few dozen batched operations however slowly the
   recursion converges.
 
 Where there is no steady state (an unstable state that a pattern does not observe) the
-run is stepped date by date to its end. Everything is plain torch, so that autograd,
+run is stepped date by date to its end. The single steps, the doubling and the
+convergence tests work on the host, in numpy, whatever the device: they handle a few
+k x k matrices at a time, where each torch operation would cost several times more in
+dispatch than in arithmetic. Everything else is torch, and the host parts are wrapped in
+autograd functions or differentiated by the implicit function theorem, so that autograd,
 batching and CUDA work throughout.
 
 References
@@ -41,6 +45,7 @@ import numpy as np
 import torch
 
 from ._model import lyapunov_ex
+from ._validation import host
 
 #: Covariances closer than this to the steady state, or to the covariance of the date
 #: before, (largest absolute difference over the largest absolute entry, worst batch
@@ -163,9 +168,9 @@ def _run(P, T, Q, lam, length, tolerance):
         if done == length:
             return predicted, filtered, infos
         change = _relative_change(filtered[:, checked - 1], filtered[:, checked:])
-        hits = (change <= tolerance).nonzero()
-        if hits.numel():
-            keep = checked + int(hits[0, 0]) + 1
+        hits = np.flatnonzero(change <= tolerance)
+        if hits.size:
+            keep = checked + int(hits[0]) + 1
             return predicted[:, :keep], filtered[:, :keep], infos[:, :keep]
         # Converging geometrically: a few more single steps reach the tolerance?
         steps = _steps_to_tolerance(change, tolerance)
@@ -183,9 +188,9 @@ def _run(P, T, Q, lam, length, tolerance):
     while done < length and steady is not None:
         size = min(length - done, _closed_form_dates(steady, filtered[:, -1], T, Q, tolerance))
         predicted, filtered, infos = _closed_form(_predict(filtered[:, -1], T, Q), steady, lam, size)
-        hits = (_distance(filtered, steady[0]) <= tolerance).nonzero()
-        if hits.numel():
-            keep = int(hits[0, 0]) + 1
+        hits = np.flatnonzero(_distance(filtered, steady[0]) <= tolerance)
+        if hits.size:
+            keep = int(hits[0]) + 1
             parts.append((predicted[:, :keep], filtered[:, :keep], infos[:, :keep]))
             break
         parts.append((predicted, filtered, infos))
@@ -199,8 +204,61 @@ def _run(P, T, Q, lam, length, tolerance):
 
 def _steps(P, T, Q, lam, steps):
     """``steps`` single steps from the predicted ``P``: (predicted, filtered, info)."""
-    filtered, predicted, info = _Steps.apply(P, lam[:, None].expand(-1, steps, -1, -1), T, T.mT, Q)
+    args = (P, lam[:, None].expand(-1, steps, -1, -1), T, T.mT, Q)
+    if torch.is_grad_enabled() and any(x.requires_grad for x in args):
+        filtered, predicted, info = _Steps.apply(*args)
+    else:
+        # Nothing to differentiate: the recursion without the autograd function.
+        filtered, predicted, info, _ = _forward_steps(*args, keep=False)
     return predicted[:, :-1], filtered, info
+
+
+def _forward_steps(state, update, t_left, t_right, q, keep):
+    """The recursion of :class:`_Steps`, stepped on the host.
+
+    Returns filtered (N, s, k, k), predicted (N, s + 1, k, k) and info (N, s) tensors
+    on the device of ``state``; with ``keep``, also ``G_t^{-1}`` of each date
+    (N, s, k, k) for the reverse pass, else None. ``info`` is zero: a singular system
+    raises here. The few k x k matrices of each date
+    are stepped in numpy whatever the device, as the doubling of the steady state is: a
+    numpy operation on them costs about a microsecond, a torch one several, and this loop
+    is most of a filter's fixed cost.
+    """
+    P, S, L, R, Qh = (host(x) for x in (state, update, t_left, t_right, q))
+    N, steps, k = S.shape[0], S.shape[1], P.shape[-1]
+    eye = np.eye(k)
+    filtered = np.empty((N, steps, k, k))
+    predicted = np.empty((N, steps + 1, k, k))
+    inverses = np.empty((N, steps, k, k)) if keep else None
+    predicted[:, 0] = P
+    for t in range(steps):
+        gain_system = eye + P @ S[:, t]
+        if keep:
+            # One solve gives the filtered covariance and G^{-1} for the reverse pass.
+            both = _solve(gain_system, np.concatenate([P, np.broadcast_to(eye, P.shape)], axis=-1))
+            P, inverses[:, t] = both[..., :k], both[..., k:]
+        else:
+            P = _solve(gain_system, P)
+        filtered[:, t] = P
+        P = L @ P @ R + Qh
+        predicted[:, t + 1] = P
+
+    def to_device(array):
+        return None if array is None else torch.from_numpy(array).to(state.device)
+
+    info = torch.zeros((N, steps), dtype=torch.int32, device=state.device)
+    return to_device(filtered), to_device(predicted), info, to_device(inverses)
+
+
+def _solve(system, rhs):
+    try:
+        return np.linalg.solve(system, rhs)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            "The Kalman update met a singular system before the covariances settled; the "
+            "model matrices are not valid covariances (check that Q and P0 are positive "
+            "semi-definite)."
+        ) from None
 
 
 class _Steps(torch.autograd.Function):
@@ -224,34 +282,13 @@ class _Steps(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, state, update, t_left, t_right, q):
-        size = state.shape[-1]
-        eye = torch.eye(size, dtype=state.dtype, device=state.device)
-        eye_batch = eye.expand_as(state)
         keep = any(ctx.needs_input_grad)
-        inputs, filtered, predicted, inverses, infos = [], [], [state], [], []
-        for update_t in update.unbind(1):
-            gain_system = torch.baddbmm(eye, state, update_t)
-            if keep:
-                # One solve gives the filtered covariance and G^{-1} for the reverse pass.
-                inputs.append(state)
-                both, info = torch.linalg.solve_ex(gain_system, torch.cat([state, eye_batch], dim=-1))
-                state = both[..., :size]
-                inverses.append(both[..., size:])
-            else:
-                state, info = torch.linalg.solve_ex(gain_system, state)
-            filtered.append(state)
-            infos.append(info)
-            state = torch.baddbmm(q, torch.bmm(t_left, state), t_right)
-            predicted.append(state)
-        filtered = torch.stack(filtered, dim=1)
-        info = torch.stack(infos, dim=-1)
+        filtered, predicted, info, inverses = _forward_steps(state, update, t_left, t_right, q, keep)
         ctx.mark_non_differentiable(info)
         if keep:
-            ctx.save_for_backward(
-                inputs[0], torch.stack(inputs, dim=1), filtered, torch.stack(inverses, dim=1),
-                update, t_left, t_right, q,
-            )
-        return filtered, torch.stack(predicted, dim=1), info
+            ctx.save_for_backward(state, predicted[:, :-1], filtered, inverses,
+                                  update, t_left, t_right, q)
+        return filtered, predicted, info
 
     @staticmethod
     def backward(ctx, d_filtered, d_predicted, _):
@@ -316,18 +353,18 @@ def _relative_change(previous, block):
     """Change of each covariance of ``block`` from the one before, worst batch member.
 
     ``previous`` (N, k, k) precedes ``block`` (N, s, k, k); the change is the largest
-    absolute difference over the largest absolute entry. Returns a tensor of shape (s,).
+    absolute difference over the largest absolute entry. Returns an array of shape (s,)
+    (computed on the host, as every convergence test here).
     """
-    with torch.no_grad():
-        before = torch.cat([previous[:, None], block[:, :-1]], dim=1)
-        change = (block - before).abs().amax(dim=(-2, -1))
-        scale = block.abs().amax(dim=(-2, -1))
-        return torch.where(change > 0, change / scale, 0.0).amax(dim=0)
+    block = host(block)
+    before = np.concatenate([host(previous)[:, None], block[:, :-1]], axis=1)
+    return _relative(np.abs(block - before).max(axis=(-2, -1)),
+                     np.abs(block).max(axis=(-2, -1)))
 
 
 def _steps_to_tolerance(change, tolerance):
     """Steps until the change falls below ``tolerance`` at its last rate, or None."""
-    if change.numel() < 2:
+    if change.size < 2:
         return None
     last, rate = float(change[-1]), float(change[-1] / change[-2])
     if not 0.0 < rate < 1.0:
@@ -446,7 +483,12 @@ def _closed_form(P, steady, lam, size):
 def _distance(block, reference):
     """Largest absolute difference of ``block`` (N, s, k, k) from ``reference`` (N, k, k),
     over the largest absolute entry of ``reference``, worst batch member: shape (s,)."""
-    with torch.no_grad():
-        change = (block - reference[:, None]).abs().amax(dim=(-2, -1))
-        scale = reference.abs().amax(dim=(-2, -1))[:, None]
-        return torch.where(change > 0, change / scale, 0.0).amax(dim=0)
+    reference = host(reference)
+    return _relative(np.abs(host(block) - reference[:, None]).max(axis=(-2, -1)),
+                     np.abs(reference).max(axis=(-2, -1))[:, None])
+
+
+def _relative(change, scale):
+    """``change / scale`` where ``change`` is nonzero (0 elsewhere), worst batch member."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(change > 0, change / scale, 0.0).max(axis=0)

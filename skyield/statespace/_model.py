@@ -11,6 +11,7 @@ date* given no observations (statsmodels' convention), not those of an earlier s
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ._validation import (
@@ -18,10 +19,12 @@ from ._validation import (
     as_tensor,
     batch_index_note,
     broadcast_batch_shapes,
+    broadcast_shapes,
     check_core_shape,
     check_finite,
     check_psd,
     check_symmetric,
+    host,
     resolve_device,
 )
 
@@ -147,7 +150,7 @@ def lyapunov_ex(T, Q):
     kk = k * k
     # Row (i, j), column (l, m) of the Kronecker product is T_il T_jm.
     kron = (T[..., :, None, :, None] * T[..., None, :, None, :]).reshape(*T.shape[:-2], kk, kk)
-    batch = torch.broadcast_shapes(kron.shape[:-2], Q.shape[:-2])
+    batch = broadcast_shapes(kron.shape[:-2], Q.shape[:-2])
     eye = torch.eye(kk, dtype=T.dtype, device=T.device)
     rhs = Q.reshape(*Q.shape[:-2], kk).expand(*batch, kk)
     P, info = torch.linalg.solve_ex((eye - kron).expand(*batch, kk, kk), rhs)
@@ -210,9 +213,9 @@ def stationary_moments(T, Q, c=None):
 
 
 def _stationary_moments(T, Q, c):
-    radius = torch.linalg.eigvals(T.detach()).abs().amax(dim=-1)
+    radius = np.abs(host(torch.linalg.eigvals(T.detach()))).max(axis=-1)
     unstable = radius >= 1.0
-    if bool(unstable.any()):
+    if unstable.any():
         worst = float(radius.max())
         raise ValueError(
             "init='stationary' needs a stable transition matrix T (all eigenvalues inside "
@@ -221,7 +224,7 @@ def _stationary_moments(T, Q, c):
         )
     k = T.shape[-1]
     eye = torch.eye(k, dtype=T.dtype, device=T.device)
-    batch = torch.broadcast_shapes(T.shape[:-2], c.shape[:-1])
+    batch = broadcast_shapes(T.shape[:-2], c.shape[:-1])
     # Stable T: neither system is singular, so no synchronising checks.
     mean = torch.linalg.solve_ex((eye - T).expand(*batch, k, k), c.expand(*batch, k))[0]
     return mean, lyapunov_ex(T, Q)[0]
@@ -286,7 +289,7 @@ def build_model(y, Z, T, H, Q, a0, P0, c, d, init):
         P0_t = DIFFUSE_VARIANCE * torch.eye(k, dtype=DTYPE, device=device)
     else:
         a0_t, P0_t = tensors["a0"], tensors["P0"]
-    batch_shape = torch.broadcast_shapes(batch_shape, a0_t.shape[:-1], P0_t.shape[:-2])
+    batch_shape = broadcast_shapes(batch_shape, a0_t.shape[:-1], P0_t.shape[:-2])
     model = StateSpaceModel(
         Z=Z, T=Tm, H=tensors["H"], Q=Qm, c=cm, d=tensors["d"], a0=a0_t, P0=P0_t,
         init=init, batch_shape=batch_shape,

@@ -22,9 +22,10 @@ per date.
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from ._validation import DTYPE, batch_index_note
+from ._validation import DTYPE, batch_index_note, host
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -94,16 +95,22 @@ def whiten(model, y, chol=None):
     Z = flatten_batch(model.Z, bs, 2)
     d = flatten_batch(model.d, bs, 1)
     y = flatten_batch(y, bs, 2)
-    observed = ~torch.isnan(y)
-    if bool(observed.all()):
+    if not _any_nan(y):
         return _whiten_complete(L, Z, d, y)
-    return _whiten_missing(flatten_batch(model.H, bs, 2), Z, d, y, observed)
+    return _whiten_missing(flatten_batch(model.H, bs, 2), Z, d, y, ~torch.isnan(y))
+
+
+def _any_nan(y):
+    """Whether ``y`` holds a NaN (read on the host when it is there already)."""
+    if y.device.type == "cpu":
+        return bool(np.isnan(host(y)).any())
+    return bool(torch.isnan(y).any())
 
 
 def _whiten_complete(L, Z, d, y):
     M = Z.shape[-2]
     sd = torch.diagonal(L, dim1=-2, dim2=-1)
-    if not L.requires_grad and bool((L == torch.diag_embed(sd)).all()):
+    if not L.requires_grad and _is_diagonal(host(L)):
         # Diagonal H: whitening is a division. (Not under autograd: the gradient with
         # respect to the off-diagonal entries of H needs the general form.)
         Zstar = Z / sd[..., None]
@@ -112,7 +119,7 @@ def _whiten_complete(L, Z, d, y):
         Zstar = torch.linalg.solve_triangular(L, Z, upper=False)
         ystar = torch.linalg.solve_triangular(L, (y - d[:, None, :]).mT, upper=False).mT.contiguous()
     logdet_h = 2.0 * torch.log(sd).sum(-1)
-    lam = (Zstar.mT @ Zstar)[:, None]
+    lam = torch.bmm(Zstar.mT, Zstar)[:, None]
     return Whitened(
         ystar=ystar,
         Zstar=Zstar[:, None],
@@ -165,9 +172,18 @@ def _whiten_missing(H, Z, d, y, observed):
                     patterns=patterns, pattern_index=pattern_index)
 
 
+def _is_diagonal(matrices):
+    """Whether the matrices of the array ``matrices`` (..., p, p) are all diagonal."""
+    return not np.any(matrices * (1.0 - np.eye(matrices.shape[-1])))
+
+
 def matvec(A, x):
-    """Batched matrix-vector product: (..., p, q) @ (..., q) -> (..., p)."""
-    return (A @ x[..., None])[..., 0]
+    """Batched matrix-vector product: (..., p, q) @ (..., q) -> (..., p).
+
+    A product and a sum: for the small matrices of the filters this is three operations
+    where a batched ``matmul`` dispatches about eight (expansions, reshapes, views).
+    """
+    return (A * x.unsqueeze(-2)).sum(-1)
 
 
 def symmetrize(P):
@@ -216,7 +232,7 @@ def loglike_per_date(w, a_pred, logdet_f, filtered_times):
     if Zstar.shape[1] == 1:
         N = a_pred.shape[0]
         v = torch.baddbmm(w.ystar.expand(N, -1, -1), a_pred, Zstar[:, 0].mT.expand(N, -1, -1), alpha=-1.0)
-        u = v @ Zstar[:, 0]
+        u = torch.bmm(v, Zstar[:, 0].expand(N, -1, -1))
     else:
         v = w.ystar - matvec(Zstar, a_pred)
         u = matvec(Zstar.mT, v)

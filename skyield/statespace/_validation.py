@@ -107,37 +107,50 @@ def _origin_note(symbols, dims, source):
     return " with " + " and ".join(notes) + f" taken from {source}"
 
 
+def host(tensor):
+    """``tensor`` detached, as a numpy array on the host (no copy for a CPU tensor).
+
+    The checks below read the small model matrices there: a numpy operation on a few
+    dozen numbers costs about a microsecond, a torch operation several, and a check is
+    a handful of them on every filter call.
+    """
+    return (tensor.detach() if tensor.requires_grad else tensor).cpu().numpy()
+
+
 def check_finite(tensor, name):
     """Raise if ``tensor`` holds NaN or infinite values."""
-    if not bool(torch.isfinite(tensor).all()):
-        index = tuple(int(i) for i in (~torch.isfinite(tensor)).nonzero()[0])
+    values = host(tensor)
+    finite = np.isfinite(values)
+    if not finite.all():
+        index = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise ValueError(f"{name} contains NaN or infinite values (first at index {index}).")
 
 
 def check_symmetric(tensor, name, rtol=1e-8):
     """Raise if the matrices in ``tensor`` (shape (..., p, p)) are not symmetric."""
-    gap = (tensor - tensor.mT).abs().detach()
-    scale = tensor.abs().detach().amax(dim=(-2, -1), keepdim=True).clamp_min(1.0)
-    bad = (gap > rtol * scale).any(dim=(-2, -1))
-    if bool(bad.any()):
-        where = _batch_index_note(bad)
-        raise ValueError(f"{name} must be symmetric{where}.")
+    values = host(tensor)
+    gap = np.abs(values - values.swapaxes(-1, -2))
+    scale = np.maximum(np.abs(values).max(axis=(-2, -1), keepdims=True), 1.0)
+    bad = (gap > rtol * scale).any(axis=(-2, -1))
+    if bad.any():
+        raise ValueError(f"{name} must be symmetric{_batch_index_note(bad)}.")
 
 
 def check_psd(tensor, name, rtol=1e-10):
     """Raise if the symmetric matrices in ``tensor`` have a clearly negative eigenvalue."""
-    eig = torch.linalg.eigvalsh(tensor.detach())
-    scale = eig.abs().amax(dim=-1).clamp_min(torch.finfo(DTYPE).tiny)
+    eig = host(torch.linalg.eigvalsh(tensor.detach()))
+    scale = np.maximum(np.abs(eig).max(axis=-1), np.finfo(np.float64).tiny)
     bad = eig[..., 0] < -rtol * scale
-    if bool(bad.any()):
-        where = _batch_index_note(bad)
-        raise ValueError(f"{name} must be positive semi-definite{where}.")
+    if bad.any():
+        raise ValueError(f"{name} must be positive semi-definite{_batch_index_note(bad)}.")
 
 
 def _batch_index_note(bad):
+    """Where the boolean batch mask ``bad`` (tensor or array) is first True."""
+    bad = host(bad) if isinstance(bad, torch.Tensor) else np.asarray(bad)
     if bad.ndim == 0:
         return ""
-    index = tuple(int(i) for i in bad.nonzero()[0])
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
     return f" (first failure at batch index {index})"
 
 
@@ -146,11 +159,16 @@ def batch_index_note(bad):
     return _batch_index_note(bad)
 
 
+def broadcast_shapes(*shapes):
+    """``torch.broadcast_shapes`` at numpy's cost (a tenth of torch's on every call)."""
+    return torch.Size(np.broadcast_shapes(*shapes))
+
+
 def broadcast_batch_shapes(shapes):
     """Broadcast the batch shapes in ``shapes`` (a dict name -> torch.Size)."""
     try:
-        return torch.broadcast_shapes(*shapes.values())
-    except RuntimeError:
+        return broadcast_shapes(*shapes.values())
+    except ValueError:
         listed = ", ".join(f"{name} {tuple(shape)}" for name, shape in shapes.items())
         raise ValueError(
             "The batch dimensions (all but the trailing model dimensions) do not broadcast "

@@ -12,6 +12,7 @@ from statsmodels.tsa.statespace.mlemodel import MLEModel
 from threadpoolctl import threadpool_limits
 
 from skyield.statespace import _covariance as covariance_module
+from skyield.statespace import _scan as scan_module
 from skyield.statespace import (
     DIFFUSE_VARIANCE,
     FilterResult,
@@ -459,14 +460,23 @@ def assert_same_result(res, ref, atol=1e-9):
 FIELDS = ["loglike", "loglike_t", "filtered_state", "filtered_cov", "predicted_state", "predicted_cov"]
 
 
+# Few dates x members take their per-date matrices at once (one recursion), more go
+# stretch by stretch: both ways, whichever the sample's size would choose.
+BOTH_WAYS = pytest.mark.parametrize("direct_work", [0, 10**9], ids=["stretches", "at-once"])
+
+
+@BOTH_WAYS
 @pytest.mark.parametrize("missing", [False, True])
-def test_steady_state_matches_date_by_date_covariances_on_dns_model(dns, missing):
+def test_steady_state_matches_date_by_date_covariances_on_dns_model(dns, missing, direct_work, monkeypatch):
+    monkeypatch.setattr(scan_module, "_DIRECT_WORK", direct_work)
     m, y, y_missing = dns
     y = y_missing if missing else y
     assert_same_result(kalman_filter(y, **m), exact_filter(y, **m))
 
 
-def test_closed_form_transient_matches_date_by_date_covariances(monkeypatch):
+@BOTH_WAYS
+def test_closed_form_transient_matches_date_by_date_covariances(monkeypatch, direct_work):
+    monkeypatch.setattr(scan_module, "_DIRECT_WORK", direct_work)
     m = slow_model()
     y, _ = simulate_state_space(n=400, a0=np.zeros(2), random_state=3, **m)
     # Missing stretches: a series gone for 120 dates, a fully missing date, scattered NaNs.
@@ -510,7 +520,9 @@ def test_long_sample_with_slow_convergence_matches_date_by_date():
     np.testing.assert_allclose(res.filtered_state.numpy(), ref.filtered_state.numpy(), atol=1e-9)
 
 
-def test_gradients_through_closed_form_match_date_by_date():
+@BOTH_WAYS
+def test_gradients_through_closed_form_match_date_by_date(monkeypatch, direct_work):
+    monkeypatch.setattr(scan_module, "_DIRECT_WORK", direct_work)
     m = slow_model()
     y, _ = simulate_state_space(n=250, a0=np.zeros(2), random_state=6, **m)
     grads = []

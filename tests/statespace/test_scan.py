@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from skyield.statespace import _scan
 from skyield.statespace._scan import affine_scan, affine_scan_constant
 
 
@@ -15,13 +16,28 @@ def loop(Phi, b):
     return torch.stack(out, dim=1)
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 100])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 100, 700])
 def test_scans_equal_the_recursion(n):
     generator = torch.Generator().manual_seed(n)
     Phi = 0.5 * torch.rand(2, n, 3, 3, dtype=torch.float64, generator=generator)
     b = torch.randn(2, n, 3, dtype=torch.float64, generator=generator)
     torch.testing.assert_close(affine_scan(Phi, b), loop(Phi, b), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(affine_scan_constant(Phi[:, 0], b), loop(Phi[:, 0], b), rtol=1e-12, atol=1e-12)
+    # Each way of computing them, whichever the device and size would choose.
+    for way in (_scan._scan, _scan._short_recursion, _scan._banded_recursion):
+        torch.testing.assert_close(way(Phi, b), loop(Phi, b), rtol=1e-12, atol=1e-12)
+    for way in (_scan._scan_constant, _scan._banded_recursion):
+        torch.testing.assert_close(way(Phi[:, 0], b), loop(Phi[:, 0], b), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("direct_work", [0, 10**9])
+def test_constant_scan_blocked_and_doubling_directly(monkeypatch, direct_work):
+    # Both ways of the constant-matrix scan, whichever the size would choose.
+    monkeypatch.setattr(_scan, "_DIRECT_WORK", direct_work)
+    generator = torch.Generator().manual_seed(3)
+    Phi = 0.5 * torch.rand(2, 3, 3, dtype=torch.float64, generator=generator)
+    b = torch.randn(2, 300, 3, dtype=torch.float64, generator=generator)
+    torch.testing.assert_close(affine_scan_constant(Phi, b), loop(Phi, b), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("n", [1, 4, 7])
