@@ -24,6 +24,7 @@ from ._validation import (
     check_finite,
     check_psd,
     check_symmetric,
+    has_values,
     host,
     resolve_device,
 )
@@ -266,7 +267,7 @@ def build_model(y, Z, T, H, Q, a0, P0, c, d, init):
     batch_shape = broadcast_batch_shapes(batch_shapes)
     if y.shape[-2] < 1:
         raise ValueError("y must contain at least one date (y.shape[-2] >= 1).")
-    if bool(torch.isinf(y).any()):
+    if has_values(y, "inf"):
         index = tuple(int(i) for i in torch.isinf(y).nonzero()[0])
         raise ValueError(
             f"y contains infinite values (first at index {index}); only NaN marks a missing value."

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._validation import DTYPE, batch_index_note, host
+from ._validation import DTYPE, batch_index_note, has_values, host
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -95,16 +95,9 @@ def whiten(model, y, chol=None):
     Z = flatten_batch(model.Z, bs, 2)
     d = flatten_batch(model.d, bs, 1)
     y = flatten_batch(y, bs, 2)
-    if not _any_nan(y):
+    if not has_values(y, "nan"):
         return _whiten_complete(L, Z, d, y)
     return _whiten_missing(flatten_batch(model.H, bs, 2), Z, d, y, ~torch.isnan(y))
-
-
-def _any_nan(y):
-    """Whether ``y`` holds a NaN (read on the host when it is there already)."""
-    if y.device.type == "cpu":
-        return bool(np.isnan(host(y)).any())
-    return bool(torch.isnan(y).any())
 
 
 def _whiten_complete(L, Z, d, y):
@@ -172,18 +165,15 @@ def _whiten_missing(H, Z, d, y, observed):
                     patterns=patterns, pattern_index=pattern_index)
 
 
-def _is_diagonal(matrices):
-    """Whether the matrices of the array ``matrices`` (..., p, p) are all diagonal."""
-    return not np.any(matrices * (1.0 - np.eye(matrices.shape[-1])))
+def _is_diagonal(factors):
+    """Whether the lower triangular matrices of the array ``factors`` (..., p, p) are all
+    diagonal."""
+    return not np.tril(factors, -1).any()
 
 
 def matvec(A, x):
-    """Batched matrix-vector product: (..., p, q) @ (..., q) -> (..., p).
-
-    A product and a sum: for the small matrices of the filters this is three operations
-    where a batched ``matmul`` dispatches about eight (expansions, reshapes, views).
-    """
-    return (A * x.unsqueeze(-2)).sum(-1)
+    """Batched matrix-vector product: (..., p, q) @ (..., q) -> (..., p)."""
+    return (A @ x[..., None])[..., 0]
 
 
 def symmetrize(P):

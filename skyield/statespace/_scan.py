@@ -117,9 +117,10 @@ def _banded_recursion(Phi, b):
     phi = host(Phi) if Phi.ndim == 4 else host(Phi)[:, None]
     phi = np.broadcast_to(phi, (phi.shape[0], n, k, k))[:, 1:]
     # Lower band storage: row k + a - c, column (j - 1) k + c holds -Phi_j[a, c].
-    i = np.arange(k)
     band = np.zeros((N, 2 * k, n * k))
-    band[:, k + i[:, None] - i, (np.arange(n - 1) * k)[:, None, None] + i] = -phi
+    for a in range(k):
+        for c in range(k):
+            band[:, k + a - c, c:(n - 1) * k:k] = -phi[:, :, a, c]
     out = np.empty((N, n * k))
     for member in range(N):
         out[member] = dtbtrs(band[member], rhs[member, :, None], uplo="L", diag="U")[0][:, 0]
