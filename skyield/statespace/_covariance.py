@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from ._model import lyapunov_ex
+from ._observations import left_times, right_times
 from ._validation import host
 
 #: Covariances closer than this to the steady state, or to the covariance of the date
@@ -433,10 +434,13 @@ def _compose(earlier, later):
     """The map of ``earlier`` followed by ``later``, each ``(A, C, J)`` of shape (N, k, k)."""
     A_i, C_i, J_i = earlier
     A_j, C_j, J_j = later
-    system = np.eye(A_i.shape[-1]) + C_i @ J_j
-    A, C = np.split(A_j @ np.linalg.solve(system, np.concatenate([A_i, C_i], axis=-1)), 2, axis=-1)
-    C = C @ A_j.swapaxes(-1, -2) + C_j
-    J = A_i.swapaxes(-1, -2) @ np.linalg.solve(system.swapaxes(-1, -2), J_j) @ A_i + J_i
+    # (I + C_i J_j)^{-1} once, for both solves (one with its transpose): I + C J with C
+    # and J positive semi-definite has eigenvalues of at least one.
+    inverse = np.linalg.inv(np.eye(A_i.shape[-1]) + C_i @ J_j)
+    left = A_j @ inverse
+    A = left @ A_i
+    C = left @ C_i @ A_j.swapaxes(-1, -2) + C_j
+    J = A_i.swapaxes(-1, -2) @ inverse.swapaxes(-1, -2) @ J_j @ A_i + J_i
     return A, 0.5 * (C + C.swapaxes(-1, -2)), 0.5 * (J + J.swapaxes(-1, -2))
 
 
@@ -466,17 +470,17 @@ def _closed_form(P, steady, lam, size):
     k = P.shape[-1]
     eye = torch.eye(k, dtype=P.dtype, device=P.device)
     powers = eye.expand(P.shape[0], 1, k, k)
-    step = Abar[:, None]
+    step = Abar
     while powers.shape[1] < size:
-        powers = torch.cat([powers, powers @ step], dim=1)
+        powers = torch.cat([powers, right_times(powers, step)], dim=1)
         step = step @ step
     powers = powers[:, :size]
-    terms = powers.mT @ Lbar[:, None] @ powers
+    terms = powers.mT @ left_times(Lbar, powers)
     W = torch.cat([torch.zeros_like(terms[:, :1]), torch.cumsum(terms[:, :-1], dim=1)], dim=1)
-    D0 = (P - P_bar)[:, None]
-    D = powers @ torch.linalg.solve(eye + D0 @ W, D0.expand_as(W)) @ powers.mT
+    D0 = P - P_bar
+    D = powers @ torch.linalg.solve(eye + left_times(D0, W), D0[:, None].expand_as(W)) @ powers.mT
     predicted = P_bar[:, None] + 0.5 * (D + D.mT)
-    filtered, info = torch.linalg.solve_ex(eye + predicted @ lam[:, None], predicted)
+    filtered, info = torch.linalg.solve_ex(eye + right_times(predicted, lam), predicted)
     return predicted, filtered, info
 
 

@@ -26,7 +26,8 @@ import torch
 from ._covariance import STEADY_TOLERANCE, covariance_pass
 from ._covariance_form import covariance_form_moments
 from ._model import build_model
-from ._observations import flatten_batch, loglike_per_date, symmetrize, whiten
+from ._observations import (flatten_batch, left_times, loglike_per_date, right_times, symmetrize,
+                            whiten)
 from ._results import FilterResult
 from ._scan import per_date, segments_of, state_means
 from ._validation import check_psd, host
@@ -157,11 +158,17 @@ def filter_moments(model, y, tolerance=STEADY_TOLERANCE):
     segments = segments_of(cov.steady, cov.state_index)
     P_filt = symmetrize(cov.filtered)
     # a_{t+1} = c + T a_{t|t} with a_{t|t} = (I - P_{t|t} Lam_t) a_t + P_{t|t} r_t.
-    TP = T[:, None] @ P_filt
-    Phi = T[:, None] - TP @ cov.lam
+    if w.patterns.shape[1] == 1:
+        # One missing pattern (e.g. none missing): one Lam for every state.
+        lam = w.patterns[:, 0].expand(N, k, k)
+        times_lam = lambda X: right_times(X, lam)  # noqa: E731
+    else:
+        times_lam = lambda X: X @ cov.lam  # noqa: E731
+    TP = left_times(T, P_filt)
+    Phi = T[:, None] - times_lam(TP)
     b = per_date(TP, w.r.expand(N, -1, k), segments, index, bias=c[:, None])
     a_pred = torch.cat([a0[:, None], state_means(Phi, b, a0, segments, index)], dim=1)
-    logdet_f = torch.linalg.slogdet(eye + cov.predicted @ cov.lam).logabsdet
+    logdet_f = torch.linalg.slogdet(eye + times_lam(cov.predicted)).logabsdet
     loglike_t, gain = loglike_per_date(w, a_pred[:, :-1], logdet_f.index_select(1, index),
                                       lambda u: per_date(P_filt, u, segments, index))
     # The predicted covariances of dates 1..n and the forecast beyond the sample.

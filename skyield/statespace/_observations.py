@@ -176,6 +176,26 @@ def matvec(A, x):
     return (A @ x[..., None])[..., 0]
 
 
+def left_times(M, X):
+    """``M @ X_d`` for every matrix of ``X`` (N, D, p, q), one ``M`` (N, r, p) per batch
+    member: (N, D, r, q).
+
+    One product with the matrices side by side, ``M @ [X_1 ... X_D]``: batched products
+    of small matrices run far below the speed of one large product (3-4x for 5 x 5
+    matrices over hundreds of dates, the reverse pass included).
+    """
+    N, D, p, q = X.shape
+    side_by_side = X.permute(0, 2, 1, 3).reshape(N, p, D * q)
+    return (M @ side_by_side).reshape(N, -1, D, q).permute(0, 2, 1, 3)
+
+
+def right_times(X, M):
+    """``X_d @ M`` for every matrix of ``X`` (N, D, p, q), one ``M`` (N, q, r) per batch
+    member: (N, D, p, r); one product with the matrices stacked (see :func:`left_times`)."""
+    N, D, p, q = X.shape
+    return (X.reshape(N, D * p, q) @ M).reshape(N, D, p, -1)
+
+
 def symmetrize(P):
     """Average a matrix with its transpose (removes round-off asymmetry)."""
     return 0.5 * (P + P.mT)
