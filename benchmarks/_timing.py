@@ -62,6 +62,21 @@ def load_average():
         return "n/a"
 
 
+def load_note(before, after):
+    """A sentence on the machine's load during a run, from the two 1-minute load averages
+    (``load_average()`` before and after): whether other processes shared the cores."""
+    cores = os.cpu_count() or 1
+    text = f"1-minute load average {before} before and {after} after the run, on {cores} cores"
+    try:
+        busy = max(float(before), float(after)) > 0.75 * cores
+    except ValueError:  # "n/a"
+        return text + "."
+    if busy:
+        return (text + ": other processes were running, which stretches wall times far "
+                "more than CPU times.")
+    return text + ": no other sizeable work was running."
+
+
 def write_section(path, section, start, end, title):
     """Replace the block of ``path`` between the markers, keeping the rest of the page.
 

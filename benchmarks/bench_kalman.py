@@ -36,7 +36,8 @@ import torch
 from statsmodels.tsa.statespace.mlemodel import MLEModel
 from threadpoolctl import threadpool_limits
 
-from _timing import interleaved, load_average, median_cpu, median_ratio, median_wall, write_section
+from _timing import (interleaved, load_average, load_note, median_cpu, median_ratio, median_wall,
+                     write_section)
 from skyield.statespace import kalman_filter, parallel_kalman_filter, simulate_state_space
 
 MATURITIES = np.array([3, 6, 9, 12, 15, 18, 21, 24, 30, 36, 48, 60, 72, 84, 96, 108, 120.0])
@@ -232,9 +233,7 @@ threadpoolctl), GPU: {gpu}. {rounds} interleaved rounds per group of cases of on
 (long samples: {long_rounds}), each case repeated back to back within a round (10 times for
 one parameter set, twice for 64); CPU time of the process (`time.process_time`) and wall
 time, medians over the rounds; a ratio is the median over the rounds of the ratio of CPU
-times within a round. 1-minute load average
-{load_before} before and {load_after} after the run, on {cpus} cores: other processes were
-running, which stretches the wall times far more than the CPU times.
+times within a round. {load}
 
 {tables}
 """
@@ -262,8 +261,8 @@ def main(argv=None):
             processor=platform.processor() or platform.machine(),
             python=platform.python_version(), torch=torch.__version__,
             gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-            rounds=args.rounds, long_rounds=args.long_rounds, load_before=before,
-            load_after=load_average(), tables=tables)
+            rounds=args.rounds, long_rounds=args.long_rounds,
+            load=load_note(before, load_average()), tables=tables)
         write_section(args.output, section, START, END, "Kalman filter: performance")
         print(f"written to {args.output}")
 

@@ -32,7 +32,8 @@ import torch
 from statsmodels.tsa.statespace.mlemodel import MLEModel
 from threadpoolctl import threadpool_limits
 
-from _timing import interleaved, load_average, median_cpu, median_ratio, median_wall, write_section
+from _timing import (interleaved, load_average, load_note, median_cpu, median_ratio, median_wall,
+                     write_section)
 
 from skyield._nelson_siegel import nelson_siegel_loadings, svensson_loadings
 from skyield.models._nnss_objective import Priors, log_likelihood, log_posterior
@@ -149,9 +150,7 @@ same rounds.
 Command: `{command}`
 
 Machine: {cores} CPU cores ({machine}), Python {python}, torch {torch}, one thread (torch
-and numpy's BLAS), GPU: {gpu}. 1-minute load average {load_before} before and {load_after}
-after the run, on {cores} cores: the machine was shared with other processes, which
-stretches wall times far more than CPU times.
+and numpy's BLAS), GPU: {gpu}. {load}
 
 {table}
 """
@@ -181,7 +180,7 @@ def main(argv=None):
             machine=platform.machine(), python=platform.python_version(),
             torch=torch.__version__,
             gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-            load_before=load_before, load_after=load_average(), table=table)
+            load=load_note(load_before, load_average()), table=table)
         write_section(args.output, text, START, END, "Neural state space model: performance")
 
 
