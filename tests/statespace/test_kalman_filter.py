@@ -601,3 +601,11 @@ def test_singular_measurement_covariance_batched_and_differentiable():
 
     assert torch.autograd.gradcheck(loglike, (torch.tensor(m["T"], requires_grad=True),
                                               torch.tensor(m["Q"], requires_grad=True)))
+
+
+def test_singular_update_before_the_steady_state_is_reported():
+    # Not reachable through kalman_filter (Q and P0 are checked); a covariance that is not
+    # positive semi-definite makes I + P Lam singular.
+    one = torch.ones(1, 1, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match="singular system"):
+        covariance_module._steps(-one, 0.5 * one, one, one, 3)
