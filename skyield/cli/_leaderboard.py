@@ -107,13 +107,25 @@ def summary_lines(table, level=0.05):
                      f"Diebold-Mariano p = {best['dm_pvalue']:.3f}")
         text += ")."
         if not reference.empty:
-            significant = group[group["dm_pvalue"] < level]
-            better = significant.loc[significant["dm_stat"] < 0, "model"].tolist()
-            worse = significant.loc[significant["dm_stat"] > 0, "model"].tolist()
+            verdict = against_random_walk(group, level)
+            better = group.loc[verdict == "better", "model"].tolist()
+            worse = group.loc[verdict == "worse", "model"].tolist()
             text += (f" Better than the random walk at the {level:.0%} level: "
                      f"{', '.join(better) or 'none'}; worse: {', '.join(worse) or 'none'}.")
         lines.append(text)
     return lines
+
+
+def against_random_walk(rows, level=0.05):
+    """``"better"`` or ``"worse"`` than the random walk for each row of a leaderboard or
+    summary, ``""`` where the Diebold-Mariano test does not reject equal loss at ``level``
+    (or did not run): the sign of its statistic says which way (negative: smaller loss).
+
+    The one rule behind every verdict of the leaderboard, the summary and the report.
+    """
+    rejected = (rows["dm_pvalue"] < level).to_numpy()
+    direction = np.where(rows["dm_stat"].to_numpy() < 0, "better", "worse")
+    return np.where(rejected, direction, "")
 
 
 def cross_dataset_summary(tables):
@@ -163,8 +175,9 @@ def summary_verdict(summary, level=0.05):
                          f"{r.relative_rmse:.3f}, p = {r.dm_pvalue:.3f}, Holm "
                          f"{r.holm_pvalue:.3f})" for r in rows.itertuples()) or "none"
 
-    better = summary[tested & (summary["dm_stat"] < 0) & (summary["dm_pvalue"] < level)]
-    worse = summary[tested & (summary["dm_stat"] > 0) & (summary["dm_pvalue"] < level)]
+    verdict = against_random_walk(summary, level)
+    better = summary[verdict == "better"]
+    worse = summary[verdict == "worse"]
     held = better[better["holm_pvalue"] < level]
     return [
         f"{n_tests} Diebold-Mariano tests against the random walk at the {level:.0%} level "

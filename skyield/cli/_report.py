@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from skyield.cli._leaderboard import BASELINE, against_random_walk
 from skyield.plotting._backtest import plot_fan_chart, plot_rmse_by_maturity, plot_rmse_over_time
 
 
@@ -89,8 +90,6 @@ def _relative_rmse_by_family(results, horizons):
     """One panel per horizon: every model's RMSE over the random walk's, curve by curve."""
     import matplotlib.pyplot as plt
 
-    from skyield.cli._leaderboard import BASELINE
-
     squared = results.assign(squared=results["error"] ** 2)
     rmse = squared.groupby(["horizon", "model", "family"])["squared"].mean() ** 0.5
     families = list(results["family"].unique())
@@ -160,12 +159,11 @@ def _summary_table(summary, level=0.05):
     def cell(row):
         if pd.isna(row["dm_pvalue"]):
             return f"{row['relative_rmse']:.3f}"
-        mark = ""
-        if row["dm_pvalue"] < level:
-            mark = " better" if row["dm_stat"] < 0 else " worse"
+        mark = f" {row['verdict']}" if row["verdict"] else ""
         return (f"{row['relative_rmse']:.3f} (p {row['dm_pvalue']:.3f}, Holm "
                 f"{row['holm_pvalue']:.2f}){mark}")
 
+    summary = summary.assign(verdict=against_random_walk(summary, level))
     shown = summary.assign(cell=summary.apply(cell, axis=1)).pivot_table(
         index=["model", "horizon"], columns="dataset", values="cell", aggfunc="first",
         sort=False)

@@ -10,7 +10,8 @@ import pytest
 from skyield.cli import main
 from skyield.cli._benchmark import _models_for
 from skyield.cli._intake import BUNDLED, load_data, resolve_datasets
-from skyield.cli._leaderboard import cross_dataset_summary, leaderboard, summary_verdict
+from skyield.cli._leaderboard import (against_random_walk, cross_dataset_summary, leaderboard,
+                                      summary_verdict)
 from skyield.cli._models import resolve_models
 from skyield.metrics import adjust_pvalues, diebold_mariano, root_mean_squared_error
 
@@ -133,6 +134,13 @@ def test_the_verdict_counts_tests_and_adjusts_for_them():
     assert "good at horizon 1 on one" in verdict[1] and "bad" not in verdict[1]
     assert "good at horizon 1 on two" in verdict[2]
     assert verdict[3] == "Significantly worse: 2 of the 4 tests."
+
+
+def test_one_rule_says_better_or_worse_than_the_random_walk():
+    rows = pd.DataFrame({"dm_stat": [-2.5, 2.5, -0.5, np.nan, 3.0],
+                         "dm_pvalue": [0.01, 0.02, 0.6, np.nan, 0.05]})
+    assert against_random_walk(rows).tolist() == ["better", "worse", "", "", ""]
+    assert against_random_walk(rows, level=0.1).tolist() == ["better", "worse", "", "", "worse"]
 
 
 @pytest.mark.parametrize("arguments, message", [
