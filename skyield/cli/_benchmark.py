@@ -300,18 +300,20 @@ def _fit_record(entry, args, fits, seconds, horizons, family=None):
     """What the run did with one model: its refit plan, its fits and their spans, a tuned
     model's chosen settings per fit (by training end) and a combination's weights per fit
     (by training end, horizon and member); on a multi-curve panel, those of the curve
-    ``family``."""
+    ``family``, named under ``curve``."""
     record = {"refits": entry.refit_plan(args.refit, args.tune), "fits": len(fits),
               "members": entry.ensemble_size(args.members),
               "first training end": f"{fits[0]['train_end']:%Y-%m-%d}",
               "last training end": f"{fits[-1]['train_end']:%Y-%m-%d}",
               "seconds": round(seconds, 2)}
     chosen = _chosen(entry, fits, family)
+    has_weights = hasattr(_fitted(fits[0], family), "weights_")
+    if family is not None and (chosen is not None or has_weights):
+        record["curve"] = family
     if chosen is not None:
-        record["chosen" if family is None else f"chosen ({family})"] = chosen
-    if hasattr(_fitted(fits[0], family), "weights_"):
-        key = "weights" if family is None else f"weights ({family})"
-        record[key] = {
+        record["chosen"] = chosen
+    if has_weights:
+        record["weights"] = {
             f"{fit['train_end']:%Y-%m-%d}": {
                 str(horizon): dict(zip([name for name, _ in _fitted(fit, family).estimators],
                                        map(float, row)))
@@ -489,8 +491,8 @@ def _section(run):
              for entry in run.models]
     notes += [f"{name}: not run on {run.data.name} by default: {reason}"
               for name, reason in run.left_out.items()]
-    chosen = {name: value for name, record in run.fit_records.items()
-              for key, value in record.items() if key.startswith("chosen")}
+    chosen = {name: record["chosen"] for name, record in run.fit_records.items()
+              if "chosen" in record}
     return DatasetSection(name=run.data.name, settings=run.data.describe(), table=run.table,
                           results=run.results, summary=run.summary, notes=notes,
                           diagnostics=run.diagnostics, family=run.data.family,

@@ -30,3 +30,14 @@ def test_combination_row_with_intervals_and_weights_per_fit(tmp_path):
             assert min(members.values()) >= 0
             assert np.isclose(sum(members.values()), 1)
     assert "forecast combination of ns-ar" in (folder / "report.html").read_text()
+
+
+def test_on_a_multi_curve_panel_the_weights_are_those_of_the_curve_named(tmp_path):
+    folder = tmp_path / "out"
+    assert main(["benchmark", "--dataset", "eiopa", "--families", "EU,GB", "--models",
+                 "random-walk,combination", "--start", "2016-01-01", "--test-start",
+                 "2023-01-01", "--horizons", "1", "--quiet", "--output", str(folder)]) == 0
+    record = json.loads((folder / "run.json").read_text())["datasets"]["eiopa"]["models"]
+    assert record["combination"]["curve"] == "EU"
+    assert [end[:7] for end in record["combination"]["weights"]] == ["2022-12", "2023-12"]
+    assert "curve" not in record["random-walk"]
