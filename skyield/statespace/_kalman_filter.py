@@ -157,13 +157,14 @@ def filter_moments(model, y, tolerance=STEADY_TOLERANCE):
     index = cov.state_index
     segments = segments_of(cov.steady, cov.state_index)
     P_filt = symmetrize(cov.filtered)
+    # One missing pattern (e.g. none missing): one Lam for every state, one product.
+    single_lam = w.patterns[:, 0].expand(N, k, k) if w.patterns.shape[1] == 1 else None
+
+    def times_lam(X):
+        """``X_s @ Lam_s`` for the matrices of every distinct state ``s``."""
+        return X @ cov.lam if single_lam is None else right_times(X, single_lam)
+
     # a_{t+1} = c + T a_{t|t} with a_{t|t} = (I - P_{t|t} Lam_t) a_t + P_{t|t} r_t.
-    if w.patterns.shape[1] == 1:
-        # One missing pattern (e.g. none missing): one Lam for every state.
-        lam = w.patterns[:, 0].expand(N, k, k)
-        times_lam = lambda X: right_times(X, lam)  # noqa: E731
-    else:
-        times_lam = lambda X: X @ cov.lam  # noqa: E731
     TP = left_times(T, P_filt)
     Phi = T[:, None] - times_lam(TP)
     b = per_date(TP, w.r.expand(N, -1, k), segments, index, bias=c[:, None])
