@@ -111,7 +111,7 @@ def add_benchmark_parser(commands, parents=()):
     parser.add_argument("--full", action="store_true",
                         help="every default model on every dataset, without the cuts that "
                              "keep the default run under 10 minutes (on the Treasury and "
-                             "EIOPA data); takes about half an hour on 2 cores")
+                             "EIOPA data); takes about 20 minutes on 2 cores")
     parser.add_argument("--conformal", action="store_true",
                         help="recalibrate every model's intervals online by conformalized "
                              "quantile regression on its own past forecast errors (each "
