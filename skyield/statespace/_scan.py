@@ -38,7 +38,8 @@ _BLOCK = 16
 # on one CPU thread, 3 states: against the blocks, doubling directly takes 0.5-0.7x the
 # time for one member and 200-1,000 dates, the same at 2,000 and 1.6x at 4,000; the
 # banded solve 0.5-0.6x for one member and 100-500 dates, 0.4-0.7x for 2-16 members
-# and 100 dates, 1.3-3.5x at 4,000 dates.
+# and 100 dates, 1.3-3.5x at 4,000 dates. Up to the same size the filter's per-date work
+# takes one matrix per date at once (a gathered copy) instead of stretch by stretch.
 _DIRECT_WORK = 1024
 # Ranges of at most this many dates without a steady state are solved as one
 # block-triangular system rather than scanned.
