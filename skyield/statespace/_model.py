@@ -26,6 +26,7 @@ from ._validation import (
     check_symmetric,
     has_values,
     host,
+    is_positive_definite,
     resolve_device,
 )
 
@@ -214,21 +215,27 @@ def stationary_moments(T, Q, c=None):
 
 
 def _stationary_moments(T, Q, c):
-    radius = np.abs(host(torch.linalg.eigvals(T.detach()))).max(axis=-1)
-    unstable = radius >= 1.0
-    if unstable.any():
-        worst = float(radius.max())
-        raise ValueError(
-            "init='stationary' needs a stable transition matrix T (all eigenvalues inside "
-            f"the unit circle); spectral radius {worst:.6g}{batch_index_note(unstable)}. "
-            "Use init='diffuse' or init='known' for non-stationary states."
-        )
+    P = lyapunov_ex(T, Q)[0]
+    # With Q positive definite, a positive definite solution of P = T P T' + Q proves T
+    # stable (Lyapunov): two Cholesky factors, cheaper than the eigenvalues of T, which
+    # are computed only when that test cannot tell.
+    if not (is_positive_definite(Q) and is_positive_definite(P)):
+        radius = np.abs(host(torch.linalg.eigvals(T.detach()))).max(axis=-1)
+        unstable = radius >= 1.0
+        if unstable.any():
+            worst = float(radius.max())
+            raise ValueError(
+                "init='stationary' needs a stable transition matrix T (all eigenvalues "
+                f"inside the unit circle); spectral radius {worst:.6g}"
+                f"{batch_index_note(unstable)}. Use init='diffuse' or init='known' for "
+                "non-stationary states."
+            )
     k = T.shape[-1]
     eye = torch.eye(k, dtype=T.dtype, device=T.device)
     batch = broadcast_shapes(T.shape[:-2], c.shape[:-1])
-    # Stable T: neither system is singular, so no synchronising checks.
+    # Stable T: the system is not singular, so no synchronising check.
     mean = torch.linalg.solve_ex((eye - T).expand(*batch, k, k), c.expand(*batch, k))[0]
-    return mean, lyapunov_ex(T, Q)[0]
+    return mean, P
 
 
 def build_model(y, Z, T, H, Q, a0, P0, c, d, init):
