@@ -220,10 +220,9 @@ def _forward_steps(state, update, t_left, t_right, q, keep):
     Returns filtered (N, s, k, k), predicted (N, s + 1, k, k) and info (N, s) tensors
     on the device of ``state``; with ``keep``, also ``G_t^{-1}`` of each date
     (N, s, k, k) for the reverse pass, else None. ``info`` is zero: a singular system
-    raises here. The few k x k matrices of each date
-    are stepped in numpy whatever the device, as the doubling of the steady state is: a
-    numpy operation on them costs about a microsecond, a torch one several, and this loop
-    is most of a filter's fixed cost.
+    raises here. The few k x k matrices of each date are stepped in numpy whatever the
+    device, as the doubling of the steady state is: a numpy operation on them costs about
+    a microsecond, a torch one several, and this loop is most of a filter's fixed cost.
     """
     P, S, L, R, Qh = (host(x) for x in (state, update, t_left, t_right, q))
     N, steps, k = S.shape[0], S.shape[1], P.shape[-1]
@@ -393,7 +392,7 @@ def _steady_state(T, Q, lam, tolerance):
     (first and second order) by the implicit function theorem, instead of
     differentiating the doublings.
     """
-    fixed_point = _doubling(*(x.detach().cpu().numpy() for x in (T, Q, lam)), tolerance)
+    fixed_point = _doubling(*(host(x) for x in (T, Q, lam)), tolerance)
     if fixed_point is None:
         return None
     eye = torch.eye(T.shape[-1], dtype=T.dtype, device=T.device)

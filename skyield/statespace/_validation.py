@@ -110,9 +110,9 @@ def _origin_note(symbols, dims, source):
 def host(tensor):
     """``tensor`` detached, as a numpy array on the host (no copy for a CPU tensor).
 
-    The checks below read the small model matrices there: a numpy operation on a few
-    dozen numbers costs about a microsecond, a torch operation several, and a check is
-    a handful of them on every filter call.
+    The checks below, and the filter's work on a few k x k matrices at a time, read
+    small arrays there: a numpy operation on a few dozen numbers costs about a
+    microsecond, a torch operation several.
     """
     return (tensor.detach() if tensor.requires_grad else tensor).cpu().numpy()
 
