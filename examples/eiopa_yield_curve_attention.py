@@ -46,6 +46,13 @@ Nelson-Siegel models. This script reproduces their study on the same data
     (split conformal prediction on a scale score; 2021 is never used). The residual
     configuration with the best cross-validated one-step ratio to the random walk is
     scored under protocol (b) with three seeds.
+``one-step``
+    Can the residual network match the random walk one month ahead? Variants of the
+    residual configuration (sigmoid or linear ``g``; the change head started at zero, so
+    that the untrained network is the random walk; Adam's weight decay pulling it back
+    there; a lower learning rate) are scored by the same time-series cross-validation,
+    under protocol (b) against the random walk. The variant with the lowest mean ratio is
+    then fitted on the whole learning sample with three ensemble seeds and scored on 2021.
 ``transfer``
     Table 3 on a target the source never saw: the bundled CHF_SNB, EUR_AAA_ECB, JPY_MOF
     (par yields) and USD_GSW curves (other publishers, other construction) on 2, 5, 10
@@ -100,7 +107,7 @@ from skyield.preprocessing import make_family_windows, make_windows
 T0 = pd.Timestamp("2020-12-31")
 STEPS = 12
 COVERAGE = 0.95
-STUDIES = ("tables", "tuning", "transfer", "benchmark")
+STUDIES = ("tables", "tuning", "one-step", "transfer", "benchmark")
 DNS_MODELS = {"NS_AR": ("ns", "ar"), "NS_VAR": ("ns", "var"),
               "NSS_AR": ("nss", "ar"), "NSS_VAR": ("nss", "var")}
 BENCHMARKS = ("RW",) + tuple(DNS_MODELS)
@@ -148,6 +155,24 @@ TUNING_GRID = {
     "direct 1..12-month heads": {"direct": True},
 }
 
+# Variants of the residual network for one-step forecasts (the one-step study). "start":
+# "zero" starts the change head at zero; "weight_decay" is Adam's (coupled) weight decay.
+ONE_STEP_GRID = {
+    "residual": {"residual": True},
+    "residual, linear g": {"residual": True, "output_activation": "linear"},
+    "zero start, sigmoid g": {"residual": True, "start": "zero"},
+    "zero start, linear g": {"residual": True, "output_activation": "linear",
+                             "start": "zero"},
+    "zero start, linear g, lr 3e-4": {"residual": True, "output_activation": "linear",
+                                      "start": "zero", "lr": 3e-4},
+    "zero start, linear g, weight decay 1e-3": {"residual": True,
+                                                "output_activation": "linear",
+                                                "start": "zero", "weight_decay": 1e-3},
+    "zero start, linear g, weight decay 1e-2": {"residual": True,
+                                                "output_activation": "linear",
+                                                "start": "zero", "weight_decay": 1e-2},
+}
+
 TARGET_FAMILIES = ("CHF_SNB", "EUR_AAA_ECB", "JPY_MOF", "USD_GSW")
 TARGET_GRID = (2.0, 5.0, 10.0, 20.0)
 
@@ -156,14 +181,17 @@ SETTINGS = {
                  runs=10, epochs=100, seeds=(0, 1, 2), units=8,
                  folds=("2017-12-31", "2018-12-31", "2019-12-31"),
                  deep_models=tuple(DEEP_MODELS), grid=tuple(TUNING_GRID),
-                 ensemble_sizes=(1, 3, 5, 10), target_start="2015-01",
+                 ensemble_sizes=(1, 3, 5, 10), one_step_grid=tuple(ONE_STEP_GRID),
+                 target_start="2015-01",
                  benchmark_test_start="2021-01-31"),
     "quick": dict(families=("CH", "EU", "GB", "TR", "US"), maturities=(1, 2, 3, 5, 10, 20, 30),
                   start="2015-12", end="2021-12", window=10, runs=2, epochs=2, seeds=(0, 1),
                   units=4, folds=("2018-12-31", "2019-12-31"),
                   deep_models=("YC_ATT gamma=1", "YC_LSTM gamma=2", "YC_ATT_DE"),
                   grid=("paper", "residual", "direct 1..12-month heads"),
-                  ensemble_sizes=(1, 2), target_start="2018-01",
+                  ensemble_sizes=(1, 2),
+                  one_step_grid=("residual", "zero start, linear g, weight decay 1e-2"),
+                  target_start="2018-01",
                   benchmark_test_start="2023-01-31"),
 }
 
@@ -340,11 +368,44 @@ class KerasScaleStart(YieldCurveAttentionRegressor):
         return net
 
 
-def deep_model(settings, maturities, scale_start=None, **params):
+class ZeroStart(YieldCurveAttentionRegressor):
+    """Residual YC_ATT whose change head starts at zero: untrained, it is the random walk."""
+
+    weight_decay = 0.0           # Adam's coupled weight decay (a subclass sets it)
+
+    def _new_net(self, device, generator):
+        net = super()._new_net(device, generator)
+        return net.set_params(optimizer__weight_decay=self.weight_decay)
+
+    def _initialize_net(self, net):
+        net = super()._initialize_net(net)
+        heads = net.module_.heads
+        with torch.no_grad():    # the centre's rows come first (QuantileHeads' layout)
+            heads.linear.weight[:heads.n_outputs].zero_()
+            heads.linear.bias[:heads.n_outputs].zero_()
+        return net
+
+
+def _decayed(weight_decay):
+    """The ZeroStart class with Adam's weight decay ``weight_decay``."""
+    return type(f"ZeroStartDecay{weight_decay:g}", (ZeroStart,),
+                {"weight_decay": weight_decay, "__module__": __name__})
+
+
+_DECAYED = {w: _decayed(w) for w in (1e-3, 1e-2)}
+
+
+def deep_model(settings, maturities, scale_start=None, start=None, weight_decay=0.0,
+               **params):
     """A YieldCurveAttentionRegressor with the study's training settings."""
     params = {"units": settings["units"], "epochs": settings["epochs"], "batch_size": 32,
               "lr": 1e-3, "maturities": list(maturities), **params}
-    cls = YieldCurveAttentionRegressor if scale_start is None else KerasScaleStart
+    if start == "zero":
+        cls = _DECAYED[weight_decay] if weight_decay else ZeroStart
+    elif weight_decay:
+        raise ValueError("weight_decay is an option of the zero-start variants only")
+    else:
+        cls = YieldCurveAttentionRegressor if scale_start is None else KerasScaleStart
     return cls(**params)
 
 
@@ -664,6 +725,71 @@ def tuning_study(settings, panel, started, cache):
         results["per_family_RW_b"] = family_scores(test_truth, test_bench["RW"]["b"],
                                                    families)
     return results
+
+
+def one_step_study(settings, panel, started, cache):
+    """Residual variants one month ahead (protocol b) against the random walk."""
+    window, runs, seeds = settings["window"], settings["runs"], settings["seeds"]
+    fold_data = []
+    for origin in (pd.Timestamp(f) for f in settings["folds"]):
+        sub = panel.loc[panel.index.get_level_values("date")
+                        <= origin + pd.offsets.MonthEnd(STEPS)]
+        _, truth, bench, _ = benchmark_forecasts(sub, origin, window, STEPS, names=("RW",))
+        walk = bench["RW"]["b"]
+        fold_data.append((origin, sub, truth,
+                          scores(truth, walk["centre"], walk["bounds"])["MSE"]))
+    families, truth, bench, _ = benchmark_forecasts(panel, T0, window, STEPS, names=("RW",))
+    walk = bench["RW"]["b"]
+    reference = scores(truth, walk["centre"], walk["bounds"])
+    log("one-step: benchmarks", started)
+
+    grid, forecasts = {}, {}
+    for name in settings["one_step_grid"]:
+        estimator = deep_model(settings, panel.columns, **ONE_STEP_GRID[name])
+        tic = time.perf_counter()
+        folds_out = []
+        for origin, sub, fold_truth, walk_mse in fold_data:
+            _, members = deep_forecasts(estimator, sub, origin, window, STEPS, runs, seeds[0])
+            b = combine(members["b"])
+            folds_out.append({"origin": str(origin.date()),
+                              "ratio_b": scores(fold_truth, b["centre"], b["bounds"])["MSE"]
+                              / walk_mse})
+        if f"tuning {name}" in cache and ONE_STEP_GRID[name] == TUNING_GRID.get(name):
+            members = cache[f"tuning {name}"][1]        # the same fit in the tuning study
+        else:
+            members = deep_forecasts(estimator, panel, T0, window, STEPS, runs, seeds[0])[1]
+        forecasts[name, seeds[0]] = combine(members["b"])
+        test = scores(truth, forecasts[name, seeds[0]]["centre"],
+                      forecasts[name, seeds[0]]["bounds"])
+        grid[name] = {"folds": folds_out,
+                      "cv_ratio_b": float(np.mean([f["ratio_b"] for f in folds_out])),
+                      "test": test, "test_ratio_b": test["MSE"] / reference["MSE"],
+                      "seconds": time.perf_counter() - tic}
+        log(f"one-step {name}: CV {grid[name]['cv_ratio_b']:.4f} / test "
+            f"{grid[name]['test_ratio_b']:.4f} x RW (b); {grid[name]['seconds']:.0f}s",
+            started)
+
+    chosen = min(grid, key=lambda n: grid[n]["cv_ratio_b"])
+    estimator = deep_model(settings, panel.columns, **ONE_STEP_GRID[chosen])
+    per_family_walk = family_scores(truth, walk, families)
+    seed_runs = []
+    for seed in seeds:
+        if (chosen, seed) not in forecasts:
+            members = deep_forecasts(estimator, panel, T0, window, STEPS, runs, seed)[1]
+            forecasts[chosen, seed] = combine(members["b"])
+            log(f"one-step {chosen}, seed {seed} fitted", started)
+        forecast = forecasts[chosen, seed]
+        point = scores(truth, forecast["centre"], forecast["bounds"])
+        per_family = family_scores(truth, forecast, families)
+        seed_runs.append({
+            "seed": seed, "ensemble": point, "ratio": point["MSE"] / reference["MSE"],
+            "without_TR": without(truth, forecast, families),
+            "families_below_RW": sum(per_family[f]["MSE"] < per_family_walk[f]["MSE"]
+                                     for f in families),
+            "per_family": per_family})
+    return {"reference": reference, "RW_without_TR": without(truth, walk, families),
+            "grid": grid, "chosen": chosen, "seed_runs": seed_runs,
+            "n_families": len(families)}
 
 
 def transfer_study(settings, source, started):
@@ -1000,6 +1126,33 @@ def tuning_markdown(results):
     return "\n".join(lines) + "\n"
 
 
+def one_step_markdown(results):
+    ref = results["reference"]
+    lines = [f"Reference on 2021: RW (b) MSE {ref['MSE']:.4f}"
+             + (f", without TR {results['RW_without_TR']['MSE']:.4f}"
+                if results["RW_without_TR"] else "") + ".", "",
+             "| Configuration | CV MSE / RW (b), per fold | mean | 2021 MSE / RW (b) "
+             "| 2021 PICP | 2021 MPIW | seconds |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for name, e in results["grid"].items():
+        mark = " (chosen)" if name == results["chosen"] else ""
+        folds = " / ".join(f"{f['ratio_b']:.3f}" for f in e["folds"])
+        lines.append(f"| {name}{mark} | {folds} | {e['cv_ratio_b']:.4f} | "
+                     f"{e['test_ratio_b']:.4f} | {e['test']['PICP']:.3f} | "
+                     f"{e['test']['MPIW']:.3f} | {e['seconds']:.0f} |")
+    lines += ["", f"**{results['chosen']}** (2021, protocol (b), "
+              f"{len(results['seed_runs'])} ensemble seeds)", "",
+              "| seed | MSE | MSE / RW | MSE without TR | MAE | PICP | MPIW | families "
+              "below RW |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for run in results["seed_runs"]:
+        e = run["ensemble"]
+        w = run["without_TR"]["MSE"] if run["without_TR"] else float("nan")
+        lines.append(f"| {run['seed']} | {e['MSE']:.4f} | {run['ratio']:.4f} | {w:.4f} | "
+                     f"{e['MAE']:.4f} | {e['PICP']:.3f} | {e['MPIW']:.3f} | "
+                     f"{run['families_below_RW']} of {results['n_families']} |")
+    return "\n".join(lines) + "\n"
+
+
 def transfer_markdown(results):
     lines = []
     for protocol in ("a", "b"):
@@ -1051,7 +1204,8 @@ def run(quick=False, studies=STUDIES, output_dir="skyield-output/eiopa", threads
         f"months", started)
     cache, everything = {}, {}
     writers = {"tables": (tables_study, tables_markdown, save_table_figures),
-               "tuning": (tuning_study, tuning_markdown, save_tuning_figures)}
+               "tuning": (tuning_study, tuning_markdown, save_tuning_figures),
+               "one-step": (one_step_study, one_step_markdown, None)}
     for study in studies:
         tic = time.perf_counter()
         if study in writers:

@@ -132,6 +132,15 @@ def test_quick_run_invariants(quick_results):
         assert len(entry["interval_factors"]) == 12
         check_metrics(entry["test_calibrated_a"])
     assert len(tuning["residual_runs"]) == len(saved["settings"]["seeds"])
+    one_step = results["one-step"]
+    assert list(one_step["grid"]) == saved["settings"]["one_step_grid"]
+    assert one_step["chosen"] == min(one_step["grid"],
+                                     key=lambda n: one_step["grid"][n]["cv_ratio_b"])
+    assert [run["seed"] for run in one_step["seed_runs"]] == saved["settings"]["seeds"]
+    for run in one_step["seed_runs"]:
+        check_metrics(run["ensemble"])
+        assert 0 <= run["families_below_RW"] <= one_step["n_families"]
+    assert "(chosen)" in (out / "tables_one-step.md").read_text()
     transfer = results["transfer"]
     assert transfer["extractor_frozen"] is True
     for entry in transfer["deep"].values():
@@ -143,3 +152,21 @@ def test_quick_run_invariants(quick_results):
                  "eiopa_tuned_by_family", "eiopa_transfer"):
         assert (out / f"{name}.png").stat().st_size > 0
     assert "Table 2, protocol (b)" in (out / "tables_tables.md").read_text()
+
+
+def test_zero_start_variant_is_the_random_walk_before_training(example, planted):
+    settings, panel, _ = planted
+    windows = example.make_family_windows(panel, window=10, horizons=1)
+    for weight_decay in (0.0, 1e-2):
+        # A negligible lr leaves the weights as initialised (Adam moves each by at most lr
+        # per step), so the centre is the window's last curve; a head started at random
+        # would be off by tenths of a point.
+        model = example.deep_model(settings, panel.columns, residual=True, units=4, epochs=1,
+                                   lr=1e-12, start="zero", weight_decay=weight_decay,
+                                   random_state=0)
+        model.fit(windows.X, windows.y[:, 0], families=windows.families)
+        assert model.net_.optimizer_.param_groups[0]["weight_decay"] == weight_decay
+        centre = model.predict(windows.X[:20], families=windows.families[:20])
+        np.testing.assert_allclose(centre, windows.X[:20, -1], atol=1e-6)
+    with pytest.raises(ValueError, match="weight_decay is an option of the zero-start"):
+        example.deep_model(settings, panel.columns, weight_decay=1e-3)
