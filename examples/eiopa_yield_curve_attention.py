@@ -213,6 +213,13 @@ def split_at(panel, origin):
     return panel.loc[panel.index.get_level_values("date") <= origin]
 
 
+def fold_spans(panel, settings):
+    """The cross-validation folds of the learning sample: each origin with the rows up to
+    ``STEPS`` months after it (its training span and the year it forecasts)."""
+    return [(origin, split_at(panel, origin + pd.offsets.MonthEnd(STEPS)))
+            for origin in (pd.Timestamp(f) for f in settings["folds"])]
+
+
 def origin_windows(panel, origin, window, steps):
     """Inputs and truth of both protocols from one origin.
 
@@ -583,11 +590,8 @@ def tables_study(settings, panel, started, cache):
 
 def tuning_study(settings, panel, started, cache):
     window, runs, seeds = settings["window"], settings["runs"], settings["seeds"]
-    folds = [pd.Timestamp(f) for f in settings["folds"]]
     fold_data = []
-    for origin in folds:
-        sub = panel.loc[panel.index.get_level_values("date")
-                        <= origin + pd.offsets.MonthEnd(STEPS)]
+    for origin, sub in fold_spans(panel, settings):
         families, truth, bench, _ = benchmark_forecasts(sub, origin, window, STEPS,
                                                         names=("RW", "NSS_VAR"))
         fold_data.append({"origin": origin, "panel": sub, "truth": truth,
@@ -628,7 +632,6 @@ def tuning_study(settings, panel, started, cache):
         else:
             ensemble, members = deep_forecasts(estimator, panel, T0, window, STEPS, runs,
                                                seeds[0], direct)
-        cache[f"tuning {name}"] = (ensemble, members)
         test_forecasts[name] = {p: combine(members[p]) for p in ("a", "b")}
         test = {p: runs_and_ensemble(test_truth, members[p]) for p in ("a", "b")}
         sizes = {}
@@ -647,6 +650,7 @@ def tuning_study(settings, panel, started, cache):
             "n_epochs": [int(m.n_epochs_) for m in ensemble.estimators_],
             "seconds": time.perf_counter() - tic,
         }
+        cache[f"tuning {name}"] = (members, grid[name])     # reused by the one-step study
         log(f"tuning {name}: CV {grid[name]['cv_ratio_a']:.3f} / test "
             f"{grid[name]['test_ratio_a']:.3f} x NSS_VAR (a); CV {grid[name]['cv_ratio_b']:.3f}"
             f" / test {grid[name]['test_ratio_b']:.3f} x RW (b); "
@@ -731,9 +735,7 @@ def one_step_study(settings, panel, started, cache):
     """Residual variants one month ahead (protocol b) against the random walk."""
     window, runs, seeds = settings["window"], settings["runs"], settings["seeds"]
     fold_data = []
-    for origin in (pd.Timestamp(f) for f in settings["folds"]):
-        sub = panel.loc[panel.index.get_level_values("date")
-                        <= origin + pd.offsets.MonthEnd(STEPS)]
+    for origin, sub in fold_spans(panel, settings):
         _, truth, bench, _ = benchmark_forecasts(sub, origin, window, STEPS, names=("RW",))
         walk = bench["RW"]["b"]
         fold_data.append((origin, sub, truth,
@@ -745,26 +747,32 @@ def one_step_study(settings, panel, started, cache):
 
     grid, forecasts = {}, {}
     for name in settings["one_step_grid"]:
-        estimator = deep_model(settings, panel.columns, **ONE_STEP_GRID[name])
-        tic = time.perf_counter()
-        folds_out = []
-        for origin, sub, fold_truth, walk_mse in fold_data:
-            _, members = deep_forecasts(estimator, sub, origin, window, STEPS, runs, seeds[0])
-            b = combine(members["b"])
-            folds_out.append({"origin": str(origin.date()),
-                              "ratio_b": scores(fold_truth, b["centre"], b["bounds"])["MSE"]
-                              / walk_mse})
-        if f"tuning {name}" in cache and ONE_STEP_GRID[name] == TUNING_GRID.get(name):
-            members = cache[f"tuning {name}"][1]        # the same fit in the tuning study
+        tuned = (cache.get(f"tuning {name}")
+                 if ONE_STEP_GRID[name] == TUNING_GRID.get(name) else None)
+        if tuned is not None:      # the same configuration, fitted by the tuning study
+            members, entry = tuned
+            folds_out = [{"origin": f["origin"], "ratio_b": f["ratio_b"]}
+                         for f in entry["folds"]]
+            seconds = entry["seconds"]
         else:
+            estimator = deep_model(settings, panel.columns, **ONE_STEP_GRID[name])
+            tic = time.perf_counter()
+            folds_out = []
+            for origin, sub, fold_truth, walk_mse in fold_data:
+                _, fold = deep_forecasts(estimator, sub, origin, window, STEPS, runs, seeds[0])
+                b = combine(fold["b"])
+                folds_out.append({"origin": str(origin.date()),
+                                  "ratio_b": scores(fold_truth, b["centre"],
+                                                    b["bounds"])["MSE"] / walk_mse})
             members = deep_forecasts(estimator, panel, T0, window, STEPS, runs, seeds[0])[1]
+            seconds = time.perf_counter() - tic
         forecasts[name, seeds[0]] = combine(members["b"])
         test = scores(truth, forecasts[name, seeds[0]]["centre"],
                       forecasts[name, seeds[0]]["bounds"])
         grid[name] = {"folds": folds_out,
                       "cv_ratio_b": float(np.mean([f["ratio_b"] for f in folds_out])),
                       "test": test, "test_ratio_b": test["MSE"] / reference["MSE"],
-                      "seconds": time.perf_counter() - tic}
+                      "seconds": seconds}
         log(f"one-step {name}: CV {grid[name]['cv_ratio_b']:.4f} / test "
             f"{grid[name]['test_ratio_b']:.4f} x RW (b); {grid[name]['seconds']:.0f}s",
             started)

@@ -1,10 +1,12 @@
 """Seed 001 on the EIOPA curves (examples/eiopa_yield_curve_attention.py), CI size."""
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 pytest.importorskip("matplotlib")
 
@@ -170,3 +172,25 @@ def test_zero_start_variant_is_the_random_walk_before_training(example, planted)
         np.testing.assert_allclose(centre, windows.X[:20, -1], atol=1e-6)
     with pytest.raises(ValueError, match="weight_decay is an option of the zero-start"):
         example.deep_model(settings, panel.columns, weight_decay=1e-3)
+
+
+@pytest.mark.slow
+def test_one_step_study_reuses_the_tuning_fits_without_changing_a_number(example,
+                                                                         quick_results):
+    # In the quick run both studies hold "residual": the one-step study took its fits
+    # from the tuning study. Run alone, it fits them itself and must agree.
+    results, _ = quick_results
+    settings = example.SETTINGS["quick"]
+    assert "residual" in settings["grid"] and "residual" in settings["one_step_grid"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                  # as the quick run
+    try:
+        alone = example.one_step_study(settings, example.load_panel(settings),
+                                       time.perf_counter(), {})
+    finally:
+        torch.set_num_threads(threads)
+    together = results["one-step"]
+    for name in settings["one_step_grid"]:
+        assert alone["grid"][name]["folds"] == together["grid"][name]["folds"]
+        assert alone["grid"][name]["test"] == together["grid"][name]["test"]
+    assert alone["chosen"] == together["chosen"]
