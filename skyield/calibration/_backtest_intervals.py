@@ -23,9 +23,15 @@ Advances in Neural Information Processing Systems 32.
 
 Sesia, M. and Candès, E. J. (2020). A comparison of some conformal quantile regression
 methods. Stat, 9(1), e261.
+
+Angelopoulos, A. N., Candès, E. J. and Tibshirani, R. J. (2023). Conformal PID control
+for time series prediction. Advances in Neural Information Processing Systems 36.
+
+Wang, X. and Hyndman, R. J. (2024). Online conformal inference for multi-step time
+series forecasting. arXiv:2410.13115.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -134,8 +140,62 @@ def _running_corrections(scores, ends, n_used, coverage):
     return corrections
 
 
+def _tracking_terms(base, rows, groups, date_codes, scores, score_rows, bounds, rate,
+                    miscoverage):
+    """Quantile-tracking term of each interval row, misses fed back as outcomes arrive.
+
+    Walks through the origins in date order. Before the rows of origin ``t`` get their
+    intervals, every outcome observed by ``t`` (target date ``<= t``, taken one target
+    date at a time) moves its group's term by ``rate * R * (m - miscoverage)``: ``m``
+    the share of the group's rows with that target date whose issued interval missed,
+    ``R`` the range of the group's scores known by that date. The misses are those of
+    the intervals issued (the model's bounds shifted by ``base + term``), so the walk is
+    sequential in origins; it is vectorised across groups.
+
+    Returns the term each row in ``rows`` used and whether its group had an observed
+    outcome by the row's origin.
+    """
+    origin, target = date_codes
+    lower, upper, actual, scale = bounds
+    n_groups = int(groups.max(initial=0)) + 1
+    term, seen = np.zeros(n_groups), np.zeros(n_groups, dtype=bool)
+    high, low = np.full(n_groups, -np.inf), np.full(n_groups, np.inf)
+    used, had_outcome = np.zeros(rows.size), np.zeros(rows.size, dtype=bool)
+    missed = np.zeros(len(groups), dtype=bool)
+
+    events = score_rows[np.argsort(target[score_rows], kind="stable")]
+    event_dates = target[events]
+    ordered = np.argsort(origin[rows], kind="stable")
+    dates, starts = np.unique(origin[rows][ordered], return_index=True)
+    absorbed = 0
+    for date, start, stop in zip(dates, starts, [*starts[1:], rows.size]):
+        known = np.searchsorted(event_dates, date, side="right")
+        while absorbed < known:
+            same_date = np.searchsorted(event_dates, event_dates[absorbed], side="right")
+            batch, absorbed = events[absorbed:same_date], same_date
+            group = groups[batch]
+            np.maximum.at(high, group, scores[batch])
+            np.minimum.at(low, group, scores[batch])
+            count = np.bincount(group, minlength=n_groups)
+            misses = np.bincount(group, weights=missed[batch], minlength=n_groups)
+            hit = count > 0
+            term[hit] += rate * (high[hit] - low[hit]) * (misses[hit] / count[hit]
+                                                          - miscoverage)
+            seen |= hit
+        positions = ordered[start:stop]
+        batch = rows[positions]
+        used[positions], had_outcome[positions] = term[groups[batch]], seen[groups[batch]]
+        shift = (base[positions] + used[positions]) * scale[batch]
+        middle = (lower[batch] + upper[batch]) / 2
+        issued_lower = np.minimum(lower[batch] - shift, middle)
+        issued_upper = np.maximum(upper[batch] + shift, middle)
+        missed[batch] = (actual[batch] < issued_lower) | (actual[batch] > issued_upper)
+    return used, had_outcome
+
+
 def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "series"),
-                          min_scores=None, score_window=None, pool_families=False):
+                          min_scores=None, score_window=None, pool_families=False,
+                          tracking_rate=None):
     """Recalibrate the intervals of backtest rows online, from outcomes known at each origin.
 
     Conformalized quantile regression on the rows of
@@ -177,13 +237,20 @@ def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "se
         (per model and ``by``) instead of one per family. With few origins, scores per
         family leave most rows without ``min_scores`` of them; ``"cqr-r"`` puts families
         of different volatility on one scale.
+    tracking_rate : float, default=None
+        Add quantile tracking to the conformal correction: each outcome observed moves
+        its group's correction by ``tracking_rate`` times the range of the group's known
+        scores times the excess of misses over ``1 - coverage`` (see Notes); 0.1 is the
+        default of Wang and Hyndman (2024). None corrects by the conformal quantile
+        alone.
 
     Returns
     -------
     recalibrated : DataFrame
         A copy of ``results`` (same index, rows and columns) with ``lower`` and ``upper``
         recalibrated where the column ``conformal`` (bool, added) is True: the rows with
-        an interval and at least ``min_scores`` scores known at their origin. The other
+        an interval and at least ``min_scores`` scores known at their origin (with
+        ``tracking_rate``, also those whose group had an outcome observed). The other
         rows keep the model's bounds (NaN where there is none). Quantile columns
         (``q0.025``, ...) are left as the model gave them.
 
@@ -193,7 +260,8 @@ def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "se
         When a column is missing or not numeric, a bound is infinite or one of the pair
         is missing, ``lower > upper``, a date is missing or a target date is not after
         its origin, ``coverage`` is not in (0, 1), ``min_scores`` is too small for the
-        coverage, or ``"cqr-r"`` meets an interval of zero width.
+        coverage, ``tracking_rate`` is not positive, or ``"cqr-r"`` meets an interval of
+        zero width.
     TypeError
         When ``results`` is not a DataFrame, or origins and target dates cannot be
         compared.
@@ -235,6 +303,26 @@ def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "se
     not exchangeable (they drift with regimes and overlap across horizons); the
     procedure is then an online recalibration whose coverage is to be measured, as the
     Examples do.
+
+    **Quantile tracking** (``tracking_rate``). When the errors drift, the conformal
+    quantile of past scores lags behind: after a calm span it keeps intervals narrow
+    into a turbulent one. Tracking feeds back the misses of the intervals actually
+    issued. The correction of a row of origin ``t`` becomes ``Q + T_t`` (``Q = 0`` for
+    rows with fewer than ``min_scores`` scores), where ``T_t``, one per group, starts at
+    0 and moves, for each target date ``s <= t`` of the group in date order, by
+    ``tracking_rate * R_s * (m_s - (1 - coverage))``: ``m_s`` is the share of the
+    group's rows with target date ``s`` whose issued interval (the recalibrated one)
+    missed ``actual``, and ``R_s`` the range (largest minus smallest) of the group's
+    scores with target dates up to ``s``, which puts the step on the scores' scale.
+    This is the quantile tracking of Angelopoulos, Candès and Tibshirani (2023) with
+    the learning rate scaled by the range of the scores as in Wang and Hyndman (2024),
+    on top of the conformal quantile, and with the misses of a date averaged over the
+    rows that share it (the curves of a pooled panel), so that the step per date does
+    not grow with their number. An ``h``-step outcome enters only ``h`` periods after
+    its origin, so the feedback is delayed; the longer the delay, the more a large rate
+    overshoots (wide intervals after the misses, narrow ones again later). The
+    leak-free rule holds as for ``Q``: a row's term uses only outcomes observed by its
+    origin.
 
     References
     ----------
@@ -284,6 +372,8 @@ def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "se
         raise ValueError(f"score_window={score_window} is smaller than "
                          f"min_scores={min_scores}: no row could be recalibrated")
     check_param(pool_families, "pool_families", ["boolean"], owner=_NAME)
+    check_param(tracking_rate, "tracking_rate",
+                [None, Interval(Real, 0, None, closed="neither")], owner=_NAME)
     groups, lower, upper, actual, (origin, target) = _check_results(results, by,
                                                                     pool_families)
 
@@ -312,9 +402,16 @@ def conformalize_backtest(results, coverage, *, method="cqr", by=("horizon", "se
     n_known = ends - np.searchsorted(score_keys, group_start, side="left")
     n_used = n_known if score_window is None else np.minimum(n_known, score_window)
     enough = n_used >= min_scores
-    rows = rows[enough]
-    shift = _running_corrections(ordered, ends[enough], n_used[enough], coverage) \
-        * scale[rows]
+    correction = np.zeros(rows.size)  # in units of ``scale``; 0 keeps the model's bounds
+    correction[enough] = _running_corrections(ordered, ends[enough], n_used[enough],
+                                              coverage)
+    if tracking_rate is not None:
+        term, had_outcome = _tracking_terms(
+            correction, rows, groups, (origin, target), scores, score_rows,
+            (lower, upper, actual, scale), tracking_rate, 1.0 - coverage)
+        correction += term
+        enough |= had_outcome
+    rows, shift = rows[enough], correction[enough] * scale[rows[enough]]
 
     new_lower, new_upper = lower.copy(), upper.copy()
     # One output, one coverage: the band is the interval itself, its centre the midpoint.

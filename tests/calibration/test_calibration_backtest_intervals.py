@@ -62,6 +62,50 @@ def brute_force(results, coverage, *, method="cqr", by=("horizon", "series"),
     return new_lower, new_upper, flag
 
 
+def brute_force_tracking(results, coverage, rate, *, method="cqr", by=("horizon", "series"),
+                         min_scores=None, score_window=None, pool_families=False):
+    """Quantile tracking literally: origins in date order, each group's term rebuilt."""
+    base_lower, base_upper, base_flag = brute_force(
+        results, coverage, method=method, by=by, min_scores=min_scores,
+        score_window=score_window, pool_families=pool_families)
+    separate = ("model",) if pool_families else ("model", "family")
+    keys = [c for c in separate if c in results] + list(by)
+    group = results.groupby(keys, sort=False).ngroup().to_numpy() if keys \
+        else np.zeros(len(results), dtype=int)
+    lower, upper = results["lower"].to_numpy(), results["upper"].to_numpy()
+    actual = results["actual"].to_numpy()
+    origin, target = results["origin"].to_numpy(), results["target_date"].to_numpy()
+    width = upper - lower if method == "cqr-r" else np.ones(len(results))
+    scores = np.maximum(lower - actual, actual - upper) / width
+    middle = (lower + upper) / 2
+    # the conformal quantile alone, in units of the width (0 where too few scores)
+    base = np.where(base_flag, (lower - np.minimum(base_lower, middle)) / width, 0.0)
+    # collapsed rows: recompute the (more negative) correction the rule gave them
+    collapsed = base_flag & (base_lower == base_upper)
+    base[collapsed] = np.nan
+    new_lower, new_upper = lower.copy(), upper.copy()
+    flag = base_flag.copy()
+    issued_miss = np.zeros(len(results), dtype=bool)
+    for date in np.unique(origin):
+        for i in np.flatnonzero((origin == date) & ~np.isnan(lower)):
+            same = group == group[i]
+            observed = same & (target <= date) & ~np.isnan(scores)
+            term = 0.0
+            for day in np.unique(target[observed]):
+                on_day = observed & (target == day)
+                known = scores[observed & (target <= day)]
+                share = issued_miss[on_day].mean()
+                term += rate * (known.max() - known.min()) * (share - (1 - coverage))
+            q = base[i]
+            assert not np.isnan(q), "a collapsed row: choose data without"
+            shift = (q + term) * width[i]
+            new_lower[i] = min(lower[i] - shift, middle[i])
+            new_upper[i] = max(upper[i] + shift, middle[i])
+            flag[i] = flag[i] or observed.any()
+            issued_miss[i] = actual[i] < new_lower[i] or actual[i] > new_upper[i]
+    return new_lower, new_upper, flag
+
+
 def picp(frame):
     return float(frame["actual"].between(frame["lower"], frame["upper"]).mean())
 
@@ -101,17 +145,59 @@ def test_matches_the_rule_applied_row_by_row(method, options):
 
 
 @pytest.mark.parametrize("method", ["cqr", "cqr-r"])
-def test_planted_future_outcomes_leave_an_origin_unchanged(method):
+@pytest.mark.parametrize("options", [{}, {"min_scores": 25, "score_window": 30},
+                                     {"by": ("horizon",)}, {"pool_families": True}])
+def test_tracking_matches_the_rule_applied_row_by_row(method, options):
+    # intervals wide enough that no conformal correction collapses one to its midpoint
+    frame = messy_frame()
+    frame["lower"] -= 1.0
+    frame["upper"] += 1.0
+    got = conformalize_backtest(frame, 0.8, method=method, tracking_rate=0.3, **options)
+    lower, upper, flag = brute_force_tracking(frame, 0.8, 0.3, method=method, **options)
+    np.testing.assert_array_equal(got["conformal"].to_numpy(), flag)
+    np.testing.assert_allclose(got["lower"].to_numpy(), lower, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got["upper"].to_numpy(), upper, rtol=0, atol=1e-12)
+    # tracking moves the rows that the conformal quantile alone leaves to the model
+    plain = conformalize_backtest(frame, 0.8, method=method, **options)
+    assert (got["conformal"] & ~plain["conformal"]).any()
+    assert not np.allclose(got["upper"], plain["upper"], equal_nan=True)
+
+
+def test_tracking_restores_coverage_after_a_shift_in_the_errors():
+    # errors twice as large from origin 400 on: the conformal quantile of all past
+    # scores keeps the intervals too narrow for long; tracking the misses widens them
+    scale = np.where(np.arange(2400) < 800, 1.0, 2.0)  # two series per origin
+    frame = stream(1200, half_width=1.0, scale=1.0)
+    frame["actual"] *= scale
+    late = frame["origin"] >= frame["origin"].unique()[400]
+    plain = conformalize_backtest(frame, 0.95)
+    tracked = conformalize_backtest(frame, 0.95, tracking_rate=0.1)
+    assert picp(plain[late]) < 0.89
+    assert picp(tracked[late]) == pytest.approx(0.95, abs=0.015)
+    assert picp(tracked) == pytest.approx(0.95, abs=0.015)
+    # before the shift, tracking keeps the coverage of the conformal quantile
+    early = ~late & plain["conformal"]
+    assert abs(picp(tracked[early]) - picp(plain[early])) < 0.02
+    # the rate is on the scores' scale: outcomes and bounds x100 give bounds x100
+    scaled = frame.assign(**{c: frame[c] * 100 for c in ("actual", "lower", "upper")})
+    np.testing.assert_allclose(
+        conformalize_backtest(scaled, 0.95, tracking_rate=0.1)["upper"],
+        tracked["upper"] * 100, rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["cqr", "cqr-r"])
+@pytest.mark.parametrize("tracking_rate", [None, 0.2])
+def test_planted_future_outcomes_leave_an_origin_unchanged(method, tracking_rate):
     frame = stream(80, horizons=(1, 3), series=("2Y", "10Y"), half_width=1.5)
     origin = frame["origin"].unique()[50]
     at_origin = (frame["origin"] == origin).to_numpy()
-    before = conformalize_backtest(frame, 0.9, method=method)
+    before = conformalize_backtest(frame, 0.9, method=method, tracking_rate=tracking_rate)
     assert before.loc[at_origin, "conformal"].all()
 
     future = frame["target_date"] > origin
     planted = frame.copy()
     planted.loc[future, "actual"] += 100.0 * np.random.default_rng(5).normal(size=future.sum())
-    after = conformalize_backtest(planted, 0.9, method=method)
+    after = conformalize_backtest(planted, 0.9, method=method, tracking_rate=tracking_rate)
     for column in ("lower", "upper", "conformal"):
         np.testing.assert_array_equal(after.loc[at_origin, column],
                                       before.loc[at_origin, column])
@@ -124,7 +210,7 @@ def test_planted_future_outcomes_leave_an_origin_unchanged(method):
     smallest = scores[group & (frame["target_date"] <= origin)].idxmin()
     changed = frame.copy()
     changed.loc[smallest, "actual"] = 1e3
-    moved = conformalize_backtest(changed, 0.9, method=method)
+    moved = conformalize_backtest(changed, 0.9, method=method, tracking_rate=tracking_rate)
     row = at_origin & group.to_numpy()
     assert (moved.loc[row, "upper"] > before.loc[row, "upper"]).all()
     others = at_origin & ~group.to_numpy()
@@ -257,6 +343,8 @@ def test_errors_name_what_is_wrong():
         conformalize_backtest(frame, 0.9, min_scores=5)
     with pytest.raises(ValueError, match="score_window=10 is smaller than min_scores=12"):
         conformalize_backtest(frame, 0.9, min_scores=12, score_window=10)
+    with pytest.raises(ValueError, match="tracking_rate"):
+        conformalize_backtest(frame, 0.9, tracking_rate=0.0)
     with pytest.raises(ValueError, match="already have a 'conformal' column"):
         conformalize_backtest(conformalize_backtest(frame, 0.9), 0.9)
 
