@@ -10,7 +10,9 @@ outcomes and intervals of +/-1 (their values do not change the work):
 
 Each case runs with the defaults (``method="cqr"``, groups by model, family, horizon
 and series), and the benchmark shape also with ``method="cqr-r"``, pooled series
-(``by=("horizon",)``) and a window of 120 scores. Every case is timed in interleaved
+(``by=("horizon",)``), a window of 120 scores and quantile tracking
+(``tracking_rate=0.1``, with ``"cqr-r"`` as the main job's ``--conformal`` uses it; also
+on the multi-curve rows of 10 models, families pooled). Every case is timed in interleaved
 rounds (:mod:`_timing`); medians of CPU and wall seconds are printed. One thread. Run::
 
     .venv/bin/python benchmarks/bench_conformal.py
@@ -66,10 +68,16 @@ def main():
             lambda: conformalize_backtest(benchmark, 0.95, by=("horizon",)),
         f"benchmark ({len(benchmark):,} rows), cqr, score_window=120":
             lambda: conformalize_backtest(benchmark, 0.95, score_window=120),
+        f"benchmark ({len(benchmark):,} rows), cqr-r, tracking_rate=0.1":
+            lambda: conformalize_backtest(benchmark, 0.95, method="cqr-r", tracking_rate=0.1),
         f"multi-curve, 1 model ({len(multi_one):,} rows), cqr":
             lambda: conformalize_backtest(multi_one, 0.95),
         f"multi-curve, 10 models ({len(multi_ten):,} rows), cqr":
             lambda: conformalize_backtest(multi_ten, 0.95),
+        f"multi-curve, 10 models ({len(multi_ten):,} rows), cqr-r, families pooled, "
+        f"tracking_rate=0.1":
+            lambda: conformalize_backtest(multi_ten, 0.95, method="cqr-r", pool_families=True,
+                                          tracking_rate=0.1),
     }
     before = load_average()
     with threadpool_limits(limits=1):

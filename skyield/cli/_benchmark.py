@@ -45,6 +45,9 @@ DEFAULTS = {
     "window": 12,
     "refit": 12,
     "coverage": 0.95,
+    # Wang and Hyndman's (2024) default learning rate of quantile tracking.
+    "tracking_rate": 0.1,
+    "calibration_years": 2,
 }
 
 def _models_epilog():
@@ -117,8 +120,22 @@ def add_benchmark_parser(commands, parents=()):
                              "quantile regression on its own past forecast errors (each "
                              "row from the outcomes observed by its origin, per horizon "
                              "and maturity, scaled by the interval's width; "
-                             "skyield.calibration.conformalize_backtest); the leaderboard "
+                             "skyield.calibration.conformalize_backtest), with quantile "
+                             "tracking of the misses (--tracking-rate); the leaderboard "
                              "then scores the recalibrated intervals")
+    parser.add_argument("--tracking-rate", type=float, default=None,
+                        help="with --conformal: learning rate of the quantile tracking "
+                             "that feeds back the misses of the recalibrated intervals, "
+                             "times the range of the past scores; 0 recalibrates by the "
+                             "conformal quantile alone "
+                             f"(default: {DEFAULTS['tracking_rate']:g})")
+    parser.add_argument("--calibration-years", type=int, default=None,
+                        help="with --conformal: forecast also over the N years before each "
+                             "dataset's test start; the errors of those forecasts are the "
+                             "first past errors of the recalibration, and the rows are then "
+                             "dropped, so that the leaderboard, the tests and the report "
+                             "count the test span only; 0 recalibrates from the test span's "
+                             f"own errors (default: {DEFAULTS['calibration_years']})")
     parser.add_argument("--coverage", type=float, default=DEFAULTS["coverage"],
                         help="coverage of the central intervals (default: 0.95)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -175,6 +192,26 @@ def _first_test_date(data):
     return start
 
 
+def _conformal_option(args, option):
+    """``--calibration-years`` or ``--tracking-rate`` of ``--conformal``; 0 without it."""
+    if not args.conformal:
+        return 0
+    value = getattr(args, option)
+    return DEFAULTS[option] if value is None else value
+
+
+def _first_origin(data, test_start, args):
+    """The backtest's first origin: the test start, less the calibration years."""
+    years = _conformal_option(args, "calibration_years")
+    start = test_start - pd.DateOffset(years=years)
+    if years and start <= data.dates[0]:
+        raise ValueError(
+            f"--calibration-years {years} starts the forecasts on {start:%Y-%m-%d}, which "
+            f"leaves no training dates: {data.name} starts on {data.dates[0]:%Y-%m-%d}; "
+            f"choose fewer years or a later --test-start")
+    return start
+
+
 def _say(args, message):
     if not args.quiet:
         print(message, flush=True)
@@ -192,6 +229,17 @@ def _check_arguments(args):
         raise ValueError(f"--coverage must lie in (0, 1), got {args.coverage}")
     if args.refit < 0:
         raise ValueError(f"--refit must be 0 (fit once) or positive, got {args.refit}")
+    for option, what in (("calibration_years", "the span of past errors"),
+                         ("tracking_rate", "the quantile tracking")):
+        if getattr(args, option) is not None and not args.conformal:
+            raise ValueError(f"--{option.replace('_', '-')} sets {what} of --conformal; "
+                             f"give --conformal too")
+    if args.calibration_years is not None and args.calibration_years < 0:
+        raise ValueError(f"--calibration-years must be 0 (none) or a positive number of "
+                         f"years, got {args.calibration_years}")
+    if args.tracking_rate is not None and not args.tracking_rate >= 0:
+        raise ValueError(f"--tracking-rate must be 0 (no tracking) or positive, got "
+                         f"{args.tracking_rate}")
     if args.members is not None and args.members < 1:
         raise ValueError(f"--members must be a positive number of members, got {args.members}")
     if args.window < 1:
@@ -230,6 +278,9 @@ class DatasetRun:
 
     data: object
     test_start: pd.Timestamp
+    #: The first origin of the backtest: ``test_start``, or earlier when a calibration
+    #: span of the conformal step comes first (``--calibration-years``).
+    first_origin: pd.Timestamp
     models: list
     left_out: dict
     notes: list
@@ -322,25 +373,53 @@ def _fit_record(entry, args, fits, seconds, horizons, family=None):
     return record
 
 
-def _run_model(entry, args, data, horizons, label, mode):
-    """Backtest one model; return its results, first fitted model, fit record and notes."""
+def _run_model(entry, args, run, horizons, label, mode):
+    """Backtest one model; return its results, first fitted model, fit record and notes.
+
+    With a calibration span (``run.first_origin`` before the test start), a second
+    backtest forecasts from the calibration span's origins, on the dates up to those its
+    forecasts need; its rows before the test start come first in the results. The test
+    span is forecast by the same backtest, fits and warm starts as without one, so the
+    calibration span changes no forecast of the test span, only the past errors the
+    conformal step has at hand.
+    """
     from skyield.model_selection import backtest
 
+    data = run.data
     estimator = entry.make(args.seed, args.device, data.maturities, args.members, horizons,
                            tune=args.tune)
     refit, warm_start = _schedule(entry, estimator, args.refit)
     progress = ModelProgress(label, mode, sys.stderr if mode == "bar" else sys.stdout)
+
+    def run_backtest(panel, test_start, progress=None):
+        return backtest(
+            estimator, panel, window=args.window, horizons=horizons, refit=refit,
+            warm_start=warm_start, coverage=args.coverage, test_start=test_start,
+            n_jobs=args.n_jobs, missing="allow" if args.allow_missing else "raise",
+            progress=progress, return_estimators=True)
+
     started = time.perf_counter()
     # The units were checked once, when the data was read.
-    (results, fits), notes, n_warnings = _recorded(f"{data.name}: {entry.name}", lambda: backtest(
-        estimator, data.panel, window=args.window, horizons=horizons, refit=refit,
-        warm_start=warm_start, coverage=args.coverage, test_start=data.test_start,
-        n_jobs=args.n_jobs, missing="allow" if args.allow_missing else "raise",
-        progress=progress, return_estimators=True,
-    ), ignore=(UnitsWarning,))
+    (results, fits), notes, n_warnings = _recorded(
+        f"{data.name}: {entry.name}", lambda: run_backtest(data.panel, run.test_start, progress),
+        ignore=(UnitsWarning,))
+    calibration_fits = 0
+    if run.first_origin < run.test_start:
+        (early, early_fits), more_notes, more_warnings = _recorded(
+            f"{data.name}: {entry.name} (calibration span)",
+            lambda: run_backtest(_up_to_targets(data.panel, run.test_start, max(horizons)),
+                                 run.first_origin),
+            ignore=(UnitsWarning,))
+        results = pd.concat([early[early["origin"] < run.test_start], results],
+                            ignore_index=True)
+        notes, n_warnings = notes + more_notes, n_warnings + more_warnings
+        calibration_fits = sum(fit["train_end"] < run.test_start for fit in early_fits)
     seconds = time.perf_counter() - started
     summary = (f"{results['origin'].nunique()} origins, {_plural(len(fits), 'fit')} "
                f"in {seconds:.1f} s")
+    if calibration_fits:
+        summary = (f"{summary} (with {_plural(calibration_fits, 'fit')} of the calibration "
+                   f"span)")
     if n_warnings:
         summary += f", {_plural(n_warnings, 'warning')} (see the report)"
     progress.close(summary)
@@ -350,8 +429,22 @@ def _run_model(entry, args, data, horizons, label, mode):
     first = getattr(first, "best_estimator_", first)  # a tuned model: the one it chose
     if entry.ensemble_size(args.members) > 1:
         first = first.estimators_[0]  # a seed ensemble: its first member's insides
-    return (results.assign(model=entry.name), first,
-            _fit_record(entry, args, fits, seconds, horizons, data.family), notes)
+    record = _fit_record(entry, args, fits, seconds, horizons, data.family)
+    if calibration_fits:
+        record["calibration fits"] = calibration_fits
+    return results.assign(model=entry.name), first, record, notes
+
+
+def _up_to_targets(panel, test_start, steps):
+    """The dates of ``panel`` before ``test_start`` and the ``steps`` dates that follow,
+    those the forecasts from origins before the test start aim at (per family for a
+    (family, date) panel)."""
+    dates = panel.index.get_level_values(-1)
+    # The position of each date among its family's dates from the test start on.
+    after = pd.Series(dates >= test_start, index=panel.index)
+    after = after.groupby(level=0, sort=False).cumsum() if panel.index.nlevels > 1 \
+        else after.cumsum()
+    return panel[(dates < test_start) | (after.to_numpy() <= steps)]
 
 
 def _diagnostic_figures(entry, model, context, dataset):
@@ -392,11 +485,14 @@ def _models_for(data, models, *, chosen, full):
     return [entry for entry in models if entry.name not in left_out], left_out
 
 
-def _header(data, args, horizons):
+def _header(run, horizons):
+    data = run.data
     families = "" if data.families is None else f", {len(data.families)} curves"
+    calibration = "" if run.first_origin == run.test_start else (
+        f" (forecasts from {run.first_origin:%Y-%m-%d} calibrate --conformal)")
     return (f"{data.name}: {data.source} ({data.frequency}), {len(data.dates)} dates "
             f"{data.span}{families}, maturities {', '.join(data.labels)}; test from "
-            f"{data.test_start}; horizons {horizons}")
+            f"{data.test_start}{calibration}; horizons {horizons}")
 
 
 def _read_datasets(args):
@@ -415,15 +511,16 @@ def _read_datasets(args):
         chosen, left_out = _models_for(data, models, chosen=args.models is not None,
                                        full=args.full)
         _check_models_for_missing(chosen, args.allow_missing)
-        runs.append(DatasetRun(data=data, test_start=test_start, models=chosen,
-                               left_out=left_out, notes=notes))
+        runs.append(DatasetRun(data=data, test_start=test_start,
+                               first_origin=_first_origin(data, test_start, args),
+                               models=chosen, left_out=left_out, notes=notes))
     return runs
 
 
 def _run_dataset(run, args, horizons, mode):
     """Backtest every model of ``run`` and fill in its results, leaderboard and figures."""
     data = run.data
-    _say(args, _header(data, args, horizons))
+    _say(args, _header(run, horizons))
     for line in run.notes:
         _say(args, f"warning: {line}")
     context = RunContext(panel=data.curve, test_start=run.test_start,
@@ -432,7 +529,7 @@ def _run_dataset(run, args, horizons, mode):
     for number, entry in enumerate(run.models, start=1):
         label = f"[{number}/{len(run.models)}] {data.name}: {entry.name}"
         results, model, run.fit_records[entry.name], notes = _run_model(
-            entry, args, data, horizons, label, mode)
+            entry, args, run, horizons, label, mode)
         seconds[entry.name] = run.fit_records[entry.name]["seconds"]
         frames.append(results)
         run.notes += notes
@@ -441,7 +538,12 @@ def _run_dataset(run, args, horizons, mode):
         run.notes += notes
     run.results = pd.concat(frames, ignore_index=True)
     if args.conformal:
-        run.results = _conformal(run.results, args.coverage)
+        run.results = _conformal(run.results, args.coverage,
+                                 _conformal_option(args, "tracking_rate"))
+    if run.first_origin < run.test_start:
+        # The calibration span's rows serve as past errors only: nothing scores them.
+        scored = run.results["origin"] >= run.test_start
+        run.results = run.results[scored].reset_index(drop=True)
     # A warning of the tests (a long-run variance that needed another kernel) is kept
     # with the others rather than printed raw.
     run.table, notes, _ = _recorded(f"{data.name}: leaderboard", lambda: leaderboard(
@@ -452,19 +554,20 @@ def _run_dataset(run, args, horizons, mode):
          + "\n".join(run.summary) + "\n")
 
 
-def _conformal(results, coverage):
+def _conformal(results, coverage, tracking_rate):
     """The backtest rows with every model's intervals recalibrated online (``--conformal``).
 
     Conformalized quantile regression with scores scaled by the interval's width
     (``"cqr-r"``), each row corrected from the errors of its model, horizon and maturity
-    observed by its origin. The curves of a multi-curve panel are pooled: with a few
-    dozen origins, scores per curve would leave most rows without enough past errors, and
-    the scaling by each interval's own width puts curves of different volatility on one
-    scale.
+    observed by its origin, plus quantile tracking of the misses at ``tracking_rate``
+    (none at 0). The curves of a multi-curve panel are pooled: with a few dozen origins,
+    scores per curve would leave most rows without enough past errors, and the scaling
+    by each interval's own width puts curves of different volatility on one scale.
     """
     from skyield.calibration import conformalize_backtest
 
-    return conformalize_backtest(results, coverage, method="cqr-r", pool_families=True)
+    return conformalize_backtest(results, coverage, method="cqr-r", pool_families=True,
+                                 tracking_rate=tracking_rate or None)
 
 
 def _settings(args, horizons, runs):
@@ -476,12 +579,23 @@ def _settings(args, horizons, runs):
         "tuning": _tuning_setting(args),
         "seed-ensemble members": args.members or "each deep model's own",
         "coverage": args.coverage,
-        "intervals": ("recalibrated online by conformalized quantile regression, scores "
-                      "scaled by the width (--conformal)" if args.conformal
-                      else "each model's own"),
+        "intervals": (_conformal_setting(args) if args.conformal else "each model's own"),
         "seed": args.seed, "device": args.device,
         "skyield": __version__,
     }
+
+
+def _conformal_setting(args):
+    text = ("recalibrated online by conformalized quantile regression, scores scaled by the "
+            "width")
+    rate = _conformal_option(args, "tracking_rate")
+    if rate:
+        text += f", quantile tracking at rate {rate:g}"
+    years = _conformal_option(args, "calibration_years")
+    if years:
+        text += (f"; first past errors from the forecasts of the {_plural(years, 'year')} "
+                 f"before the test start, which are not scored")
+    return text + " (--conformal)"
 
 
 def _section(run):

@@ -87,6 +87,17 @@ def test_user_csv_runs(tmp_path):
     (["--horizons", "6,1"], "--horizons must be positive, strictly increasing"),
     (["--window", "0"], "--window must be a positive number of dates"),
     (["--members", "0"], "--members must be a positive number of members"),
+    (["--conformal", "--tracking-rate", "-0.1"],
+     "--tracking-rate must be 0 (no tracking) or positive"),
+    (["--conformal", "--tracking-rate", "nan"],
+     "--tracking-rate must be 0 (no tracking) or positive"),
+    (["--tracking-rate", "0.1"], "--tracking-rate sets the quantile tracking of --conformal; "
+                                 "give --conformal too"),
+    (["--calibration-years", "2"], "--calibration-years sets the span of past errors of "
+                                   "--conformal; give --conformal too"),
+    (["--conformal", "--calibration-years", "-1"], "--calibration-years must be 0 (none)"),
+    (["--conformal", "--dataset", "us-zero", "--calibration-years", "40"],
+     "--calibration-years 40 starts the forecasts on 1960-01-01, which leaves no training"),
     (["--n-jobs", "0"], "--n-jobs must be a positive number"),
     (["--device", "tpu"], "--device: device must be 'cpu', 'cuda'"),
 ])

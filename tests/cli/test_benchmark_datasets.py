@@ -182,7 +182,8 @@ def test_conformal_recalibrates_the_intervals_of_the_plain_run(two_datasets, tmp
     from skyield.calibration import conformalize_backtest
 
     folder = tmp_path / "conformal"
-    assert main(["benchmark", *SMALL, "--conformal", "--output", str(folder)]) == 0
+    assert main(["benchmark", *SMALL, "--conformal", "--calibration-years", "0",
+                 "--output", str(folder)]) == 0
     plain = pd.read_csv(two_datasets / "forecasts.csv", parse_dates=["origin", "target_date"])
     recalibrated = pd.read_csv(folder / "forecasts.csv", parse_dates=["origin", "target_date"])
     kept = [c for c in plain.columns if c not in ("lower", "upper", "fit_time")]
@@ -191,7 +192,7 @@ def test_conformal_recalibrates_the_intervals_of_the_plain_run(two_datasets, tmp
         rows = rows.drop(columns="dataset").dropna(axis=1, how="all")
         # The curves of a multi-curve panel are pooled; scores are scaled by the width.
         expected = conformalize_backtest(rows.drop(columns="family", errors="ignore"), 0.95,
-                                         method="cqr-r")
+                                         method="cqr-r", tracking_rate=0.1)
         got = recalibrated.loc[rows.index]
         np.testing.assert_allclose(got[["lower", "upper"]], expected[["lower", "upper"]])
         assert (got["conformal"] == expected["conformal"]).all()
@@ -200,6 +201,60 @@ def test_conformal_recalibrates_the_intervals_of_the_plain_run(two_datasets, tmp
     assert table["conformal_share"].between(0, 1).all()
     settings = json.loads((folder / "run.json").read_text())["settings"]
     assert settings["intervals"].startswith("recalibrated online")
+    assert "quantile tracking at rate 0.1" in settings["intervals"]
+
+    # --tracking-rate 0: the conformal quantile alone
+    folder = tmp_path / "quantile-only"
+    assert main(["benchmark", *SMALL, "--conformal", "--tracking-rate", "0",
+                 "--calibration-years", "0", "--output", str(folder)]) == 0
+    alone = pd.read_csv(folder / "forecasts.csv", parse_dates=["origin", "target_date"])
+    for dataset, rows in plain.groupby("dataset"):
+        rows = rows.drop(columns="dataset").dropna(axis=1, how="all")
+        expected = conformalize_backtest(rows.drop(columns="family", errors="ignore"), 0.95,
+                                         method="cqr-r")
+        np.testing.assert_allclose(alone.loc[rows.index, ["lower", "upper"]],
+                                   expected[["lower", "upper"]])
+    assert "tracking" not in json.loads((folder / "run.json").read_text())[
+        "settings"]["intervals"]
+
+
+def test_a_calibration_span_gives_past_errors_and_is_not_scored(two_datasets, tmp_path):
+    from skyield.calibration import conformalize_backtest
+
+    # --conformal by default: forecasts from two years before the test start (2022-01),
+    # whose errors are the first past errors, then dropped
+    folder = tmp_path / "calibrated"
+    assert main(["benchmark", *SMALL, "--conformal", "--output", str(folder)]) == 0
+    got = pd.read_csv(folder / "forecasts.csv", parse_dates=["origin", "target_date"])
+    plain = pd.read_csv(two_datasets / "forecasts.csv", parse_dates=["origin", "target_date"])
+    assert got["origin"].min() == plain["origin"].min() == pd.Timestamp("2022-01-31")
+    assert len(got) == len(plain)
+
+    # the same as recalibrating the rows of a run from 2020-01 and keeping those from 2022
+    early = tmp_path / "early"
+    assert main(["benchmark", *SMALL[:-5], "--test-start", "2020-01-01", *SMALL[-5:],
+                 "--output", str(early)]) == 0
+    rows = pd.read_csv(early / "forecasts.csv", parse_dates=["origin", "target_date"])
+    assert rows["origin"].min() == pd.Timestamp("2020-01-31")
+    for dataset, part in rows.groupby("dataset"):
+        part = part.drop(columns=["dataset", "family"], errors="ignore")
+        part = part.dropna(axis=1, how="all")
+        expected = conformalize_backtest(part, 0.95, method="cqr-r", tracking_rate=0.1)
+        expected = expected[expected["origin"] >= "2022-01-01"]
+        mine = got[got["dataset"] == dataset]
+        np.testing.assert_allclose(mine[["forecast", "lower", "upper"]],
+                                   expected[["forecast", "lower", "upper"]])
+        # the calibration span's errors made a difference to the first test rows
+        first = mine["origin"] == mine["origin"].min()
+        assert mine.loc[first, "conformal"].all()
+
+    # the same fits forecast the test span (refits every 12 months, 24 months earlier),
+    # and only its rows are scored
+    table = pd.read_csv(folder / "leaderboard.csv")
+    np.testing.assert_allclose(table["rmse"], pd.read_csv(two_datasets / "leaderboard.csv")["rmse"])
+    run = json.loads((folder / "run.json").read_text())
+    assert "2 years before the test start, which are not scored" in \
+        run["settings"]["intervals"]
 
 
 def test_no_diebold_mariano_test_with_fewer_origins_than_the_horizon():
