@@ -378,12 +378,6 @@ class KerasScaleStart(YieldCurveAttentionRegressor):
 class ZeroStart(YieldCurveAttentionRegressor):
     """Residual YC_ATT whose change head starts at zero: untrained, it is the random walk."""
 
-    weight_decay = 0.0           # Adam's coupled weight decay (a subclass sets it)
-
-    def _new_net(self, device, generator):
-        net = super()._new_net(device, generator)
-        return net.set_params(optimizer__weight_decay=self.weight_decay)
-
     def _initialize_net(self, net):
         net = super()._initialize_net(net)
         heads = net.module_.heads
@@ -393,24 +387,12 @@ class ZeroStart(YieldCurveAttentionRegressor):
         return net
 
 
-def _decayed(weight_decay):
-    """The ZeroStart class with Adam's weight decay ``weight_decay``."""
-    return type(f"ZeroStartDecay{weight_decay:g}", (ZeroStart,),
-                {"weight_decay": weight_decay, "__module__": __name__})
-
-
-_DECAYED = {w: _decayed(w) for w in (1e-3, 1e-2)}
-
-
-def deep_model(settings, maturities, scale_start=None, start=None, weight_decay=0.0,
-               **params):
+def deep_model(settings, maturities, scale_start=None, start=None, **params):
     """A YieldCurveAttentionRegressor with the study's training settings."""
     params = {"units": settings["units"], "epochs": settings["epochs"], "batch_size": 32,
               "lr": 1e-3, "maturities": list(maturities), **params}
     if start == "zero":
-        cls = _DECAYED[weight_decay] if weight_decay else ZeroStart
-    elif weight_decay:
-        raise ValueError("weight_decay is an option of the zero-start variants only")
+        cls = ZeroStart
     else:
         cls = YieldCurveAttentionRegressor if scale_start is None else KerasScaleStart
     return cls(**params)

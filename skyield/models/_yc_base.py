@@ -28,6 +28,7 @@ a family the previous fit knew keeps its embedding, a new one gets a fresh rando
 """
 
 import copy
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,7 @@ from skyield.models._base import (
 )
 from skyield.nn import GaussianNLL, QuantileCenterLoss, YieldCurveAttentionNet
 from skyield.preprocessing import SeriesMinMaxScaler
-from skyield.utils import resolve_device, restore_target_layout, torch_seed
+from skyield.utils import Interval, resolve_device, restore_target_layout, torch_seed
 
 __all__ = []
 
@@ -63,6 +64,7 @@ YC_TRAINING_CONSTRAINTS = {
     **{name: BaseWindowRegressor._parameter_constraints[name]
        for name in ("window", "horizons", "targets")},
     **TRAINING_CONSTRAINTS,
+    "weight_decay": [Interval(Real, 0, None)],
 }
 
 
@@ -241,6 +243,8 @@ class _YieldCurveNetBase(BaseFamilyWindowRegressor):
             **{f"module__{key}": value for key, value in self._module_params().items()},
             **criterion,
             optimizer=torch.optim.Adam,
+            # Adam's coupled decay: the gradient of (weight_decay / 2) * sum(w ** 2).
+            optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
             max_epochs=self.epochs,
             batch_size=self.batch_size,

@@ -96,6 +96,10 @@ class TransferredCurveRegressor(_YieldCurveNetBase):
         Mini-batch size; training batches are shuffled.
     lr : float, default=1e-3
         Adam's learning rate.
+    weight_decay : float, default=0.0
+        Adam's (coupled) weight decay on every weight and bias: the gradient of the L2
+        penalty ``(weight_decay / 2) * sum(w ** 2)``, i.e. Keras' ``l2(weight_decay / 2)``;
+        0, the seed's setting, has none.
     early_stopping : bool, default=False
         Stop on the loss of the most recent windows, as in
         :class:`YieldCurveAttentionRegressor`.
@@ -175,7 +179,7 @@ window_, n_outputs_, n_epochs_
 
     def __init__(self, source, *, window=None, horizons=None, targets=None, maturities=None,
                  fine_tune=False,
-                 adapter_init="auto", epochs=100, batch_size=32, lr=1e-3,
+                 adapter_init="auto", epochs=100, batch_size=32, lr=1e-3, weight_decay=0.0,
                  early_stopping=False, validation_fraction=0.1, validation_gap=0,
                  patience=10, warm_start=False, device="cpu", random_state=None,
                  verbose=0):
@@ -189,6 +193,7 @@ window_, n_outputs_, n_epochs_
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.weight_decay = weight_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.validation_gap = validation_gap

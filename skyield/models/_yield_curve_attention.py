@@ -137,6 +137,10 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         Mini-batch size; training batches are shuffled.
     lr : float, default=1e-3
         Adam's learning rate.
+    weight_decay : float, default=0.0
+        Adam's (coupled) weight decay on every weight and bias: the gradient of the L2
+        penalty ``(weight_decay / 2) * sum(w ** 2)``, i.e. Keras' ``l2(weight_decay / 2)``;
+        0, the seed's setting, has none.
     early_stopping : bool, default=False
         Hold out the most recent ``validation_fraction`` of the windows (after
         ``validation_gap`` windows) and stop when their loss has not improved for
@@ -249,7 +253,8 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
                  units=8, embedding_size=5, dropout=0.5, quantiles=(0.025, 0.975), gamma=1,
                  distribution="quantile", output_activation="sigmoid",
                  spread_activation="sigmoid", feature_range=(0.0, 1.0), residual=False,
-                 maturities=None, epochs=100, batch_size=32, lr=1e-3, early_stopping=False,
+                 maturities=None, epochs=100, batch_size=32, lr=1e-3, weight_decay=0.0,
+                 early_stopping=False,
                  validation_fraction=0.1, validation_gap=0, patience=10, warm_start=False,
                  device="cpu", random_state=None, verbose=0):
         self.window = window
@@ -270,6 +275,7 @@ class YieldCurveAttentionRegressor(_YieldCurveNetBase):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.weight_decay = weight_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.validation_gap = validation_gap

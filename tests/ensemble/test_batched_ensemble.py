@@ -57,6 +57,21 @@ def test_batched_members_equal_separate_fits_without_dropout(panel, extractor):
                            batched[1].predict(X, families=families))
 
 
+def test_batched_members_with_weight_decay_equal_separate_fits(panel):
+    X, y, families = panel
+    base = YieldCurveAttentionRegressor(units=4, embedding_size=2, dropout=0.0, epochs=4,
+                                        batch_size=16, lr=0.01, weight_decay=0.05)
+    separate, batched = separate_and_batched(base, X, y, families)
+    for one, other in zip(separate, batched):
+        np.testing.assert_allclose(other.predict_quantiles(X, families=families),
+                                   one.predict_quantiles(X, families=families), atol=1e-5)
+    # the decay is applied: without it the members differ
+    plain = base.set_params(weight_decay=0.0)
+    undecayed, _ = separate_and_batched(plain, X, y, families)
+    assert not np.allclose(undecayed[0].predict(X, families=families),
+                           separate[0].predict(X, families=families), atol=1e-4)
+
+
 def test_batched_early_stopping_per_member(panel):
     X, y, families = panel
     base = YieldCurveAttentionRegressor(units=4, embedding_size=2, dropout=0.0, epochs=40,

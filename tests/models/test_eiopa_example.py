@@ -170,8 +170,6 @@ def test_zero_start_variant_is_the_random_walk_before_training(example, planted)
         assert model.net_.optimizer_.param_groups[0]["weight_decay"] == weight_decay
         centre = model.predict(windows.X[:20], families=windows.families[:20])
         np.testing.assert_allclose(centre, windows.X[:20, -1], atol=1e-6)
-    with pytest.raises(ValueError, match="weight_decay is an option of the zero-start"):
-        example.deep_model(settings, panel.columns, weight_decay=1e-3)
 
 
 @pytest.mark.slow

@@ -117,6 +117,7 @@ def test_family_errors_name_the_problem(panel):
     ({"feature_range": (1.0, 0.0)}, "feature_range"),
     ({"dropout": 1.0}, "dropout must be a number"),
     ({"units": 0}, "units must be an integer"),
+    ({"weight_decay": -1e-3}, "weight_decay must be a number"),
     ({"maturities": [1, 2]}, "maturities has 2 entries"),
     ({"horizons": 3}, r"horizons=3 lists 3 step\(s\) ahead but y holds 1"),
     ({"targets": 7}, "targets entry 7 is out of range"),
@@ -325,6 +326,31 @@ def test_early_stopping_on_the_chronological_tail(panel):
     assert 1 <= model.n_epochs_ <= 30
     split = model.net_.train_split
     assert split.fraction == 0.2
+
+
+@pytest.mark.parametrize("make", ["network", "transfer"])
+def test_weight_decay_shrinks_the_weights(panel, target_panel, source, make):
+    def fitted(weight_decay):
+        if make == "network":
+            X, y, families, _ = panel
+            model = YieldCurveAttentionRegressor(**{**TINY, "epochs": 20},
+                                                 weight_decay=weight_decay)
+        else:
+            X, y, families, _ = target_panel
+            model = TransferredCurveRegressor(source, epochs=20, random_state=0,
+                                              weight_decay=weight_decay)
+        return model.fit(X, y, families=families)
+
+    def squared_norm(model):  # of the weights that train
+        return sum(float((p.detach() ** 2).sum()) for p in model.net_.module_.parameters()
+                   if p.requires_grad)
+
+    assert YieldCurveAttentionRegressor().weight_decay == 0.0  # the seed's: no decay
+    assert TransferredCurveRegressor(source).weight_decay == 0.0
+    plain, decayed = fitted(0.0), fitted(1.0)
+    assert plain.net_.optimizer_.param_groups[0]["weight_decay"] == 0.0
+    assert decayed.net_.optimizer_.param_groups[0]["weight_decay"] == 1.0
+    assert squared_norm(decayed) < 0.9 * squared_norm(plain)
 
 
 def test_residual_forecasts_the_change_from_the_last_curve(panel):
