@@ -178,18 +178,19 @@ def _tracking_terms(base, rows, groups, date_codes, scores, score_rows, bounds, 
             np.minimum.at(low, group, scores[batch])
             count = np.bincount(group, minlength=n_groups)
             misses = np.bincount(group, weights=missed[batch], minlength=n_groups)
-            hit = count > 0
-            term[hit] += rate * (high[hit] - low[hit]) * (misses[hit] / count[hit]
-                                                          - miscoverage)
-            seen |= hit
+            observed = count > 0
+            term[observed] += rate * (high[observed] - low[observed]) * (
+                misses[observed] / count[observed] - miscoverage)
+            seen |= observed
         positions = ordered[start:stop]
         batch = rows[positions]
         used[positions], had_outcome[positions] = term[groups[batch]], seen[groups[batch]]
         shift = (base[positions] + used[positions]) * scale[batch]
-        middle = (lower[batch] + upper[batch]) / 2
-        issued_lower = np.minimum(lower[batch] - shift, middle)
-        issued_upper = np.maximum(upper[batch] + shift, middle)
-        missed[batch] = (actual[batch] < issued_lower) | (actual[batch] > issued_upper)
+        issued_lower, issued_upper = calibrate_band(
+            lower[batch, None], upper[batch, None], (lower[batch] + upper[batch]) / 2,
+            shift[:, None])
+        missed[batch] = ((actual[batch] < issued_lower[:, 0])
+                         | (actual[batch] > issued_upper[:, 0]))
     return used, had_outcome
 
 
