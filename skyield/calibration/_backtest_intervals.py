@@ -158,7 +158,8 @@ def _tracking_terms(base, rows, groups, date_codes, scores, score_rows, bounds, 
     origin, target = date_codes
     lower, upper, actual, scale = bounds
     n_groups = int(groups.max(initial=0)) + 1
-    term, seen = np.zeros(n_groups), np.zeros(n_groups, dtype=bool)
+    term = np.zeros(n_groups)
+    # The range of each group's known scores; a finite one means an outcome was observed.
     high, low = np.full(n_groups, -np.inf), np.full(n_groups, np.inf)
     used, had_outcome = np.zeros(rows.size), np.zeros(rows.size, dtype=bool)
     missed = np.zeros(len(groups), dtype=bool)
@@ -181,10 +182,10 @@ def _tracking_terms(base, rows, groups, date_codes, scores, score_rows, bounds, 
             observed = count > 0
             term[observed] += rate * (high[observed] - low[observed]) * (
                 misses[observed] / count[observed] - miscoverage)
-            seen |= observed
         positions = ordered[start:stop]
         batch = rows[positions]
-        used[positions], had_outcome[positions] = term[groups[batch]], seen[groups[batch]]
+        used[positions] = term[groups[batch]]
+        had_outcome[positions] = np.isfinite(high[groups[batch]])
         shift = (base[positions] + used[positions]) * scale[batch]
         issued_lower, issued_upper = calibrate_band(
             lower[batch, None], upper[batch, None], (lower[batch] + upper[batch]) / 2,

@@ -290,6 +290,12 @@ class DatasetRun:
     diagnostics: list = None
     fit_records: dict = None
 
+    @property
+    def calibrates(self):
+        """Whether forecasts from a calibration span before the test start feed
+        ``--conformal`` (and are then dropped)."""
+        return self.first_origin < self.test_start
+
 
 def _plural(count, word):
     return f"{count} {word}{'s' if count > 1 else ''}"
@@ -376,12 +382,12 @@ def _fit_record(entry, args, fits, seconds, horizons, family=None):
 def _run_model(entry, args, run, horizons, label, mode):
     """Backtest one model; return its results, first fitted model, fit record and notes.
 
-    With a calibration span (``run.first_origin`` before the test start), a second
-    backtest forecasts from the calibration span's origins, on the dates up to those its
-    forecasts need; its rows before the test start come first in the results. The test
-    span is forecast by the same backtest, fits and warm starts as without one, so the
-    calibration span changes no forecast of the test span, only the past errors the
-    conformal step has at hand.
+    With a calibration span (``run.calibrates``: the first origin before the test
+    start), a second backtest forecasts from the calibration span's origins, on the
+    dates up to those its forecasts need; its rows before the test start come first in
+    the results. The test span is forecast by the same backtest, fits and warm starts as
+    without one, so the calibration span changes no forecast of the test span, only the
+    past errors the conformal step has at hand.
     """
     from skyield.model_selection import backtest
 
@@ -404,7 +410,7 @@ def _run_model(entry, args, run, horizons, label, mode):
         f"{data.name}: {entry.name}", lambda: run_backtest(data.panel, run.test_start, progress),
         ignore=(UnitsWarning,))
     calibration_fits = 0
-    if run.first_origin < run.test_start:
+    if run.calibrates:
         (early, early_fits), more_notes, more_warnings = _recorded(
             f"{data.name}: {entry.name} (calibration span)",
             lambda: run_backtest(_up_to_targets(data.panel, run.test_start, max(horizons)),
@@ -488,8 +494,8 @@ def _models_for(data, models, *, chosen, full):
 def _header(run, horizons):
     data = run.data
     families = "" if data.families is None else f", {len(data.families)} curves"
-    calibration = "" if run.first_origin == run.test_start else (
-        f" (forecasts from {run.first_origin:%Y-%m-%d} calibrate --conformal)")
+    calibration = (f" (forecasts from {run.first_origin:%Y-%m-%d} calibrate --conformal)"
+                   if run.calibrates else "")
     return (f"{data.name}: {data.source} ({data.frequency}), {len(data.dates)} dates "
             f"{data.span}{families}, maturities {', '.join(data.labels)}; test from "
             f"{data.test_start}{calibration}; horizons {horizons}")
@@ -540,7 +546,7 @@ def _run_dataset(run, args, horizons, mode):
     if args.conformal:
         run.results = _conformal(run.results, args.coverage,
                                  _conformal_option(args, "tracking_rate"))
-    if run.first_origin < run.test_start:
+    if run.calibrates:
         # The calibration span's rows serve as past errors only: nothing scores them.
         scored = run.results["origin"] >= run.test_start
         run.results = run.results[scored].reset_index(drop=True)

@@ -28,7 +28,6 @@ a family the previous fit knew keeps its embedding, a new one gets a fresh rando
 """
 
 import copy
-from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -49,7 +48,7 @@ from skyield.models._base import (
 )
 from skyield.nn import GaussianNLL, QuantileCenterLoss, YieldCurveAttentionNet
 from skyield.preprocessing import SeriesMinMaxScaler
-from skyield.utils import Interval, resolve_device, restore_target_layout, torch_seed
+from skyield.utils import resolve_device, restore_target_layout, torch_seed
 
 __all__ = []
 
@@ -64,7 +63,6 @@ YC_TRAINING_CONSTRAINTS = {
     **{name: BaseWindowRegressor._parameter_constraints[name]
        for name in ("window", "horizons", "targets")},
     **TRAINING_CONSTRAINTS,
-    "weight_decay": [Interval(Real, 0, None)],
 }
 
 
