@@ -53,6 +53,10 @@ Nelson-Siegel models. This script reproduces their study on the same data
     there; a lower learning rate) are scored by the same time-series cross-validation,
     under protocol (b) against the random walk. The variant with the lowest mean ratio is
     then fitted on the whole learning sample with three ensemble seeds and scored on 2021.
+    Each variant is also shrunk toward the random walk: its change from the last curve
+    times the weight in [0, 1] that minimises the folds' squared error (the constrained
+    least-squares combination of the network and the random walk, learned on the folds
+    only); the variant with the lowest shrunk cross-validated ratio is scored likewise.
 ``transfer``
     Table 3 on a target the source never saw: the bundled CHF_SNB, EUR_AAA_ECB, JPY_MOF
     (par yields) and USD_GSW curves (other publishers, other construction) on 2, 5, 10
@@ -597,12 +601,13 @@ def tuning_study(settings, panel, started, cache):
         direct = params.pop("direct", False)
         estimator = deep_model(settings, panel.columns, **params)
         tic = time.perf_counter()
-        folds_out, fold_forecasts[name] = [], []
+        folds_out, fold_forecasts[name], fold_steps = [], [], []
         for data in fold_data:
             _, members = deep_forecasts(estimator, data["panel"], data["origin"], window,
                                         STEPS, runs, seeds[0], direct)
             a, b = combine(members["a"]), combine(members["b"])
             fold_forecasts[name].append(a)
+            fold_steps.append(b)
             folds_out.append({
                 "origin": str(data["origin"].date()),
                 "ratio_a": scores(data["truth"], a["centre"], a["bounds"])["MSE"]
@@ -632,7 +637,7 @@ def tuning_study(settings, panel, started, cache):
             "n_epochs": [int(m.n_epochs_) for m in ensemble.estimators_],
             "seconds": time.perf_counter() - tic,
         }
-        cache[f"tuning {name}"] = (members, grid[name])     # reused by the one-step study
+        cache[f"tuning {name}"] = (members, grid[name], fold_steps)  # for the one-step study
         log(f"tuning {name}: CV {grid[name]['cv_ratio_a']:.3f} / test "
             f"{grid[name]['test_ratio_a']:.3f} x NSS_VAR (a); CV {grid[name]['cv_ratio_b']:.3f}"
             f" / test {grid[name]['test_ratio_b']:.3f} x RW (b); "
@@ -720,66 +725,137 @@ def one_step_study(settings, panel, started, cache):
     for origin, sub in fold_spans(panel, settings):
         _, truth, bench, _ = benchmark_forecasts(sub, origin, window, STEPS, names=("RW",))
         walk = bench["RW"]["b"]
-        fold_data.append((origin, sub, truth,
-                          scores(truth, walk["centre"], walk["bounds"])["MSE"]))
+        fold_data.append((origin, sub, truth, walk))
     families, truth, bench, _ = benchmark_forecasts(panel, T0, window, STEPS, names=("RW",))
     walk = bench["RW"]["b"]
     reference = scores(truth, walk["centre"], walk["bounds"])
     log("one-step: benchmarks", started)
 
+    fold_truths = [fold_truth for _, _, fold_truth, _ in fold_data]
+    fold_walks = [fold_walk for _, _, _, fold_walk in fold_data]
     grid, forecasts = {}, {}
     for name in settings["one_step_grid"]:
         tuned = (cache.get(f"tuning {name}")
                  if ONE_STEP_GRID[name] == TUNING_GRID.get(name) else None)
         if tuned is not None:      # the same configuration, fitted by the tuning study
-            members, entry = tuned
-            folds_out = [{"origin": f["origin"], "ratio_b": f["ratio_b"]}
-                         for f in entry["folds"]]
+            members, entry, fold_steps = tuned
             seconds = entry["seconds"]
         else:
             estimator = deep_model(settings, panel.columns, **ONE_STEP_GRID[name])
             tic = time.perf_counter()
-            folds_out = []
-            for origin, sub, fold_truth, walk_mse in fold_data:
-                _, fold = deep_forecasts(estimator, sub, origin, window, STEPS, runs, seeds[0])
-                b = combine(fold["b"])
-                folds_out.append({"origin": str(origin.date()),
-                                  "ratio_b": scores(fold_truth, b["centre"],
-                                                    b["bounds"])["MSE"] / walk_mse})
+            fold_steps = [combine(deep_forecasts(estimator, sub, origin, window, STEPS, runs,
+                                                 seeds[0])[1]["b"])
+                          for origin, sub, _, _ in fold_data]
             members = deep_forecasts(estimator, panel, T0, window, STEPS, runs, seeds[0])[1]
             seconds = time.perf_counter() - tic
+        # Shrinkage toward the random walk: the weight of the network's change learned on
+        # all folds, and, as the out-of-fold check of that in-sample weight, the weight
+        # each fold would get from the earlier folds only (the first has none).
+        coefficient = change_coefficient(fold_truths, fold_walks, fold_steps)
+        weight = float(np.clip(coefficient, 0.0, 1.0))
+        earlier = [change_weight(fold_truths[:k], fold_walks[:k], fold_steps[:k])
+                   for k in range(1, len(fold_data))]
+        folds_out = []
+        for k, ((origin, _, fold_truth, fold_walk), step) in enumerate(zip(fold_data,
+                                                                           fold_steps)):
+            walk_mse = scores(fold_truth, fold_walk["centre"], fold_walk["bounds"])["MSE"]
+            folds_out.append({
+                "origin": str(origin.date()),
+                "ratio_b": scores(fold_truth, step["centre"], step["bounds"])["MSE"] / walk_mse,
+                "ratio_shrunk": _mse(fold_truth, shrunk(step, fold_walk, weight)) / walk_mse,
+                "ratio_shrunk_earlier": (None if k == 0 else _mse(
+                    fold_truth, shrunk(step, fold_walk, earlier[k - 1])) / walk_mse)})
         forecasts[name, seeds[0]] = combine(members["b"])
         test = scores(truth, forecasts[name, seeds[0]]["centre"],
                       forecasts[name, seeds[0]]["bounds"])
+        test_shrunk = shrunk(forecasts[name, seeds[0]], walk, weight)
         grid[name] = {"folds": folds_out,
                       "cv_ratio_b": float(np.mean([f["ratio_b"] for f in folds_out])),
+                      "change_coefficient": coefficient, "change_weight": weight,
+                      "cv_ratio_shrunk": float(np.mean([f["ratio_shrunk"]
+                                                        for f in folds_out])),
+                      "cv_ratio_shrunk_earlier": float(np.mean(
+                          [f["ratio_shrunk_earlier"] for f in folds_out[1:]]))
+                      if len(folds_out) > 1 else None,
                       "test": test, "test_ratio_b": test["MSE"] / reference["MSE"],
+                      "test_shrunk": scores(truth, test_shrunk["centre"],
+                                            test_shrunk["bounds"]),
                       "seconds": seconds}
+        grid[name]["test_ratio_shrunk"] = grid[name]["test_shrunk"]["MSE"] / reference["MSE"]
         log(f"one-step {name}: CV {grid[name]['cv_ratio_b']:.4f} / test "
-            f"{grid[name]['test_ratio_b']:.4f} x RW (b); {grid[name]['seconds']:.0f}s",
-            started)
+            f"{grid[name]['test_ratio_b']:.4f} x RW (b); coefficient {coefficient:.3f}, "
+            f"shrunk (weight {weight:.3f}) CV "
+            f"{grid[name]['cv_ratio_shrunk']:.4f} / test "
+            f"{grid[name]['test_ratio_shrunk']:.4f}; {grid[name]['seconds']:.0f}s", started)
 
     chosen = min(grid, key=lambda n: grid[n]["cv_ratio_b"])
-    estimator = deep_model(settings, panel.columns, **ONE_STEP_GRID[chosen])
+    chosen_shrunk = min(grid, key=lambda n: grid[n]["cv_ratio_shrunk"])
     per_family_walk = family_scores(truth, walk, families)
-    seed_runs = []
-    for seed in seeds:
-        if (chosen, seed) not in forecasts:
-            members = deep_forecasts(estimator, panel, T0, window, STEPS, runs, seed)[1]
-            forecasts[chosen, seed] = combine(members["b"])
-            log(f"one-step {chosen}, seed {seed} fitted", started)
-        forecast = forecasts[chosen, seed]
-        point = scores(truth, forecast["centre"], forecast["bounds"])
-        per_family = family_scores(truth, forecast, families)
-        seed_runs.append({
-            "seed": seed, "ensemble": point, "ratio": point["MSE"] / reference["MSE"],
-            "without_TR": without(truth, forecast, families),
-            "families_below_RW": sum(per_family[f]["MSE"] < per_family_walk[f]["MSE"]
-                                     for f in families),
-            "per_family": per_family})
+
+    def seed_runs_of(name, weight=None):
+        """The 2021 scores of configuration ``name`` for every ensemble seed, its change
+        shrunk by ``weight`` (learned on the folds of seed 0) when one is given."""
+        estimator = deep_model(settings, panel.columns, **ONE_STEP_GRID[name])
+        out = []
+        for seed in seeds:
+            if (name, seed) not in forecasts:
+                members = deep_forecasts(estimator, panel, T0, window, STEPS, runs, seed)[1]
+                forecasts[name, seed] = combine(members["b"])
+                log(f"one-step {name}, seed {seed} fitted", started)
+            forecast = forecasts[name, seed]
+            if weight is not None:
+                forecast = shrunk(forecast, walk, weight)
+            point = scores(truth, forecast["centre"], forecast["bounds"])
+            per_family = family_scores(truth, forecast, families)
+            out.append({
+                "seed": seed, "ensemble": point, "ratio": point["MSE"] / reference["MSE"],
+                "without_TR": without(truth, forecast, families),
+                "families_below_RW": sum(per_family[f]["MSE"] < per_family_walk[f]["MSE"]
+                                         for f in families),
+                "per_family": per_family})
+        return out
+
     return {"reference": reference, "RW_without_TR": without(truth, walk, families),
-            "grid": grid, "chosen": chosen, "seed_runs": seed_runs,
+            "grid": grid, "chosen": chosen, "seed_runs": seed_runs_of(chosen),
+            "chosen_shrunk": chosen_shrunk,
+            "shrunk_runs": seed_runs_of(chosen_shrunk, grid[chosen_shrunk]["change_weight"]),
             "n_families": len(families)}
+
+
+def _mse(truth, forecast):
+    return float(np.mean((truth - forecast["centre"]) ** 2))
+
+
+def change_coefficient(truths, walks, forecasts):
+    """The least-squares coefficient ``c`` of ``truth - walk`` on the network's one-step
+    change ``network - walk`` over the given folds (no intercept).
+
+    Clipped to [0, 1] it is the weight that minimises the squared error of
+    ``walk + w * (network - walk)``: the constrained least-squares combination of the
+    network and the random walk (Granger and Ramanathan's regression on the simplex, as
+    :class:`skyield.compose.ForecastCombination` learns it with
+    ``weighting="least_squares"``), in closed form for two members. A negative ``c``
+    says the network's changes point away from the changes that followed.
+    """
+    change = np.concatenate([(f["centre"] - w["centre"]).ravel()
+                             for f, w in zip(forecasts, walks)])
+    surprise = np.concatenate([(t - w["centre"]).ravel() for t, w in zip(truths, walks)])
+    power = float(change @ change)
+    return float(change @ surprise / power) if power > 0 else 0.0
+
+
+def change_weight(truths, walks, forecasts):
+    """The weight in [0, 1] of the network's one-step change (see
+    :func:`change_coefficient`)."""
+    return float(np.clip(change_coefficient(truths, walks, forecasts), 0.0, 1.0))
+
+
+def shrunk(forecast, walk, weight):
+    """``forecast`` pulled toward the random walk: its change from the last curve times
+    ``weight``; the band moves with its centre."""
+    centre = walk["centre"] + weight * (forecast["centre"] - walk["centre"])
+    offset = (centre - forecast["centre"])[..., None]
+    return {"centre": centre, "bounds": forecast["bounds"] + offset}
 
 
 def transfer_study(settings, source, started):
@@ -1130,16 +1206,33 @@ def one_step_markdown(results):
         lines.append(f"| {name}{mark} | {folds} | {e['cv_ratio_b']:.4f} | "
                      f"{e['test_ratio_b']:.4f} | {e['test']['PICP']:.3f} | "
                      f"{e['test']['MPIW']:.3f} | {e['seconds']:.0f} |")
-    lines += ["", f"**{results['chosen']}** (2021, protocol (b), "
-              f"{len(results['seed_runs'])} ensemble seeds)", "",
-              "| seed | MSE | MSE / RW | MSE without TR | MAE | PICP | MPIW | families "
-              "below RW |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for run in results["seed_runs"]:
-        e = run["ensemble"]
-        w = run["without_TR"]["MSE"] if run["without_TR"] else float("nan")
-        lines.append(f"| {run['seed']} | {e['MSE']:.4f} | {run['ratio']:.4f} | {w:.4f} | "
-                     f"{e['MAE']:.4f} | {e['PICP']:.3f} | {e['MPIW']:.3f} | "
-                     f"{run['families_below_RW']} of {results['n_families']} |")
+    lines += ["", "Shrunk toward the random walk: the change from the last curve times the "
+              "weight learned on the folds.", "",
+              "| Configuration | coefficient | weight | CV MSE / RW (b), per fold | mean "
+              "| mean, weight of the earlier folds | 2021 MSE / RW (b), seed 0 | 2021 PICP |",
+              "|---|---:|---:|---|---:|---:|---:|---:|"]
+    for name, e in results["grid"].items():
+        mark = " (chosen)" if name == results["chosen_shrunk"] else ""
+        folds = " / ".join(f"{f['ratio_shrunk']:.3f}" for f in e["folds"])
+        earlier = ("n/a" if e["cv_ratio_shrunk_earlier"] is None
+                   else f"{e['cv_ratio_shrunk_earlier']:.4f}")
+        lines.append(f"| {name}{mark} | {e['change_coefficient']:.3f} | "
+                     f"{e['change_weight']:.3f} | {folds} | "
+                     f"{e['cv_ratio_shrunk']:.4f} | {earlier} | "
+                     f"{e['test_ratio_shrunk']:.4f} | {e['test_shrunk']['PICP']:.3f} |")
+    for title, runs in ((f"**{results['chosen']}**", results["seed_runs"]),
+                        (f"**{results['chosen_shrunk']}, shrunk** (weight "
+                         f"{results['grid'][results['chosen_shrunk']]['change_weight']:.3f})",
+                         results["shrunk_runs"])):
+        lines += ["", f"{title} (2021, protocol (b), {len(runs)} ensemble seeds)", "",
+                  "| seed | MSE | MSE / RW | MSE without TR | MAE | PICP | MPIW | families "
+                  "below RW |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for run in runs:
+            e = run["ensemble"]
+            w = run["without_TR"]["MSE"] if run["without_TR"] else float("nan")
+            lines.append(f"| {run['seed']} | {e['MSE']:.4f} | {run['ratio']:.4f} | {w:.4f} | "
+                         f"{e['MAE']:.4f} | {e['PICP']:.3f} | {e['MPIW']:.3f} | "
+                         f"{run['families_below_RW']} of {results['n_families']} |")
     return "\n".join(lines) + "\n"
 
 

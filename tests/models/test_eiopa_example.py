@@ -142,7 +142,15 @@ def test_quick_run_invariants(quick_results):
     for run in one_step["seed_runs"]:
         check_metrics(run["ensemble"])
         assert 0 <= run["families_below_RW"] <= one_step["n_families"]
+    assert one_step["chosen_shrunk"] == min(
+        one_step["grid"], key=lambda n: one_step["grid"][n]["cv_ratio_shrunk"])
+    for entry in one_step["grid"].values():
+        assert 0.0 <= entry["change_weight"] <= 1.0
+    assert [run["seed"] for run in one_step["shrunk_runs"]] == saved["settings"]["seeds"]
+    for run in one_step["shrunk_runs"]:
+        check_metrics(run["ensemble"])
     assert "(chosen)" in (out / "tables_one-step.md").read_text()
+    assert ", shrunk** (weight" in (out / "tables_one-step.md").read_text()
     transfer = results["transfer"]
     assert transfer["extractor_frozen"] is True
     for entry in transfer["deep"].values():
@@ -172,6 +180,39 @@ def test_zero_start_variant_is_the_random_walk_before_training(example, planted)
         np.testing.assert_allclose(centre, windows.X[:20, -1], atol=1e-6)
 
 
+def test_change_weight_is_the_least_squares_combination_with_the_random_walk(example):
+    from skyield.compose._combination_weights import combination_weights
+
+    rng = np.random.default_rng(0)
+    walks, truths, nets = [], [], []
+    for _ in range(2):                                    # two folds, pooled
+        walk = rng.normal(size=(3, 4, 5))
+        change = rng.normal(scale=0.1, size=walk.shape)
+        truths.append(walk + change + rng.normal(scale=0.1, size=walk.shape))
+        nets.append({"centre": walk + change + rng.normal(scale=0.1, size=walk.shape)})
+        walks.append({"centre": walk})
+    weight = example.change_weight(truths, walks, nets)
+    members = np.stack([np.concatenate([f["centre"] for f in forecasts]).reshape(-1, 1, 5)
+                        for forecasts in (nets, walks)])
+    expected = combination_weights(members, np.concatenate(truths).reshape(-1, 1, 5),
+                                   "least_squares")[0][0, 0]
+    assert 0.2 < weight < 0.8
+    np.testing.assert_allclose(weight, expected, atol=1e-6)
+    # A network whose change is unrelated to the surprise gets weight 0 (the random walk);
+    # one that knows the surprise exactly gets weight 1.
+    noise = [{"centre": w["centre"] - (t - w["centre"])} for t, w in zip(truths, walks)]
+    assert example.change_weight(truths, walks, noise) == 0.0
+    exact = [{"centre": t} for t in truths]
+    np.testing.assert_allclose(example.change_weight(truths, walks, exact), 1.0)
+    band = {"centre": nets[0]["centre"],
+            "bounds": np.stack([nets[0]["centre"] - 1, nets[0]["centre"] + 2], axis=-1)}
+    pulled = example.shrunk(band, walks[0], 0.25)
+    np.testing.assert_allclose(pulled["centre"], walks[0]["centre"]
+                               + 0.25 * (nets[0]["centre"] - walks[0]["centre"]))
+    np.testing.assert_allclose(pulled["bounds"][..., 0], pulled["centre"] - 1)
+    np.testing.assert_allclose(pulled["bounds"][..., 1], pulled["centre"] + 2)
+
+
 @pytest.mark.slow
 def test_one_step_study_reuses_the_tuning_fits_without_changing_a_number(example,
                                                                          quick_results):
@@ -191,4 +232,6 @@ def test_one_step_study_reuses_the_tuning_fits_without_changing_a_number(example
     for name in settings["one_step_grid"]:
         assert alone["grid"][name]["folds"] == together["grid"][name]["folds"]
         assert alone["grid"][name]["test"] == together["grid"][name]["test"]
+        assert alone["grid"][name]["change_weight"] == together["grid"][name]["change_weight"]
     assert alone["chosen"] == together["chosen"]
+    assert alone["chosen_shrunk"] == together["chosen_shrunk"]
