@@ -749,21 +749,25 @@ def one_step_study(settings, panel, started, cache):
             members = deep_forecasts(estimator, panel, T0, window, STEPS, runs, seeds[0])[1]
             seconds = time.perf_counter() - tic
         # Shrinkage toward the random walk: the weight of the network's change learned on
-        # all folds, and, as the out-of-fold check of that in-sample weight, the weight
-        # each fold would get from the earlier folds only (the first has none).
+        # the first k folds, for every k. The last is learned on all folds; the others
+        # give each later fold the weight of the folds before it, the out-of-fold check
+        # of that in-sample weight (the first fold has none).
+        *earlier, weight = [change_weight(fold_truths[:k], fold_walks[:k], fold_steps[:k])
+                            for k in range(1, len(fold_data) + 1)]
         coefficient = change_coefficient(fold_truths, fold_walks, fold_steps)
-        weight = float(np.clip(coefficient, 0.0, 1.0))
-        earlier = [change_weight(fold_truths[:k], fold_walks[:k], fold_steps[:k])
-                   for k in range(1, len(fold_data))]
+
+        def mse(truth, forecast):
+            return scores(truth, forecast["centre"], forecast["bounds"])["MSE"]
+
         folds_out = []
         for k, ((origin, _, fold_truth, fold_walk), step) in enumerate(zip(fold_data,
                                                                            fold_steps)):
-            walk_mse = scores(fold_truth, fold_walk["centre"], fold_walk["bounds"])["MSE"]
+            walk_mse = mse(fold_truth, fold_walk)
             folds_out.append({
                 "origin": str(origin.date()),
-                "ratio_b": scores(fold_truth, step["centre"], step["bounds"])["MSE"] / walk_mse,
-                "ratio_shrunk": _mse(fold_truth, shrunk(step, fold_walk, weight)) / walk_mse,
-                "ratio_shrunk_earlier": (None if k == 0 else _mse(
+                "ratio_b": mse(fold_truth, step) / walk_mse,
+                "ratio_shrunk": mse(fold_truth, shrunk(step, fold_walk, weight)) / walk_mse,
+                "ratio_shrunk_earlier": (None if k == 0 else mse(
                     fold_truth, shrunk(step, fold_walk, earlier[k - 1])) / walk_mse)})
         forecasts[name, seeds[0]] = combine(members["b"])
         test = scores(truth, forecasts[name, seeds[0]]["centre"],
@@ -820,10 +824,6 @@ def one_step_study(settings, panel, started, cache):
             "chosen_shrunk": chosen_shrunk,
             "shrunk_runs": seed_runs_of(chosen_shrunk, grid[chosen_shrunk]["change_weight"]),
             "n_families": len(families)}
-
-
-def _mse(truth, forecast):
-    return float(np.mean((truth - forecast["centre"]) ** 2))
 
 
 def change_coefficient(truths, walks, forecasts):
