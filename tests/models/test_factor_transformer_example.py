@@ -97,3 +97,52 @@ def test_linear_parameters_of_process_1_are_the_true_ones(example):
     linear = example.linear_parameters(1)
     assert linear["a"] == 0.96
     np.testing.assert_array_equal(linear["z"], spec["beta"])
+
+
+def _write_run(folder, name, rows, **settings):
+    path = folder / name
+    pd.DataFrame(rows).to_csv(path, index=False)
+    chosen = dict(runs=3, epochs=400, cycle_epochs=100, patience=None, particles=2000,
+                  n_fit=800, n_test=1000, fit_max_every=4, flat_threshold=0.1) | settings
+    path.with_suffix(".machine.json").write_text(json.dumps([{"settings": chosen}]))
+    return str(path)
+
+
+def _rows(process, seeds, gains, shortfalls):
+    return [dict(process=process, seed=s, prior_weight=0.6, fit=g / 4, gain=g,
+                 oracle_fit=20.0, kalman_flat=False, r2=0.8, r2_kalman=0.8 - d,
+                 r2_kalman_max=0.8, r2_oracle=0.9, r2_mean=0.6)
+            for s, g, d in zip(seeds, gains, shortfalls)]
+
+
+def test_summarise_joins_separate_runs_of_one_setting(example, tmp_path, capsys):
+    # Two processes run by separate commands; Gain rises with the Kalman filter's
+    # shortfall from Kalman max, so the rank correlation in the summary is 1.
+    first = _write_run(tmp_path, "p2.csv", _rows(2, [1, 0], [20.0, 5.0], [0.02, 0.01]))
+    second = _write_run(tmp_path, "p4.csv", _rows(4, [0, 1], [-40.0, 60.0], [0.0, 0.05]))
+    summary = tmp_path / "all.md"
+    results = _main(example, ["--summarise", first, second, "--summary", str(summary)])
+    assert list(zip(results["process"], results["seed"])) == [(2, 0), (2, 1), (4, 0), (4, 1)]
+    text = summary.read_text()
+    assert "| 2 | 12.5 (10.6) |" in text  # Table 5's Gain: mean (sd) of the two seeds
+    assert "| 4 | 0.800 (0.000) | 0.841 | 0.775 (0.035) | 0.68 | 0.025 (0.035) | 0.27 |" in text
+    assert "shortfall from Kalman max is 1.00" in text
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("case, message", [
+    ("settings", "the runs differ in epochs: "),
+    ("repeated", "rows appear twice: process 2, seed 0, prior weight 0.6 in "),
+    ("no machine file", "machine.json is missing"),
+])
+def test_summarise_refuses_rows_that_do_not_belong_together(example, tmp_path, case, message):
+    first = _write_run(tmp_path, "a.csv", _rows(2, [0], [1.0], [0.0]))
+    if case == "settings":
+        second = _write_run(tmp_path, "b.csv", _rows(2, [1], [1.0], [0.0]), epochs=80)
+    elif case == "repeated":
+        second = _write_run(tmp_path, "b.csv", _rows(2, [0], [1.0], [0.0]))
+    else:
+        second = _write_run(tmp_path, "b.csv", _rows(2, [1], [1.0], [0.0]))
+        (tmp_path / "b.machine.json").unlink()
+    with pytest.raises(ValueError, match=message):
+        _main(example, ["--summarise", first, second])
