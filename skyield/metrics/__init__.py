@@ -12,8 +12,10 @@ Intervals and quantiles
     :func:`picp`, :func:`mpiw`, :func:`interval_score`,
     :func:`interval_hits`, :func:`pinball_loss`, :func:`crps_from_quantiles`.
 Tests
-    :func:`diebold_mariano`, :func:`kupiec_test`, :func:`christoffersen_test`, and
-    :func:`adjust_pvalues` for many tests at once (Holm, Bonferroni).
+    :func:`diebold_mariano`, :func:`kupiec_test`, :func:`christoffersen_test`,
+    :func:`simulate_calibrated_picp` (how far exact intervals' PICP strays by chance on
+    overlapping horizons and correlated series), and :func:`adjust_pvalues` for many
+    tests at once (Holm, Bonferroni).
 Latent factors
     :func:`factor_scaling`, :func:`factor_r2`, :func:`factor_fit`,
     :func:`factor_gain`, :func:`factor_scores`, :func:`factor_is_flat` (the discard
@@ -29,6 +31,7 @@ from ._coverage_tests import (
     KupiecResult,
     christoffersen_test,
     kupiec_test,
+    simulate_calibrated_picp,
 )
 from ._diebold_mariano import DieboldMarianoResult, diebold_mariano
 from ._factor import (
@@ -95,4 +98,5 @@ __all__ = [
     "picp",
     "pinball_loss",
     "root_mean_squared_error",
+    "simulate_calibrated_picp",
 ]

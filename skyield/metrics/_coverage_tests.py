@@ -1,4 +1,5 @@
-"""Likelihood-ratio backtests of interval coverage on hit sequences.
+"""Backtests of interval coverage: likelihood-ratio tests on hit sequences, and the
+sampling distribution of PICP under exact calibration.
 
 Hand-written because the tests are a few lines of binomial and Markov-chain
 likelihoods and statsmodels has no coverage backtest. Likelihoods use
@@ -13,9 +14,17 @@ import numpy as np
 from scipy import stats
 from scipy.special import xlogy
 
-from ._validation import as_float_array, check_probability
+from sklearn.utils import check_random_state
 
-__all__ = ["ChristoffersenResult", "KupiecResult", "christoffersen_test", "kupiec_test"]
+from ._validation import as_float_array, check_int, check_probability
+
+__all__ = [
+    "ChristoffersenResult",
+    "KupiecResult",
+    "christoffersen_test",
+    "kupiec_test",
+    "simulate_calibrated_picp",
+]
 
 
 class KupiecResult(NamedTuple):
@@ -204,3 +213,105 @@ def christoffersen_test(hits, coverage):
         statistic_cc=lr_cc,
         pvalue_cc=float(stats.chi2.sf(lr_cc, df=2)),
     )
+
+
+def _correlation_factor(correlation):
+    """A matrix ``A`` with ``A @ A.T == correlation``, after checking it is one."""
+    corr = as_float_array(correlation, "correlation", ndim=(2,))
+    if corr.shape[0] != corr.shape[1]:
+        raise ValueError(f"correlation must be square, got shape {corr.shape}.")
+    if not np.allclose(corr, corr.T, atol=1e-8):
+        i, j = np.unravel_index(np.argmax(np.abs(corr - corr.T)), corr.shape)
+        raise ValueError(
+            f"correlation must be symmetric; entry ({i}, {j}) is {float(corr[i, j])!r} "
+            f"and ({j}, {i}) is {float(corr[j, i])!r}."
+        )
+    off = np.flatnonzero(np.abs(np.diag(corr) - 1.0) > 1e-8)
+    if off.size:
+        raise ValueError(
+            f"correlation must have ones on its diagonal; entry ({off[0]}, {off[0]}) "
+            f"is {float(corr[off[0], off[0]])!r}."
+        )
+    values, vectors = np.linalg.eigh(corr)
+    if values[0] < -1e-8:
+        raise ValueError(
+            f"correlation must be positive semi-definite; its smallest eigenvalue is "
+            f"{values[0]:.3g}."
+        )
+    # Eigenvalues within rounding of zero (perfectly correlated series) are set to
+    # zero, which leaves the matrix as given up to that rounding.
+    return vectors * np.sqrt(np.maximum(values, 0.0))
+
+
+def simulate_calibrated_picp(n_dates, correlation, *, horizon=1, coverage=0.95,
+                             n_draws=2000, random_state=None):
+    """PICPs that exactly calibrated intervals reach on a finite test span, simulated.
+
+    A backtest's PICP differs from the nominal coverage by chance even when every
+    interval is exact, and by more than the binomial error of its row count: the
+    ``horizon``-step errors of consecutive origins overlap, and the series of one date
+    (maturities, curves) move together. This draws that sampling distribution. Each
+    draw simulates one-step Gaussian shocks with the given correlation across series,
+    independent over time, for ``n_dates + horizon - 1`` periods; the
+    ``horizon``-step error of each origin is the sum of the next ``horizon`` shocks
+    (the error of the optimal forecast of a random walk, an MA(``horizon`` - 1) process
+    over origins); and the PICP of the exact central intervals,
+    ``|error| <= z sqrt(horizon)`` with ``z`` the normal quantile of ``coverage``, is
+    taken over every origin and series. Only the dependence of the misses matters,
+    not the scale of the errors or their distribution's tails.
+
+    Parameters
+    ----------
+    n_dates : int
+        Number of forecast origins of the test span, at least 1.
+    correlation : array-like of shape (n_series, n_series)
+        Correlation of the forecast errors across the series forecast at each origin
+        (symmetric, positive semi-definite, ones on the diagonal), e.g. the sample
+        correlation of a model's errors by maturity.
+    horizon : int, default=1
+        Forecast horizon in periods of the origins; errors of origins fewer than
+        ``horizon`` periods apart share shocks.
+    coverage : float, default=0.95
+        Nominal coverage of the intervals, strictly inside (0, 1).
+    n_draws : int, default=2000
+        Number of simulated test spans.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shocks; the same seed gives the same draws.
+
+    Returns
+    -------
+    picps : ndarray of shape (n_draws,)
+        The PICP of each simulated test span. The share of draws at least as far
+        from ``coverage`` as an observed PICP is a two-sided p-value of exact
+        calibration; the share farther than a tolerance is the chance that exact
+        intervals miss it.
+
+    See Also
+    --------
+    picp : the coverage of a set of intervals.
+    kupiec_test : the same question for independent one-step misses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skyield.metrics import simulate_calibrated_picp
+    >>> correlation = np.full((6, 6), 0.8) + 0.2 * np.eye(6)
+    >>> picps = simulate_calibrated_picp(300, correlation, horizon=12, random_state=0)
+    >>> bool(abs(picps.mean() - 0.95) < 0.005), bool(0.01 < picps.std() < 0.04)
+    (True, True)
+    """
+    n_dates = check_int(n_dates, "n_dates", minimum=1)
+    horizon = check_int(horizon, "horizon", minimum=1)
+    n_draws = check_int(n_draws, "n_draws", minimum=1)
+    coverage = check_probability(coverage, "coverage")
+    factor = _correlation_factor(correlation)
+    rng = check_random_state(random_state)
+    bound = stats.norm.ppf(0.5 + coverage / 2.0) * np.sqrt(horizon)
+    n_periods = n_dates + horizon - 1
+    picps = np.empty(n_draws)
+    for draw in range(n_draws):
+        shocks = rng.standard_normal((n_periods, factor.shape[1])) @ factor.T
+        walk = np.vstack([np.zeros(factor.shape[0]), np.cumsum(shocks, axis=0)])
+        errors = walk[horizon:] - walk[:-horizon]
+        picps[draw] = np.mean(np.abs(errors) <= bound)
+    return picps

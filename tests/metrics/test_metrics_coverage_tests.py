@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from skyield.metrics import christoffersen_test, interval_hits, kupiec_test
+from skyield.metrics import (
+    christoffersen_test,
+    interval_hits,
+    kupiec_test,
+    simulate_calibrated_picp,
+)
 
 
 def test_kupiec_hand_computed():
@@ -97,3 +102,64 @@ def test_hit_errors(func):
 def test_christoffersen_needs_two_observations():
     with pytest.raises(ValueError, match="hits needs at least 2 observations"):
         christoffersen_test([1], 0.9)
+
+
+# --------------------------------------------------------------- simulate_calibrated_picp
+def _equicorrelated(n_series, rho):
+    return np.full((n_series, n_series), rho) + (1.0 - rho) * np.eye(n_series)
+
+
+def test_calibrated_picp_of_one_step_independent_misses_is_binomial():
+    # One series, one-step errors: the misses are independent Bernoulli(0.05) draws,
+    # so the PICP of 400 dates has mean 0.95 and the binomial standard deviation.
+    picps = simulate_calibrated_picp(400, np.eye(1), n_draws=4000, random_state=0)
+    assert picps.shape == (4000,)
+    assert abs(picps.mean() - 0.95) < 0.001
+    binomial = np.sqrt(0.95 * 0.05 / 400)
+    assert abs(picps.std() - binomial) < 0.1 * binomial
+
+
+def test_calibrated_picp_spreads_with_correlation_and_overlap():
+    def spread(n_series, rho, horizon):
+        return simulate_calibrated_picp(300, _equicorrelated(n_series, rho), horizon=horizon,
+                                        n_draws=1500, random_state=1).std()
+
+    independent, correlated, identical = spread(8, 0.0, 1), spread(8, 0.8, 1), spread(8, 1.0, 1)
+    # Independent series pool 8 x 300 misses; identical series are one series.
+    assert abs(independent - np.sqrt(0.95 * 0.05 / 2400)) < 0.1 * independent
+    assert independent < correlated < identical
+    assert abs(identical - spread(1, 1.0, 1)) < 0.1 * identical
+    # Overlapping 12-step errors leave about 300 / 12 independent dates, not 300.
+    overlapping = spread(1, 1.0, 12)
+    assert 2.0 < overlapping / identical < 4.0
+
+
+def test_calibrated_picp_is_reproducible_and_follows_coverage():
+    correlation = _equicorrelated(3, 0.5)
+    first = simulate_calibrated_picp(50, correlation, horizon=6, n_draws=200, random_state=7)
+    again = simulate_calibrated_picp(50, correlation, horizon=6, n_draws=200, random_state=7)
+    np.testing.assert_array_equal(first, again)
+    ninety = simulate_calibrated_picp(200, correlation, coverage=0.9, n_draws=2000,
+                                      random_state=0)
+    assert abs(ninety.mean() - 0.9) < 0.003
+
+
+@pytest.mark.parametrize("correlation, message", [
+    (np.ones((2, 3)), "must be square"),
+    ([[1.0, 0.5], [0.4, 1.0]], r"symmetric; entry \(0, 1\) is 0.5"),
+    ([[1.0, 0.5], [0.5, 2.0]], r"ones on its diagonal; entry \(1, 1\) is 2.0"),
+    ([[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]], "positive semi-definite"),
+    ([[1.0, np.nan], [np.nan, 1.0]], "correlation"),
+])
+def test_calibrated_picp_rejects_a_matrix_that_is_no_correlation(correlation, message):
+    with pytest.raises(ValueError, match=message):
+        simulate_calibrated_picp(10, correlation)
+
+
+def test_calibrated_picp_checks_its_counts():
+    with pytest.raises(ValueError, match="n_dates must be >= 1"):
+        simulate_calibrated_picp(0, np.eye(2))
+    with pytest.raises(ValueError, match="horizon must be >= 1"):
+        simulate_calibrated_picp(10, np.eye(2), horizon=0)
+    with pytest.raises(ValueError, match="coverage must lie strictly between 0 and 1"):
+        simulate_calibrated_picp(10, np.eye(2), coverage=1.0)
