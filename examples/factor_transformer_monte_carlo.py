@@ -40,6 +40,8 @@ Usage::
     python examples/factor_transformer_monte_carlo.py --processes 1 2 3 4 5 6 \\
         --seeds 0 1 2 3 4 5 6 7 8 9 --runs 10 --epochs 1000 --prior-weights 0.6 0 1 \\
         --output mc.csv --summary mc.md
+    python examples/factor_transformer_monte_carlo.py --summarise mc-p1.csv mc-p2.csv \
+        --summary mc.md
 
 The full-size command is the second line (the paper's 10 seeds x 10 runs, at most 1000
 epochs, T0 = 100, patience one cycle, Fit max checked every epoch).

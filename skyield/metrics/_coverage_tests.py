@@ -216,7 +216,8 @@ def christoffersen_test(hits, coverage):
 
 
 def _correlation_factor(correlation):
-    """A matrix ``A`` with ``A @ A.T == correlation``, after checking it is one."""
+    """A matrix ``A`` of shape (n_series, rank) with ``A @ A.T == correlation``, after
+    checking that it is one."""
     corr = as_float_array(correlation, "correlation", ndim=(2,))
     if corr.shape[0] != corr.shape[1]:
         raise ValueError(f"correlation must be square, got shape {corr.shape}.")
@@ -238,9 +239,11 @@ def _correlation_factor(correlation):
             f"correlation must be positive semi-definite; its smallest eigenvalue is "
             f"{values[0]:.3g}."
         )
-    # Eigenvalues within rounding of zero (perfectly correlated series) are set to
-    # zero, which leaves the matrix as given up to that rounding.
-    return vectors * np.sqrt(np.maximum(values, 0.0))
+    # Only the directions with variance are kept: a sample correlation of more series
+    # than dates has rank below its size, and its factor needs only that many shocks.
+    # Eigenvalues within rounding of zero count as zero.
+    keep = values > 1e-10 * values[-1]
+    return vectors[:, keep] * np.sqrt(values[keep])
 
 
 def simulate_calibrated_picp(n_dates, correlation, *, horizon=1, coverage=0.95,
