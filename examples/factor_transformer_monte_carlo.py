@@ -58,6 +58,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy
 import torch
 from scipy import stats
 
@@ -572,9 +573,16 @@ def read_rows(paths):
 
 
 def machine(args):
-    """Where and how the run ran."""
+    """Where and how the run ran.
+
+    The CPU's vector instruction set and the numerical libraries' versions are recorded
+    because they decide the floating-point rounding: the same seed repeats its result to
+    every digit on one machine, and long runs on another may take a different path.
+    """
     return {"platform": platform.platform(), "processor": platform.processor(),
             "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "numpy": np.__version__, "scipy": scipy.__version__,
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "device": args.device, "load_average_at_start": list(os.getloadavg()),
             "settings": {k: v for k, v in vars(args).items() if k != "quick"}}

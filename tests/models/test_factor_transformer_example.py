@@ -59,7 +59,11 @@ def test_quick_monte_carlo(example, capsys, tmp_path):
     np.testing.assert_allclose(saved["gain"], results["gain"])
     text = summary.read_text()
     assert "ceiling: oracle Fit" in text and "Table 12" in text
-    assert json.loads(output.with_suffix(".machine.json").read_text())[0]["device"] == "cpu"
+    recorded = json.loads(output.with_suffix(".machine.json").read_text())[0]
+    assert recorded["device"] == "cpu"
+    # What decides the floating-point path of a run is on record.
+    assert recorded["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert recorded["numpy"] == np.__version__
     # Resuming finds every row done and fits nothing.
     resumed = _main(example, ["--quick", "--prior-weights", "0.6", "0", "--output",
                               str(output), "--resume"])
