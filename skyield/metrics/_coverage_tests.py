@@ -13,8 +13,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 from scipy.special import xlogy
-
 from sklearn.utils import check_random_state
+
+from skyield.utils import check_correlation
 
 from ._validation import as_float_array, check_int, check_probability
 
@@ -218,27 +219,8 @@ def christoffersen_test(hits, coverage):
 def _correlation_factor(correlation):
     """A matrix ``A`` of shape (n_series, rank) with ``A @ A.T == correlation``, after
     checking that it is one."""
-    corr = as_float_array(correlation, "correlation", ndim=(2,))
-    if corr.shape[0] != corr.shape[1]:
-        raise ValueError(f"correlation must be square, got shape {corr.shape}.")
-    if not np.allclose(corr, corr.T, atol=1e-8):
-        i, j = np.unravel_index(np.argmax(np.abs(corr - corr.T)), corr.shape)
-        raise ValueError(
-            f"correlation must be symmetric; entry ({i}, {j}) is {float(corr[i, j])!r} "
-            f"and ({j}, {i}) is {float(corr[j, i])!r}."
-        )
-    off = np.flatnonzero(np.abs(np.diag(corr) - 1.0) > 1e-8)
-    if off.size:
-        raise ValueError(
-            f"correlation must have ones on its diagonal; entry ({off[0]}, {off[0]}) "
-            f"is {float(corr[off[0], off[0]])!r}."
-        )
+    corr = check_correlation(correlation)
     values, vectors = np.linalg.eigh(corr)
-    if values[0] < -1e-8:
-        raise ValueError(
-            f"correlation must be positive semi-definite; its smallest eigenvalue is "
-            f"{values[0]:.3g}."
-        )
     # Only the directions with variance are kept: a sample correlation of more series
     # than dates has rank below its size, and its factor needs only that many shocks.
     # Eigenvalues within rounding of zero count as zero.

@@ -18,6 +18,8 @@ import numpy as np
 from scipy.stats import norm
 from sklearn.utils import check_random_state
 
+from skyield.utils import check_correlation
+
 __all__ = ["GaussianCopula", "fit_copula", "DEFAULT_QUANTILE_GRID"]
 
 #: Levels at which predictive quantile functions are read (0.005, 0.01, ..., 0.995).
@@ -159,21 +161,7 @@ class GaussianCopula:
     n_observations: int = None
 
     def __post_init__(self):
-        corr = np.array(self.correlation, dtype=float)
-        if corr.ndim != 2 or corr.shape[0] != corr.shape[1] or corr.shape[0] < 1:
-            raise ValueError(f"correlation must be a square matrix, got shape {corr.shape}")
-        if not np.all(np.isfinite(corr)):
-            raise ValueError("correlation has non-finite entries")
-        if not np.allclose(corr, corr.T, atol=1e-10):
-            raise ValueError("correlation must be symmetric")
-        if not np.allclose(np.diag(corr), 1.0, atol=1e-8):
-            raise ValueError(f"correlation must have a unit diagonal, got {np.diag(corr)}")
-        eigenvalues = np.linalg.eigvalsh(corr)
-        if eigenvalues[0] < -1e-8:
-            raise ValueError(
-                f"correlation must be positive semi-definite; its smallest eigenvalue is "
-                f"{eigenvalues[0]:.3g}"
-            )
+        corr = check_correlation(self.correlation)
         corr.setflags(write=False)
         object.__setattr__(self, "correlation", corr)
 

@@ -274,6 +274,36 @@ def check_coverage(coverage, name="coverage"):
     return float(coverage)
 
 
+def check_correlation(correlation, name="correlation"):
+    """A correlation matrix as a new float array, checked entry by entry.
+
+    It must be square, finite, symmetric (to 1e-10), with ones on its diagonal (to
+    1e-8) and positive semi-definite (no eigenvalue below -1e-8); a singular matrix,
+    such as the sample correlation of more series than dates, is accepted. Each error
+    names the entry or the eigenvalue that fails.
+    """
+    corr = np.array(correlation, dtype=float)
+    if corr.ndim != 2 or corr.shape[0] != corr.shape[1] or corr.shape[0] < 1:
+        raise ValueError(f"{name} must be square (n_series x n_series), got shape "
+                         f"{corr.shape}")
+    if not np.all(np.isfinite(corr)):
+        i, j = np.argwhere(~np.isfinite(corr))[0]
+        raise ValueError(f"{name} has a non-finite entry at ({i}, {j}): {corr[i, j]}")
+    if not np.allclose(corr, corr.T, rtol=0, atol=1e-10):
+        i, j = np.unravel_index(np.argmax(np.abs(corr - corr.T)), corr.shape)
+        raise ValueError(f"{name} must be symmetric; entry ({i}, {j}) is "
+                         f"{float(corr[i, j])!r} and ({j}, {i}) is {float(corr[j, i])!r}")
+    off = np.flatnonzero(np.abs(np.diag(corr) - 1.0) > 1e-8)
+    if off.size:
+        raise ValueError(f"{name} must have a unit diagonal (ones on its diagonal; entry "
+                         f"({off[0]}, {off[0]}) is {float(corr[off[0], off[0]])!r})")
+    smallest = np.linalg.eigvalsh(corr)[0]
+    if smallest < -1e-8:
+        raise ValueError(f"{name} must be positive semi-definite; its smallest eigenvalue "
+                         f"is {smallest:.3g}")
+    return corr
+
+
 def check_horizons(horizons):
     """Forecast horizons as a tuple of positive, strictly increasing integers.
 

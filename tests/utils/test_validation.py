@@ -4,6 +4,7 @@ import pytest
 from sklearn.base import BaseEstimator
 
 from skyield.utils import (
+    check_correlation,
     check_family_panel,
     check_maturities,
     check_panel,
@@ -268,3 +269,22 @@ def test_torch_seed_blocks_in_threads_take_turns_and_stay_reproducible():
     for thread in threads:
         thread.join()
     assert draws["a"] == draws["b"]
+
+
+def test_check_correlation_returns_a_copy_and_accepts_a_singular_matrix():
+    singular = np.ones((3, 3))  # the correlation of three identical series
+    checked = check_correlation(singular)
+    assert checked is not singular
+    np.testing.assert_array_equal(checked, singular)
+
+
+@pytest.mark.parametrize("correlation, message", [
+    ([1.0, 0.5], r"correlation must be square .* got shape \(2,\)"),
+    ([[1.0, np.inf], [np.inf, 1.0]], r"non-finite entry at \(0, 1\): inf"),
+    ([[1.0, 0.5], [0.5 + 1e-9, 1.0]], r"symmetric; entry \(0, 1\) is 0.5 and \(1, 0\)"),
+    ([[1.0, 0.5], [0.5, 0.9]], r"unit diagonal .*entry \(1, 1\) is 0.9"),
+    ([[1.0, 1.5], [1.5, 1.0]], "positive semi-definite; its smallest eigenvalue is -0.5"),
+])
+def test_check_correlation_names_what_fails(correlation, message):
+    with pytest.raises(ValueError, match=message):
+        check_correlation(correlation)
