@@ -636,13 +636,18 @@ def parse_args(argv=None):
     return args
 
 
+def report(results, args):
+    """Print the summary of the per-seed rows and write its tables to ``--summary``."""
+    print(summarise(results).to_string())
+    if args.summary:
+        Path(args.summary).write_text(markdown_summary(results, args.prior_weights[0]))
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.summarise:
         results = read_rows(args.summarise)
-        print(summarise(results).to_string())
-        if args.summary:
-            Path(args.summary).write_text(markdown_summary(results, args.prior_weights[0]))
+        report(results, args)
         return results
     torch.set_num_threads(args.threads)
     rows, linear_cache = [], {}
@@ -672,9 +677,7 @@ def main(argv=None):
                                          index=False)
             print(pd.DataFrame(new).round(3).to_string(), flush=True)
     results = pd.DataFrame(rows)
-    print(summarise(results).to_string())
-    if args.summary:
-        Path(args.summary).write_text(markdown_summary(results, args.prior_weights[0]))
+    report(results, args)
     print(f"total {time.perf_counter() - started:.0f} s wall, "
           f"{time.process_time() - started_cpu:.0f} s CPU")
     return results
