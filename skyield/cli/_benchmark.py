@@ -1,7 +1,7 @@
 """``skyield benchmark``: rolling-origin comparison of models on bundled or user data.
 
 The run reads its data through :mod:`skyield.cli._intake`, checks every option before any
-work, runs the models, and writes its files through :mod:`skyield.cli._output` (into a
+work, runs the models, and writes its files through :func:`skyield.utils.staged_folder` (into a
 new folder moved into place in one step at the end).
 """
 
@@ -35,10 +35,9 @@ from skyield.cli._leaderboard import (
     summary_verdict,
 )
 from skyield.cli._models import MODELS, TUNING_FOLDS, handles_missing_values, resolve_models
-from skyield.cli._output import check_output_target, staged_folder
 from skyield.cli._progress import ModelProgress, progress_mode
 from skyield.cli._report import DatasetSection, results_to_frames, write_report
-from skyield.utils import UnitsWarning
+from skyield.utils import UnitsWarning, check_output_target, staged_folder
 
 DEFAULTS = {
     "horizons": "1,6,12",

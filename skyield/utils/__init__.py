@@ -1,4 +1,5 @@
-"""Input validation (the data intake), random-state and device helpers for every estimator."""
+"""Input validation (the data intake), random-state and device helpers for every estimator,
+and output folders written in one step."""
 
 from skyield.utils._param_validation import (
     HasMethods,
@@ -8,6 +9,7 @@ from skyield.utils._param_validation import (
     check_param,
     validate_params,
 )
+from skyield.utils._output import check_output_target, staged_folder
 from skyield.utils._dates import FREQUENCIES, check_dates, infer_frequency, parse_dates
 from skyield.utils._torch import resolve_device, seed_from_random_state, torch_seed
 from skyield.utils.validation import (
@@ -48,6 +50,7 @@ __all__ = [
     "check_increasing_levels",
     "check_maturities",
     "check_numeric",
+    "check_output_target",
     "check_panel",
     "check_param",
     "check_targets",
@@ -59,6 +62,7 @@ __all__ = [
     "resolve_maturities",
     "restore_target_layout",
     "seed_from_random_state",
+    "staged_folder",
     "target_positions",
     "torch_seed",
     "validate_params",

@@ -1,13 +1,14 @@
 """Output folders written in one step: a run leaves the old folder or a complete new one.
 
-A command writes its files into a new hidden folder beside the target
-(:func:`staged_folder`) and moves it into place when every file is written. Replacing an
-existing folder (``--overwrite``) exchanges the two folders in one step where the
-operating system offers it (Linux ``renameat2(RENAME_EXCHANGE)``), else by two renames
-during which an interrupt (Ctrl-C) is held back. So an interrupt or a crash leaves either
-the old complete folder or no folder at the target, never a mixture of two runs, and a
-run that fails before it writes leaves nothing behind. Written here because neither the
-standard library nor the dependencies move a folder over a non-empty one atomically.
+A command (``skyield benchmark``, the scripts of ``examples/``) writes its files into a new
+hidden folder beside the target (:func:`staged_folder`) and moves it into place when every
+file is written. Replacing an existing folder (``--overwrite``) exchanges the two folders in
+one step where the operating system offers it (Linux ``renameat2(RENAME_EXCHANGE)``), else
+by two renames during which an interrupt (Ctrl-C) is held back. So an interrupt or a crash
+leaves either the old complete folder or no folder at the target, never a mixture of two
+runs, and a run that fails before it writes leaves nothing behind. Written here because
+neither the standard library nor the dependencies move a folder over a non-empty one
+atomically.
 """
 
 import ctypes
@@ -43,6 +44,18 @@ def check_output_target(folder, overwrite):
     ------
     ValueError
         When ``folder`` is a file, or a non-empty folder and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skyield.utils import check_output_target
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "notes.txt").write_text("kept")
+    >>> check_output_target(root, overwrite=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: output folder ... already exists and is not empty; ...
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -50,7 +63,7 @@ def check_output_target(folder, overwrite):
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise ValueError(
             f"output folder {folder} already exists and is not empty; choose another "
-            f"--output or pass --overwrite to replace it")
+            f"folder or pass --overwrite (overwrite=True) to replace it")
     return folder
 
 
@@ -132,6 +145,19 @@ def staged_folder(folder, overwrite):
         A new hidden folder beside ``folder``. When the block ends normally it becomes
         ``folder`` in one step; when it raises (or is interrupted) it is removed and
         ``folder`` is left as it was.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skyield.utils import staged_folder
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with staged_folder(root / "run", overwrite=False) as folder:
+    ...     _ = (folder / "results.json").write_text("{}")
+    ...     (root / "run").exists()
+    False
+    >>> sorted(p.name for p in (root / "run").iterdir())
+    ['results.json']
     """
     target = check_output_target(folder, overwrite).absolute()
     created = _missing_parents(target)
