@@ -74,8 +74,11 @@ Units: yields in percent, so MSE is in squared percentage points (the paper's MS
 on decimal yields behaves as x 1e4, see the docs page), MAE and MPIW in percentage points
 (the paper's MAE x 1e2 and MPIW x 1e2). Metrics pool families, months and maturities.
 
-Results go to ``<output-dir>/results_<study>.json`` and ``<output-dir>/tables_<study>.md``,
-figures to ``<output-dir>/eiopa_*.png``.
+Each study writes its own folder, ``<output-dir>/<study>/``: ``results.json``,
+``tables.md`` and its figures ``eiopa_*.png``. The folder appears only when the study is
+complete, and an existing non-empty one is refused before any work unless ``--overwrite``
+is given (it is then replaced whole), so the studies can be run one at a time into one
+output folder.
 
 Run::
 
@@ -107,6 +110,7 @@ from skyield.ensemble import SeedEnsemble
 from skyield.model_selection import backtest, summarize
 from skyield.models import TransferredCurveRegressor, YieldCurveAttentionRegressor
 from skyield.preprocessing import make_family_windows, make_windows
+from skyield.utils import check_output_target, staged_folder
 
 T0 = pd.Timestamp("2020-12-31")
 STEPS = 12
@@ -1274,12 +1278,18 @@ def _jsonable(value):
 
 
 def run(quick=False, studies=STUDIES, output_dir="skyield-output/eiopa", threads=1,
-        figures=True):
-    """Run the studies; return ``{study: results}`` (also written as JSON and Markdown)."""
+        figures=True, overwrite=False):
+    """Run the studies; return ``{study: results}``.
+
+    Each study's results, tables and figures are written to ``<output_dir>/<study>/``
+    when the study is complete (see :func:`skyield.utils.staged_folder`); a study whose
+    folder exists and is not empty is refused before any work unless ``overwrite``.
+    """
     settings = dict(SETTINGS["quick" if quick else "full"])
-    torch.set_num_threads(threads)
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    for study in studies:
+        check_output_target(out / study, overwrite)
+    torch.set_num_threads(threads)
     started = time.perf_counter()
     panel = load_panel(settings)
     log(f"EIOPA panel: {panel.index.get_level_values('family').nunique()} families, "
@@ -1311,10 +1321,11 @@ def run(quick=False, studies=STUDIES, output_dir="skyield-output/eiopa", threads
                                "coverage": COVERAGE, "threads": threads,
                                **{k: list(v) if isinstance(v, tuple) else v
                                   for k, v in settings.items()}}
-        (out / f"results_{study}.json").write_text(json.dumps(_jsonable(results), indent=1))
-        (out / f"tables_{study}.md").write_text(markdown(results))
-        if figures and draw is not None:
-            draw(out, results)
+        with staged_folder(out / study, overwrite) as folder:
+            (folder / "results.json").write_text(json.dumps(_jsonable(results), indent=1))
+            (folder / "tables.md").write_text(markdown(results))
+            if figures and draw is not None:
+                draw(folder, results)
         log(f"study {study} done in {results['seconds_total']:.0f}s", started)
         everything[study] = results
     return everything
@@ -1328,9 +1339,11 @@ def main(argv=None):
     parser.add_argument("--output-dir", default="skyield-output/eiopa")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the existing non-empty folder of a study")
     args = parser.parse_args(argv)
     run(quick=args.quick, studies=tuple(args.study or STUDIES), output_dir=args.output_dir,
-        threads=args.threads, figures=not args.no_figures)
+        threads=args.threads, figures=not args.no_figures, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

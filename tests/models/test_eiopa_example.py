@@ -105,7 +105,7 @@ def test_combined_runs_and_stretched_bands(example):
 @pytest.mark.slow
 def test_quick_run_invariants(quick_results):
     results, out = quick_results
-    saved = json.loads((out / "results_tables.json").read_text())
+    saved = json.loads((out / "tables" / "results.json").read_text())
     assert saved["settings"]["mode"] == "quick" and saved["settings"]["t0"] == "2020-12-31"
     tables = results["tables"]
     assert set(tables["benchmarks"]) == {"RW", "NS_AR", "NS_VAR", "NSS_AR", "NSS_VAR"}
@@ -149,19 +149,38 @@ def test_quick_run_invariants(quick_results):
     assert [run["seed"] for run in one_step["shrunk_runs"]] == saved["settings"]["seeds"]
     for run in one_step["shrunk_runs"]:
         check_metrics(run["ensemble"])
-    assert "(chosen)" in (out / "tables_one-step.md").read_text()
-    assert ", shrunk** (weight" in (out / "tables_one-step.md").read_text()
+    assert "(chosen)" in (out / "one-step" / "tables.md").read_text()
+    assert ", shrunk** (weight" in (out / "one-step" / "tables.md").read_text()
     transfer = results["transfer"]
     assert transfer["extractor_frozen"] is True
     for entry in transfer["deep"].values():
         check_metrics(entry["a"]["ensemble"])
     benchmark = results["benchmark"]
     assert set(benchmark["rmse"]["random walk"]) == {"1", "6", "12"}
-    for name in ("eiopa_by_family", "eiopa_june2021_a", "eiopa_june2021_b",
-                 "eiopa_picp_by_maturity", "eiopa_attention", "eiopa_tuning",
-                 "eiopa_tuned_by_family", "eiopa_transfer"):
-        assert (out / f"{name}.png").stat().st_size > 0
-    assert "Table 2, protocol (b)" in (out / "tables_tables.md").read_text()
+    figures = {"tables": ("eiopa_by_family", "eiopa_june2021_a", "eiopa_june2021_b",
+                          "eiopa_picp_by_maturity", "eiopa_attention"),
+               "tuning": ("eiopa_tuning", "eiopa_tuned_by_family"),
+               "transfer": ("eiopa_transfer",)}
+    for study, names in figures.items():
+        for name in names:
+            assert (out / study / f"{name}.png").stat().st_size > 0
+    assert "Table 2, protocol (b)" in (out / "tables" / "tables.md").read_text()
+    # One folder per study, each complete, and nothing else (no staging folder left).
+    assert sorted(p.name for p in out.iterdir()) == sorted(results)
+    for study in results:
+        assert {"results.json", "tables.md"} <= {p.name for p in (out / study).iterdir()}
+
+
+def test_a_study_folder_is_never_overwritten_unless_asked(example, tmp_path, monkeypatch):
+    kept = tmp_path / "tuning"
+    kept.mkdir()
+    (kept / "results.json").write_text("earlier run")
+    monkeypatch.setattr(example, "load_panel", lambda settings: pytest.fail("did work"))
+    with pytest.raises(ValueError, match="already exists and is not empty"):
+        example.main(["--quick", "--study", "tables", "--study", "tuning",
+                      "--output-dir", str(tmp_path)])
+    assert (kept / "results.json").read_text() == "earlier run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tuning"]
 
 
 def test_zero_start_variant_is_the_random_walk_before_training(example, planted):
@@ -235,3 +254,19 @@ def test_one_step_study_reuses_the_tuning_fits_without_changing_a_number(example
         assert alone["grid"][name]["change_weight"] == together["grid"][name]["change_weight"]
     assert alone["chosen"] == together["chosen"]
     assert alone["chosen_shrunk"] == together["chosen_shrunk"]
+
+
+def test_overwrite_replaces_a_study_folder_whole(example, tmp_path, monkeypatch):
+    (tmp_path / "benchmark").mkdir()
+    (tmp_path / "benchmark" / "stale.txt").write_text("earlier run")
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "results.json").write_text("another study")
+    monkeypatch.setattr(example, "benchmark_timing", lambda settings, started: {"rmse": {}})
+    monkeypatch.setattr(example, "benchmark_markdown", lambda results: "new tables")
+    example.main(["--quick", "--study", "benchmark", "--overwrite",
+                  "--output-dir", str(tmp_path)])
+    assert sorted(p.name for p in (tmp_path / "benchmark").iterdir()) == [
+        "results.json", "tables.md"]
+    assert (tmp_path / "benchmark" / "tables.md").read_text() == "new tables"
+    assert (tmp_path / "tables" / "results.json").read_text() == "another study"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["benchmark", "tables"]
