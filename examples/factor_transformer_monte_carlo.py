@@ -622,6 +622,9 @@ def parse_args(argv=None):
     parser.add_argument("--figures", default=None,
                         help="folder for per-process figures (ft_mc_process*.png) of the "
                              "first seed")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --output CSV (with its machine record), "
+                             "--summary file or figures; without it they are refused")
     parser.add_argument("--quick", action="store_true",
                         help="process 2, one seed, two runs, 3 epochs, 300 + 200 periods (CI)")
     args = parser.parse_args(argv)
@@ -633,7 +636,29 @@ def parse_args(argv=None):
         parser.error("--resume needs --output")
     if args.summarise and (args.output or args.resume):
         parser.error("--summarise reads earlier runs: it takes neither --output nor --resume")
+    if args.resume and args.overwrite:
+        parser.error("--resume keeps the rows of --output and --overwrite replaces them: "
+                     "choose one")
+    existing = [str(path) for path in written_files(args) if path.exists()]
+    if existing and not args.overwrite:
+        parser.error(f"{', '.join(existing)} already exist(s); pass --overwrite to replace "
+                     f"them" + ("" if args.summarise else
+                                ", or --resume to add the missing rows to --output"))
     return args
+
+
+def written_files(args):
+    """The files a run would write over: ``--output`` (unless resumed), ``--summary``, figures."""
+    files = []
+    if args.output and not args.resume:
+        output = Path(args.output)
+        files += [output, output.with_suffix(".machine.json")]
+    if args.summary:
+        files.append(Path(args.summary))
+    if args.figures and not args.summarise:
+        files += [Path(args.figures) / f"ft_mc_process{process}{part}.png"
+                  for process in args.processes for part in ("", "_tentacles")]
+    return files
 
 
 def report(results, args):
@@ -659,7 +684,7 @@ def main(argv=None):
         done = {(int(r["process"]), int(r["seed"]), float(r["prior_weight"])) for r in rows}
         print(f"resuming: {len(done)} row(s) in {output}", flush=True)
     elif output is not None and output.exists():
-        output.unlink()
+        output.unlink()  # parse_args has refused it unless --overwrite
     if output is not None:
         info = output.with_suffix(".machine.json")
         runs = json.loads(info.read_text()) if args.resume and info.exists() else []

@@ -69,6 +69,27 @@ def test_quick_monte_carlo(example, capsys, tmp_path):
                               str(output), "--resume"])
     assert "resuming: 2 row(s)" in capsys.readouterr().out
     pd.testing.assert_frame_equal(resumed.reset_index(drop=True), saved)
+    # Without --resume the rows, the summary and the figures are kept unless --overwrite.
+    with pytest.raises(SystemExit):
+        _main(example, ["--quick", "--output", str(output)])
+    assert "mc.csv, " in capsys.readouterr().err
+    pd.testing.assert_frame_equal(pd.read_csv(output), saved)
+
+
+@pytest.mark.parametrize("option, name", [("--output", "runs.csv"),
+                                          ("--summary", "runs.md"),
+                                          ("--figures", "ft_mc_process2_tentacles.png")])
+def test_earlier_files_are_refused_before_any_work_unless_overwritten(example, tmp_path,
+                                                                      option, name, capsys):
+    (tmp_path / name).write_text("earlier run")
+    value = str(tmp_path if option == "--figures" else tmp_path / name)
+    with pytest.raises(SystemExit):
+        example.parse_args(["--quick", option, value])
+    assert "already exist(s); pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / name).read_text() == "earlier run"
+    assert example.parse_args(["--quick", option, value, "--overwrite"]).overwrite
+    with pytest.raises(SystemExit):
+        example.parse_args(["--quick", "--output", value, "--resume", "--overwrite"])
 
 
 def test_discarded_seeds_leave_the_means(example):
