@@ -44,8 +44,13 @@ Figure 2, "no mean" form), ``nnss_factors.png`` (filtered NNSS factors of both f
 Figure 3) and ``nnss_prior_loadings.png`` (the 4-NNSS loadings over the prior grid,
 Figure A1); a figure none of whose models ran is left out.
 
+The output folder appears only when the run is complete (written in one step), and an
+existing non-empty one is refused before any work unless ``--overwrite`` is given.
 Checkpoints: after every fit the results so far go to ``results.partial.json`` and the
-fitted model to ``fitted/``; ``--resume`` continues an interrupted run from them.
+fitted model to ``fitted/`` in ``<output-dir>.checkpoint/`` beside the output folder;
+``--resume`` continues an interrupted run from them, and the checkpoint is removed when
+the run is complete. A checkpoint is never overwritten by a new run without
+``--overwrite``.
 ``--models`` runs only the named models of Tables 1-4, ``--forms`` only the named forms,
 ``--skip-grid`` leaves out Table 5; ``--merge-into`` then adds the rows of such a run to
 the ``results.json`` of an earlier one with the same settings (and rewrites the
@@ -64,6 +69,7 @@ import json
 import os
 import pickle
 import platform
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -79,6 +85,7 @@ from skyield.datasets import load_treasury_cmt
 from skyield.metrics import diebold_mariano
 from skyield.models import NeuralStateSpaceModel
 from skyield.plotting import plot_factors, plot_loadings
+from skyield.utils import check_output_target, staged_folder
 
 MATURITIES = ["1M", "3M", "6M", "1Y", "2Y", "3Y", "5Y", "7Y"]
 LABELS = ["1M", "3M", "6M", "1Y", "2Y", "3Y", "5Y", "7Y"]
@@ -402,19 +409,23 @@ _GRID_SETTINGS = ("grid_", "prior_grid")
 class Checkpoint:
     """Results so far (``results.partial.json``) and the fitted models (``fitted/``).
 
-    Written after every fit, so that an interrupted run loses at most the fit under way
-    and ``--resume`` continues from there.
+    Written after every fit into ``<output_dir>.checkpoint/``, beside the output folder
+    (which appears only when the run is complete), so that an interrupted run loses at
+    most the fit under way and ``--resume`` continues from there.
     """
 
     def __init__(self, output_dir):
-        self.path = Path(output_dir) / "results.partial.json"
-        self.folder = Path(output_dir) / "fitted"
+        output_dir = Path(output_dir).absolute()
+        self.root = output_dir.with_name(output_dir.name + ".checkpoint")
+        self.path = self.root / "results.partial.json"
+        self.folder = self.root / "fitted"
 
     def _file(self, key):
         return self.folder / (key.replace(" ", "_").replace("(", "").replace(")", "")
                               .replace("/", "_") + ".pkl")
 
     def save(self, results, key=None, model=None):
+        self.root.mkdir(parents=True, exist_ok=True)
         if model is not None:
             self.folder.mkdir(exist_ok=True)
             self._file(key).write_bytes(pickle.dumps(model))
@@ -447,7 +458,8 @@ class Checkpoint:
         return pickle.loads(path.read_bytes()) if path.exists() else None
 
     def clear(self):
-        self.path.unlink(missing_ok=True)
+        if self.root.exists():
+            shutil.rmtree(self.root)
 
 
 def _timed_fit(model, data):
@@ -598,7 +610,7 @@ def _settings(quick, grid_maxiter, grid_gammas=None, grid_weight_vars=None):
 
 def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_maxiter=None,
         models=None, forms=None, skip_grid=False, grid_form=SEED_FORM, merge_into=None,
-        resume=False, grid_gammas=None, grid_weight_vars=None):
+        resume=False, grid_gammas=None, grid_weight_vars=None, overwrite=False):
     """Run the study; return the results dictionary (also written to ``results.json``).
 
     Parameters
@@ -606,7 +618,8 @@ def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_maxite
     quick : bool, default=False
         CI-size settings instead of the full ones.
     output_dir : str or Path, default="nnss-output"
-        Where ``results.json``, ``tables.md``, the figures and the checkpoints are written.
+        Where ``results.json``, ``tables.md`` and the figures are written, in one step
+        when the run is complete; the checkpoints go to ``<output_dir>.checkpoint/``.
     threads : int, default=1
         torch threads.
     log : callable, default=print
@@ -627,10 +640,15 @@ def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_maxite
         back with its ``tables.md`` beside it.
     resume : bool, default=False
         Continue from the checkpoint of an interrupted run with the same settings in
-        ``output_dir`` (the prior grid's may differ: its cells are then redone).
+        ``<output_dir>.checkpoint/`` (the prior grid's may differ: its cells are then
+        redone).
     grid_gammas, grid_weight_vars : sequence of float, default=None
         The prior grid's ``gamma`` and ``sigma_NN^2`` values (None: the settings' own,
         the seed's 3 x 4 grid at full size).
+    overwrite : bool, default=False
+        Whether an existing non-empty ``output_dir`` may be replaced (as a whole, when
+        the run is complete), and, without ``resume``, an interrupted run's checkpoint
+        discarded. Without it either is refused before any work.
 
     Returns
     -------
@@ -640,10 +658,15 @@ def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_maxite
     chosen = _models(settings, models, forms)
     if grid_form not in FORMS:
         raise ValueError(f"grid_form must be one of {list(FORMS)}, got {grid_form!r}")
-    torch.set_num_threads(threads)
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = check_output_target(output_dir, overwrite)
     checkpoint = Checkpoint(output_dir)
+    if checkpoint.root.exists() and not resume:
+        if not overwrite:
+            raise ValueError(f"{checkpoint.root} holds the checkpoint of an interrupted "
+                             f"run; pass --resume to continue it or --overwrite to start "
+                             f"again")
+        checkpoint.clear()
+    torch.set_num_threads(threads)
     started, started_cpu = time.perf_counter(), time.process_time()
     panel = load_panel(settings["start"], settings["end"])
     n_train = int((panel.index <= pd.Timestamp(settings["train_end"])).sum())
@@ -673,17 +696,18 @@ def run(quick=False, output_dir="nnss-output", threads=1, log=print, grid_maxite
         fitted = _fit_and_forecast(chosen, panel, n_train, results, checkpoint, log)
         grid_models = {} if skip_grid else \
             _prior_grid(settings, grid_form, panel, n_train, results, checkpoint, log)
-    make_figures(output_dir, {k: v for k, v in fitted.items() if v is not None}, grid_models,
-                 panel, results["data"]["train_end"])
     # Wall and CPU time of this process; a resumed run adds its own entry.
     results["elapsed"].append({"wall_seconds": time.perf_counter() - started,
                                "cpu_seconds": time.process_time() - started_cpu,
                                "load_average_at_end": list(os.getloadavg())})
     results["total_seconds"] = sum(e["wall_seconds"] for e in results["elapsed"])
     results["dm"] = dm_tests(results)
-    (output_dir / "results.json").write_text(json.dumps(results, indent=2))
+    with staged_folder(output_dir, overwrite) as staging:
+        make_figures(staging, {k: v for k, v in fitted.items() if v is not None},
+                     grid_models, panel, results["data"]["train_end"])
+        (staging / "results.json").write_text(json.dumps(results, indent=2))
+        (staging / "tables.md").write_text(render_tables(results))
     checkpoint.clear()
-    (output_dir / "tables.md").write_text(render_tables(results))
     log(f"total {results['total_seconds']:.0f}s; results in {output_dir}")
     if merge_into is not None:
         merge_results(results, merge_into)
@@ -898,6 +922,9 @@ def parse_args(argv=None):
                              "this run's model rows to it and rewrite its tables.md")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from its checkpoint")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing non-empty --output-dir (and, without "
+                             "--resume, discard an interrupted run's checkpoint)")
     return parser.parse_args(argv)
 
 
@@ -911,4 +938,4 @@ if __name__ == "__main__":
             grid_maxiter=args.grid_maxiter, models=args.models, forms=args.forms,
             skip_grid=args.skip_grid, grid_form=args.grid_form,
             merge_into=args.merge_into, resume=args.resume, grid_gammas=args.grid_gammas,
-            grid_weight_vars=args.grid_weight_vars)
+            grid_weight_vars=args.grid_weight_vars, overwrite=args.overwrite)

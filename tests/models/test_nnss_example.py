@@ -39,8 +39,11 @@ def test_quick_run_invariants(example, quick_results):
     for name in ("tables.md", "nnss_loadings.png", "nnss_factors.png",
                  "nnss_prior_loadings.png"):
         assert (out / name).stat().st_size > 0, name
-    # The run finished: no checkpoint is left beside the results.
-    assert not (out / "results.partial.json").exists()
+    # The run finished: the folder holds its files only, and no checkpoint is left.
+    assert {p.name for p in out.iterdir()} == {
+        "results.json", "tables.md", "nnss_loadings.png", "nnss_factors.png",
+        "nnss_prior_loadings.png"}
+    assert not example.Checkpoint(out).root.exists()
     data = results["data"]
     # Out of sample: the fits end before the first forecast origin.
     assert data["train_end"] < data["first_origin"]
@@ -127,40 +130,71 @@ def test_models_and_forms_options_run_only_the_named_rows(selected_run):
     assert not (out / "nnss_prior_loadings.png").exists()
 
 
+def _write_checkpoint(example, output_dir, partial):
+    checkpoint = example.Checkpoint(output_dir)
+    checkpoint.root.mkdir(exist_ok=True)
+    checkpoint.path.write_text(json.dumps(partial))
+    return checkpoint
+
+
 def test_resume_continues_from_the_checkpoint(example, selected_run, tmp_path):
     results, out = selected_run
-    # An interrupted run: the random walk is done, 5-GLSS (mean) is not.
+    target = tmp_path / "out"
+    # An interrupted run: the random walk is done, 5-GLSS (mean) is not, and the output
+    # folder does not exist yet.
     partial = json.loads((out / "results.json").read_text())
     for section in ("rmse", "losses", "fit_seconds", "fit_cpu_seconds", "converged"):
         partial[section].pop("5-GLSS (mean)", None)
     for key in ("dm", "total_seconds"):
         partial.pop(key)
     partial["elapsed"] = []
-    (tmp_path / "results.partial.json").write_text(json.dumps(partial))
+    checkpoint = _write_checkpoint(example, target, partial)
+    assert checkpoint.root == tmp_path / "out.checkpoint"
     lines = []
     threads = torch.get_num_threads()
     try:
-        resumed = example.run(quick=True, output_dir=tmp_path, models=["RW", "5-GLSS"],
+        resumed = example.run(quick=True, output_dir=target, models=["RW", "5-GLSS"],
                               forms=["mean"], skip_grid=True, resume=True, log=lines.append)
     finally:
         torch.set_num_threads(threads)
     assert "RW: kept from the checkpoint" in lines
     assert any(line.startswith("5-GLSS (mean): fitted") for line in lines)
     assert resumed["rmse"] == results["rmse"]
-    assert not (tmp_path / "results.partial.json").exists()
-    # A checkpoint with another prior grid is resumed, its grid cells left out.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]   # checkpoint removed
+    # A checkpoint with another prior grid is resumed, its grid cells left out (the
+    # complete folder of the first resumed run is replaced: --overwrite).
     partial["settings"]["grid_maxiter"] = 99
     partial["prior_grid"] = [{"gamma": 0.5, "weight_var": 0.05, "1": 1.0}]
-    (tmp_path / "results.partial.json").write_text(json.dumps(partial))
-    again = example.run(quick=True, output_dir=tmp_path, models=["RW", "5-GLSS"],
-                        forms=["mean"], skip_grid=True, resume=True, log=lambda *a: None)
+    _write_checkpoint(example, target, partial)
+    again = example.run(quick=True, output_dir=target, models=["RW", "5-GLSS"],
+                        forms=["mean"], skip_grid=True, resume=True, overwrite=True,
+                        log=lambda *a: None)
     assert again["prior_grid"] == [] and again["rmse"] == results["rmse"]
     # A checkpoint written with other settings for the models is refused.
     partial["settings"]["glss_maxiter"] = 99
-    (tmp_path / "results.partial.json").write_text(json.dumps(partial))
+    _write_checkpoint(example, tmp_path / "other", partial)
     with pytest.raises(ValueError, match="other settings"):
-        example.run(quick=True, output_dir=tmp_path, models=["RW", "5-GLSS"],
+        example.run(quick=True, output_dir=tmp_path / "other", models=["RW", "5-GLSS"],
                     forms=["mean"], skip_grid=True, resume=True, log=lambda *a: None)
+
+
+def test_earlier_results_and_checkpoints_are_kept_unless_overwritten(example, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.setattr(example, "load_panel", lambda *args: pytest.fail("did work"))
+    done = tmp_path / "done"
+    done.mkdir()
+    (done / "results.json").write_text("earlier run")
+    with pytest.raises(ValueError, match="already exists and is not empty"):
+        example.run(quick=True, output_dir=done, skip_grid=True)
+    assert (done / "results.json").read_text() == "earlier run"
+    interrupted = _write_checkpoint(example, tmp_path / "cut", {"settings": {}})
+    with pytest.raises(ValueError, match="checkpoint of an interrupted run; pass --resume"):
+        example.run(quick=True, output_dir=tmp_path / "cut", skip_grid=True)
+    assert interrupted.path.read_text() == '{"settings": {}}'
+    # --overwrite discards the checkpoint (the run then loads its data: stopped here).
+    with pytest.raises(pytest.fail.Exception, match="did work"):
+        example.run(quick=True, output_dir=tmp_path / "cut", skip_grid=True, overwrite=True)
+    assert not interrupted.root.exists()
 
 
 def test_grid_maxiter_option_and_its_former_name(example):
