@@ -52,7 +52,9 @@ Run::
 
 Outputs: ``results.json`` (settings, stresses, coverage table, timings), ``tables.md`` and
 the figures ``liability_pv.png`` (distribution of ``Delta`` per model) and
-``liability_fan.png`` (fan of the 10-year yield paths).
+``liability_fan.png`` (fan of the 10-year yield paths). An existing non-empty output folder
+is refused unless ``--overwrite`` is given, and the folder appears only once complete
+(written beside it, then moved into place in one step).
 """
 
 import argparse
@@ -157,7 +159,8 @@ def coverage_table(results):
     return pd.DataFrame(rows)
 
 
-def run(settings, seed=0, output_dir=None, include_nnss=True, figures=True):
+def run(settings, seed=0, output_dir=None, include_nnss=True, figures=True,
+        overwrite=False):
     import torch
     from sklearn.base import clone
 
@@ -166,7 +169,10 @@ def run(settings, seed=0, output_dir=None, include_nnss=True, figures=True):
     from skyield.model_selection import backtest
     from skyield.preprocessing import make_windows
     from skyield.scenarios import fit_copula, sample_paths
+    from skyield.utils import check_output_target, staged_folder
 
+    if output_dir is not None:
+        check_output_target(output_dir, overwrite)
     torch.set_num_threads(1)
     started_all = time.perf_counter()
     panel = load_gsw_zero("monthly", maturities=MATURITIES, start=settings["start"],
@@ -260,12 +266,11 @@ def run(settings, seed=0, output_dir=None, include_nnss=True, figures=True):
         "timings_s": timings, "total_s": time.perf_counter() - started_all, "notes": notes,
     }
     if output_dir is not None:
-        output_dir = Path(output_dir)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "results.json").write_text(json.dumps(out, indent=2))
-        (output_dir / "tables.md").write_text(markdown(out, table))
-        if figures:
-            plot(output_dir, deltas, cubes, panel, maturities, stress)
+        with staged_folder(output_dir, overwrite) as staging:
+            (staging / "results.json").write_text(json.dumps(out, indent=2))
+            (staging / "tables.md").write_text(markdown(out, table))
+            if figures:
+                plot(staging, deltas, cubes, panel, maturities, stress)
     return out
 
 
@@ -351,11 +356,16 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny CI configuration")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-nnss", action="store_true", help="leave the NNSS model out")
-    parser.add_argument("--output-dir", default="liability-output")
+    parser.add_argument("--output-dir", default="liability-output",
+                        help="where the results and figures are written (in one step at "
+                             "the end; an existing non-empty folder is refused unless "
+                             "--overwrite is given)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing non-empty --output-dir")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
     out = run(settings, seed=args.seed, output_dir=args.output_dir,
-              include_nnss=not args.no_nnss)
+              include_nnss=not args.no_nnss, overwrite=args.overwrite)
     print(Path(args.output_dir, "tables.md").read_text())
     print(f"total {out['total_s']:.0f} s")
 

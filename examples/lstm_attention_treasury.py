@@ -20,7 +20,9 @@ B. The attention study, in the seed's setting: the attention models are fitted o
 
 Every number comes from one seed (``random_state=0``). Results go to
 ``<output-dir>/results.json``, the attention of part B to ``<output-dir>/attention.npz``
-and the figures to ``<output-dir>/*.png``.
+and the figures to ``<output-dir>/*.png``. An existing non-empty output folder is refused
+unless ``--overwrite`` is given, and the folder appears only once complete (written beside
+it, then moved into place in one step).
 
 Run::
 
@@ -32,7 +34,6 @@ import argparse
 import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ from skyield.datasets import load_treasury_cmt
 from skyield.metrics import diebold_mariano, root_mean_squared_error
 from skyield.models import LSTMAttentionRegressor, LSTMRegressor
 from skyield.preprocessing import make_windows
+from skyield.utils import check_output_target, staged_folder
 
 MATURITIES = ["3M", "6M", "1Y", "2Y", "3Y", "5Y", "7Y", "10Y", "20Y", "30Y"]
 TARGET_YEARS = 10.0
@@ -262,12 +264,16 @@ def log(message, started):
     print(f"[{time.perf_counter() - started:7.1f} s] {message}", flush=True)
 
 
-def run(quick=False, output_dir="skyield-output/lstm_attention", threads=1, figures=True):
-    """Run both parts and return the results (also written to ``results.json``)."""
+def run(quick=False, output_dir="skyield-output/lstm_attention", threads=1, figures=True,
+        overwrite=False):
+    """Run both parts and return the results (also written to ``results.json``).
+
+    ``output_dir`` is checked before any work: an existing non-empty folder is refused
+    unless ``overwrite`` is True, in which case it is replaced as a whole.
+    """
+    check_output_target(output_dir, overwrite)
     torch.set_num_threads(threads)
     settings = SETTINGS["quick" if quick else "full"]
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
     panel = load_panel(settings["start"], settings["end"])
@@ -289,12 +295,14 @@ def run(quick=False, output_dir="skyield-output/lstm_attention", threads=1, figu
             settings, windows, y, horizon, label, target, started)
 
     results["seconds"] = round(time.perf_counter() - started, 1)
-    np.savez_compressed(out / "attention.npz", **{
-        f"{label}_{key}": np.asarray(value, dtype="datetime64[ns]" if key == "origins" else None)
-        for label, arrays in studies.items() for key, value in arrays.items()})
-    if figures:
-        results["figures"] = save_figures(out, panel, studies)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    with staged_folder(output_dir, overwrite) as staging:
+        np.savez_compressed(staging / "attention.npz", **{
+            f"{label}_{key}": np.asarray(value,
+                                         dtype="datetime64[ns]" if key == "origins" else None)
+            for label, arrays in studies.items() for key, value in arrays.items()})
+        if figures:
+            results["figures"] = save_figures(staging, panel, studies)
+        (staging / "results.json").write_text(json.dumps(results, indent=2))
     return results
 
 
@@ -381,12 +389,16 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="CI-size run: 2 epochs, 4 units, 2009-2015 only")
     parser.add_argument("--output-dir", default="skyield-output/lstm_attention",
-                        help="where results.json and the figures go")
+                        help="where results.json and the figures go (in one step at the "
+                             "end; an existing non-empty folder is refused unless "
+                             "--overwrite is given)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing non-empty --output-dir")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
     args = parser.parse_args(argv)
     results = run(quick=args.quick, output_dir=args.output_dir, threads=args.threads,
-                  figures=not args.no_figures)
+                  figures=not args.no_figures, overwrite=args.overwrite)
     for label, entry in results["forecasts"].items():
         print(f"\nA, {label}: {entry['n_train']} training / {entry['n_test']} test windows")
         for name, value in entry["rmse"].items():

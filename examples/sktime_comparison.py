@@ -19,7 +19,9 @@ intervals (all horizons; models without intervals show "-") and the seconds spen
 fitting. Origins are the forecast cutoffs: the target dates therefore differ across
 horizons (Diebold and Li evaluate fixed *target* dates instead).
 
-Results go to ``<output-dir>/results.json`` and ``<output-dir>/table.md``.
+Results go to ``<output-dir>/results.json`` and ``<output-dir>/table.md``. An existing
+non-empty output folder is refused unless ``--overwrite`` is given, and the folder appears
+only once complete (written beside it, then moved into place in one step).
 
 Run::
 
@@ -31,7 +33,6 @@ import argparse
 import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,7 @@ from skyield.baselines import DynamicNelsonSiegel, RandomWalk
 from skyield.compose import InChanges
 from skyield.datasets import load_gsw_zero
 from skyield.sktime import SkyieldForecaster
+from skyield.utils import check_output_target, staged_folder
 
 MATURITIES = [1, 2, 5, 10]
 HORIZONS = [1, 6, 12]
@@ -133,7 +135,7 @@ def table(results):
     return "\n".join(lines)
 
 
-def run(quick=False, output_dir="skyield-output/sktime_comparison"):
+def run(quick=False, output_dir="skyield-output/sktime_comparison", overwrite=False):
     """Run the comparison and write ``results.json`` and ``table.md``.
 
     Parameters
@@ -142,12 +144,15 @@ def run(quick=False, output_dir="skyield-output/sktime_comparison"):
         CI size: data from 2012, a 5-year first window, yearly origins.
     output_dir : str or Path
         Where the results are written.
+    overwrite : bool, default=False
+        Whether an existing non-empty ``output_dir`` may be replaced (as a whole).
 
     Returns
     -------
     results : dict
         Settings, per-model scores and the total run time.
     """
+    check_output_target(output_dir, overwrite)
     started = time.perf_counter()
     settings = SETTINGS["quick" if quick else "full"]
     panel = load_panel(settings["start"])
@@ -166,10 +171,9 @@ def run(quick=False, output_dir="skyield-output/sktime_comparison"):
     results["settings"]["first_origin"] = str(cutoffs.iloc[0])
     results["settings"]["last_origin"] = str(cutoffs.iloc[-1])
     results["seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    (out / "table.md").write_text(table(results) + "\n")
+    with staged_folder(output_dir, overwrite) as staging:
+        (staging / "results.json").write_text(json.dumps(results, indent=2))
+        (staging / "table.md").write_text(table(results) + "\n")
     return results
 
 
@@ -177,9 +181,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI size (seconds)")
     parser.add_argument("--output-dir", default="skyield-output/sktime_comparison",
-                        help="where results.json and table.md are written")
+                        help="where results.json and table.md are written (in one step "
+                             "at the end; an existing non-empty folder is refused unless "
+                             "--overwrite is given)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing non-empty --output-dir")
     args = parser.parse_args(argv)
-    results = run(quick=args.quick, output_dir=args.output_dir)
+    results = run(quick=args.quick, output_dir=args.output_dir, overwrite=args.overwrite)
     settings = results["settings"]
     print(f"origins {settings['first_origin']} .. {settings['last_origin']} "
           f"({next(iter(results['models'].values()))['n_origins']}), horizons {HORIZONS}")

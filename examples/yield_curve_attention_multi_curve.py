@@ -36,7 +36,9 @@ so MSE is in squared percentage points and MAE and MPIW in percentage points (th
 reports yields in decimals: its MSE x 1e5 is our MSE x 10, its MAE x 1e2 is our MAE).
 
 Results go to ``<output-dir>/results.json``, ``<output-dir>/tables.md`` and the figures
-to ``<output-dir>/ycatt_*.png``.
+to ``<output-dir>/ycatt_*.png``. An existing non-empty output folder is refused unless
+``--overwrite`` is given, and the folder appears only once complete (written beside it,
+then moved into place in one step).
 
 Run::
 
@@ -49,7 +51,6 @@ import argparse
 import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,6 +65,7 @@ from skyield.ensemble import SeedEnsemble
 from skyield.metrics import mean_absolute_error, mean_squared_error, mpiw, picp
 from skyield.models import TransferredCurveRegressor, YieldCurveAttentionRegressor
 from skyield.preprocessing import make_family_windows
+from skyield.utils import check_output_target, staged_folder
 
 SOURCE_FAMILIES = ["USD_GSW", "CAD_BOC", "EUR_AAA_ECB", "AUD_RBA"]
 SOURCE_GRID = [1.0, 2.0, 3.0, 5.0, 7.0, 10.0]
@@ -492,16 +494,19 @@ def markdown_tables(results):
 
 
 def run(quick=False, output_dir="skyield-output/yield_curve_attention", threads=1,
-        figures=True, runs=None, epochs=None, seed=0):
-    """Run the study; return the results dictionary (also written to results.json)."""
+        figures=True, runs=None, epochs=None, seed=0, overwrite=False):
+    """Run the study; return the results dictionary (also written to results.json).
+
+    ``output_dir`` is checked before any work: an existing non-empty folder is refused
+    unless ``overwrite`` is True, in which case it is replaced as a whole.
+    """
+    out = check_output_target(output_dir, overwrite)
     settings = dict(SETTINGS["quick" if quick else "full"])
     if runs is not None:
         settings["runs"] = runs
     if epochs is not None:
         settings["epochs"] = settings["transfer_epochs"] = epochs
     torch.set_num_threads(threads)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     source, source_figures, att = source_study(settings, started, seed)
     transfer, transfer_figure = transfer_study(settings, att, started, seed)
@@ -513,10 +518,11 @@ def run(quick=False, output_dir="skyield-output/yield_curve_attention", threads=
         "source": source, "transfer": transfer,
         "seconds": time.perf_counter() - started,
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    (out / "tables.md").write_text(markdown_tables(results))
-    if figures:
-        save_figures(out, {**source_figures, "transfer": transfer_figure})
+    with staged_folder(out, overwrite) as staging:
+        (staging / "results.json").write_text(json.dumps(results, indent=2))
+        (staging / "tables.md").write_text(markdown_tables(results))
+        if figures:
+            save_figures(staging, {**source_figures, "transfer": transfer_figure})
     log(f"done, results in {out}", started)
     return results
 
@@ -524,7 +530,12 @@ def run(quick=False, output_dir="skyield-output/yield_curve_attention", threads=
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI size (a few seconds)")
-    parser.add_argument("--output-dir", default="skyield-output/yield_curve_attention")
+    parser.add_argument("--output-dir", default="skyield-output/yield_curve_attention",
+                        help="where the results and figures are written (in one step at "
+                             "the end; an existing non-empty folder is refused unless "
+                             "--overwrite is given)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing non-empty --output-dir")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--runs", type=int, default=None, help="seeds per model")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs")
@@ -532,7 +543,8 @@ def main(argv=None):
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
     args = parser.parse_args(argv)
     run(quick=args.quick, output_dir=args.output_dir, threads=args.threads,
-        figures=not args.no_figures, runs=args.runs, epochs=args.epochs, seed=args.seed)
+        figures=not args.no_figures, runs=args.runs, epochs=args.epochs, seed=args.seed,
+        overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ def example(load_example):
 
 @pytest.fixture(scope="module")
 def quick_run(example, tmp_path_factory):
+    # A folder left by an earlier run, replaced as a whole since overwrite=True.
     out_dir = tmp_path_factory.mktemp("liability")
-    return example.run(example.QUICK, seed=0, output_dir=out_dir), out_dir
+    (out_dir / "stale.txt").write_text("earlier run")
+    return example.run(example.QUICK, seed=0, output_dir=out_dir, overwrite=True), out_dir
 
 
 def test_liability_profile_and_base_value(example):
@@ -34,6 +36,17 @@ def test_liability_profile_and_base_value(example):
     flat = np.full(10, 4.0)
     one = example._present_value_today(flat, maturities)
     assert one == pytest.approx(float((flows * np.exp(-0.04 * times)).sum()))
+
+
+def test_refuses_a_non_empty_output_folder_before_any_work(example, tmp_path, monkeypatch):
+    kept = tmp_path / "notes.txt"
+    kept.write_text("kept")
+    monkeypatch.setattr("skyield.datasets.load_gsw_zero",
+                        lambda *args, **kwargs: pytest.fail("data was loaded"))
+    with pytest.raises(ValueError, match="already exists and is not empty"):
+        example.main(["--quick", "--no-nnss", "--output-dir", str(tmp_path)])
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+    assert kept.read_text() == "kept"
 
 
 def test_quick_run_invariants(quick_run):
@@ -63,6 +76,8 @@ def test_quick_run_invariants(quick_run):
     assert (out_dir / "tables.md").read_text().startswith("Valuation date")
     assert (out_dir / "liability_pv.png").stat().st_size > 0
     assert (out_dir / "liability_fan.png").stat().st_size > 0
+    assert sorted(path.name for path in out_dir.iterdir()) == [
+        "liability_fan.png", "liability_pv.png", "results.json", "tables.md"]
 
 
 def test_quick_run_is_reproducible(example, quick_run):

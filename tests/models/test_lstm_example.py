@@ -20,6 +20,16 @@ def quick_results(example, run_quick_example):
     return run_quick_example(example, "lstm_attention")
 
 
+def test_refuses_a_non_empty_output_folder_before_any_work(example, tmp_path, monkeypatch):
+    kept = tmp_path / "notes.txt"
+    kept.write_text("kept")
+    monkeypatch.setattr(example, "load_panel", lambda start, end: pytest.fail("data was loaded"))
+    with pytest.raises(ValueError, match="already exists and is not empty"):
+        example.main(["--quick", "--output-dir", str(tmp_path)])
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+    assert kept.read_text() == "kept"
+
+
 @pytest.mark.slow
 def test_quick_run_invariants(quick_results):
     results, out = quick_results
