@@ -100,9 +100,13 @@ def parse_args(argv=None):
     parser.add_argument("--figures", default="docs/models/img",
                         help="folder for the figures (ft_coincident_*.png)")
     parser.add_argument("--output", default=None, help="JSON file for the numbers")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --output file")
     parser.add_argument("--quick", action="store_true",
                         help="2 runs of 2 epochs of a small network (CI)")
     args = parser.parse_args(argv)
+    if args.output and Path(args.output).exists() and not args.overwrite:
+        parser.error(f"{args.output} already exists; pass --overwrite to replace it")
     if args.quick:
         args.runs, args.epochs, args.cycle_epochs = 2, 2, 2
     return args

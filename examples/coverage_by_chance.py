@@ -133,7 +133,12 @@ def parse_args(argv=None):
     parser.add_argument("--draws", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", default=None, help="write the tables to this file")
-    return parser.parse_args(argv)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --markdown file")
+    args = parser.parse_args(argv)
+    if args.markdown and Path(args.markdown).exists() and not args.overwrite:
+        parser.error(f"{args.markdown} already exists; pass --overwrite to replace it")
+    return args
 
 
 def main(argv=None):

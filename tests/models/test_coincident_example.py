@@ -44,3 +44,13 @@ def test_quick_run(example, tmp_path):
     assert projection.factor[0, 0] == pytest.approx(episode["factor_at_first_month"])
     assert projection.factor[0, -1] - projection.factor[0, 0] == pytest.approx(
         episode["projected_change_from_first_month"])
+
+
+def test_an_existing_output_is_refused_unless_overwritten(example, tmp_path, capsys):
+    numbers = tmp_path / "n.json"
+    numbers.write_text("earlier run")
+    with pytest.raises(SystemExit):
+        example.parse_args(["--quick", "--output", str(numbers)])
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert numbers.read_text() == "earlier run"
+    assert example.parse_args(["--quick", "--output", str(numbers), "--overwrite"]).overwrite

@@ -57,6 +57,12 @@ def test_exact_intervals_pass_and_narrow_ones_fail(example, tmp_path):
     assert counts.loc["all", "observed"] == 2
     assert counts.loc["all", "expected"] == pytest.approx(table["p_outside"].sum())
     assert "| toy | narrow | 1 |" in (tmp_path / "chance.md").read_text()
+    # The tables written are kept unless --overwrite.
+    with pytest.raises(SystemExit):
+        example.main([str(folder), "--draws", "10", "--markdown", str(tmp_path / "chance.md")])
+    assert "| toy | narrow | 1 |" in (tmp_path / "chance.md").read_text()
+    example.main([str(folder), "--draws", "10", "--markdown", str(tmp_path / "chance.md"),
+                  "--overwrite"])
 
 
 def test_incomplete_rows_are_named(example, tmp_path):
