@@ -23,7 +23,7 @@ from skyield.baselines._dns_statespace import (
     forecast_moments,
     kalman_filter,
 )
-from skyield.utils import Interval, Options, Satisfies
+from skyield.utils import Interval, Options, Satisfies, covariance_factor
 
 __all__ = ["DynamicNelsonSiegel"]
 
@@ -45,12 +45,6 @@ def _standard_deviation(variance):
     if np.any(variance < -1e-10 * scale):
         raise FloatingPointError("negative forecast variance; please report this data set")
     return np.sqrt(np.clip(variance, 0.0, None))
-
-
-def _covariance_root(cov):
-    """A matrix ``F`` with ``F F' = cov`` (eigen-decomposition: valid when singular)."""
-    eigenvalues, eigenvectors = np.linalg.eigh(np.asarray(cov, dtype=float))
-    return eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))
 
 
 class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
@@ -391,8 +385,8 @@ class DynamicNelsonSiegel(TransformerMixin, BaseSequenceModel):
         state = np.repeat(self.state_[None], n_paths, axis=0)
         if self.state_cov_at_last_ is not None:  # one-step model: the state is uncertain
             state = state + rng.standard_normal((n_paths, k)) @ \
-                _covariance_root(self.state_cov_at_last_).T
-        state_noise = _covariance_root(params.state_cov)
+                covariance_factor(self.state_cov_at_last_).T
+        state_noise = covariance_factor(params.state_cov)
         noise_sd = np.sqrt(np.clip(params.measurement_var, 0, None))
         values = np.empty((n_paths, steps, params.loadings.shape[0]))
         for h in range(steps):

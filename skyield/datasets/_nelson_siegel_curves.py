@@ -9,7 +9,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from skyield._nelson_siegel import nelson_siegel_loadings
 from skyield.utils._maturities import parse_maturities
-from skyield.utils.validation import check_maturities
+from skyield.utils.validation import check_covariance, check_maturities
 
 __all__ = ["make_nelson_siegel_curves"]
 
@@ -74,17 +74,10 @@ def _check_matrix(value, name, shape):
     return array
 
 
-def _psd_sqrt(cov, name):
-    """Symmetric square root of a covariance matrix, which must be PSD."""
-    if not np.allclose(cov, cov.T, rtol=0, atol=1e-12 * max(1.0, np.abs(cov).max())):
-        raise ValueError(f"{name} must be symmetric")
-    values, vectors = np.linalg.eigh(cov)
-    tolerance = 1e-12 * max(1.0, np.abs(values).max())
-    if values.min() < -tolerance:
-        raise ValueError(
-            f"{name} must be positive semi-definite; its smallest eigenvalue is "
-            f"{values.min():.3g}"
-        )
+def _symmetric_sqrt(cov, name):
+    """The symmetric square root ``V sqrt(L) V'`` of a covariance matrix, after
+    :func:`~skyield.utils.check_covariance` (the simulated draws are defined by it)."""
+    values, vectors = np.linalg.eigh(check_covariance(cov, name))
     # Only rounding noise below zero is left at this point.
     return (vectors * np.sqrt(np.maximum(values, 0.0))) @ vectors.T
 
@@ -251,9 +244,10 @@ def make_nelson_siegel_curves(
         "factor_cov",
         (3, 3),
     )
-    shock_sqrt = _psd_sqrt(shock_cov, "factor_cov")
+    shock_sqrt = _symmetric_sqrt(shock_cov, "factor_cov")
     stationary_cov = solve_discrete_lyapunov(transition, shock_cov)
-    stationary_sqrt = _psd_sqrt((stationary_cov + stationary_cov.T) / 2, "stationary_cov")
+    stationary_sqrt = _symmetric_sqrt((stationary_cov + stationary_cov.T) / 2,
+                                      "stationary_cov")
 
     try:
         rho = float(family_correlation)

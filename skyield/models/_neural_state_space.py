@@ -44,6 +44,7 @@ from skyield.utils import (
     Satisfies,
     check_panel,
     check_param,
+    covariance_factor,
     resolve_device,
     torch_seed,
 )
@@ -907,9 +908,7 @@ class NeuralStateSpaceModel(TransformerMixin, BaseSequenceModel):
         H, q, _ = self._observation(maturities)
         rng = check_random_state(random_state)
         k = self.transition_.shape[0]
-        cov = self.filter_state_["cov"]
-        values, vectors = np.linalg.eigh(0.5 * (cov + cov.T))
-        root = vectors * np.sqrt(np.clip(values, 0.0, None))
+        root = covariance_factor(self.filter_state_["cov"])
         state = self.filter_state_["mean"] + rng.standard_normal((n_paths, k)) @ root.T
         state_sd = np.sqrt(np.diag(self.state_cov_))
         paths = np.empty((n_paths, steps, H.shape[0]))

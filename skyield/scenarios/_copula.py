@@ -18,7 +18,7 @@ import numpy as np
 from scipy.stats import norm
 from sklearn.utils import check_random_state
 
-from skyield.utils import check_correlation
+from skyield.utils import check_correlation, covariance_factor
 
 __all__ = ["GaussianCopula", "fit_copula", "DEFAULT_QUANTILE_GRID"]
 
@@ -170,9 +170,7 @@ class GaussianCopula:
         return self.correlation.shape[0]
 
     def _factor(self):
-        # Eigen-decomposition rather than Cholesky: also valid for singular matrices.
-        eigenvalues, eigenvectors = np.linalg.eigh(self.correlation)
-        return eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))
+        return covariance_factor(self.correlation)
 
     def sample_scores(self, n_samples, random_state=None):
         """Draw normal scores ``z ~ N(0, correlation)``.

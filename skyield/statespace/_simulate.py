@@ -5,6 +5,8 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
+from skyield.utils import check_covariance, covariance_factor
+
 
 def simulate_state_space(Z, T, H, Q, n, a0, P0=None, c=None, d=None, random_state=None):
     """Draw observations and states from a linear Gaussian state space model.
@@ -81,9 +83,10 @@ def simulate_state_space(Z, T, H, Q, n, a0, P0=None, c=None, d=None, random_stat
         raise TypeError(f"n must be an integer; got {type(n).__name__}.")
     if n < 1:
         raise ValueError(f"n must be at least 1; got {n}.")
-    sqrt_q = _psd_sqrt(Q, "Q")
-    sqrt_h = _psd_sqrt(H, "H")
-    sqrt_p0 = None if P0 is None else _psd_sqrt(_as_matrix(P0, "P0", k, k), "P0")
+    sqrt_q = covariance_factor(check_covariance(Q, "Q"))
+    sqrt_h = covariance_factor(check_covariance(H, "H"))
+    sqrt_p0 = None if P0 is None else covariance_factor(
+        check_covariance(_as_matrix(P0, "P0", k, k), "P0"))
 
     rng = check_random_state(random_state)
     state_noise = rng.standard_normal((n, k))
@@ -123,11 +126,3 @@ def _as_float_array(value, name):
     return array
 
 
-def _psd_sqrt(cov, name):
-    if not np.allclose(cov, cov.T, rtol=1e-8, atol=0.0):
-        raise ValueError(f"{name} must be symmetric.")
-    eigval, eigvec = np.linalg.eigh(cov)
-    scale = max(np.abs(eigval).max(), np.finfo(float).tiny)
-    if eigval[0] < -1e-10 * scale:
-        raise ValueError(f"{name} must be positive semi-definite; smallest eigenvalue {eigval[0]:.3g}.")
-    return eigvec * np.sqrt(np.clip(eigval, 0.0, None))

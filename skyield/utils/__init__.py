@@ -9,6 +9,7 @@ from skyield.utils._param_validation import (
     check_param,
     validate_params,
 )
+from skyield.utils._linalg import covariance_factor
 from skyield.utils._output import check_output_target, staged_folder
 from skyield.utils._dates import FREQUENCIES, check_dates, infer_frequency, parse_dates
 from skyield.utils._torch import resolve_device, seed_from_random_state, torch_seed
@@ -17,6 +18,7 @@ from skyield.utils.validation import (
     TargetLayout,
     UnitsWarning,
     check_correlation,
+    check_covariance,
     check_coverage,
     check_family_panel,
     check_horizons,
@@ -43,6 +45,7 @@ __all__ = [
     "TargetLayout",
     "UnitsWarning",
     "check_correlation",
+    "check_covariance",
     "check_coverage",
     "check_dates",
     "check_family_panel",
@@ -56,6 +59,7 @@ __all__ = [
     "check_targets",
     "check_units",
     "check_window",
+    "covariance_factor",
     "infer_frequency",
     "parse_dates",
     "resolve_device",

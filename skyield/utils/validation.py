@@ -25,6 +25,7 @@ __all__ = [
     "Panel",
     "TargetLayout",
     "UnitsWarning",
+    "check_covariance",
     "check_coverage",
     "check_horizons",
     "check_increasing_levels",
@@ -302,6 +303,59 @@ def check_correlation(correlation, name="correlation"):
         raise ValueError(f"{name} must be positive semi-definite; its smallest eigenvalue "
                          f"is {smallest:.3g}")
     return corr
+
+
+def check_covariance(covariance, name="covariance", shape=None):
+    """A covariance matrix as a new float array, checked entry by entry.
+
+    It must be square (of ``shape`` when given), finite, symmetric (no entry differs
+    from its mirror by more than 1e-8 times the largest absolute entry, or 1e-8 when
+    that is below one) and positive semi-definite (no eigenvalue below -1e-10 times the
+    largest absolute eigenvalue: rounding, not a negative variance). A singular matrix is
+    accepted. Each error names the entry or the eigenvalue that fails.
+
+    Parameters
+    ----------
+    covariance : array-like of shape (n, n)
+    name : str, default="covariance"
+        The argument's name in the error messages.
+    shape : tuple of int, default=None
+        The required shape (None: any square shape).
+
+    Returns
+    -------
+    covariance : ndarray of shape (n, n)
+
+    Examples
+    --------
+    >>> from skyield.utils import check_covariance
+    >>> check_covariance([[1.0, 0.5], [0.5, 2.0]], "Q")
+    array([[1. , 0.5],
+           [0.5, 2. ]])
+    >>> check_covariance([[1.0, 2.0], [2.0, 1.0]], "Q")
+    Traceback (most recent call last):
+    ...
+    ValueError: Q must be positive semi-definite; its smallest eigenvalue is -1
+    """
+    cov = np.array(covariance, dtype=float)
+    if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] < 1:
+        raise ValueError(f"{name} must be a square matrix, got shape {cov.shape}")
+    if shape is not None and cov.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got shape {cov.shape}")
+    if not np.all(np.isfinite(cov)):
+        i, j = np.argwhere(~np.isfinite(cov))[0]
+        raise ValueError(f"{name} has a non-finite entry at ({i}, {j}): {cov[i, j]}")
+    gap = np.abs(cov - cov.T)
+    if gap.max() > 1e-8 * max(np.abs(cov).max(), 1.0):
+        i, j = np.unravel_index(np.argmax(gap), cov.shape)
+        raise ValueError(f"{name} must be symmetric; entry ({i}, {j}) is "
+                         f"{float(cov[i, j])!r} and ({j}, {i}) is {float(cov[j, i])!r}")
+    eigenvalues = np.linalg.eigvalsh(cov)
+    scale = max(np.abs(eigenvalues).max(), np.finfo(float).tiny)
+    if eigenvalues[0] < -1e-10 * scale:
+        raise ValueError(f"{name} must be positive semi-definite; its smallest eigenvalue "
+                         f"is {eigenvalues[0]:.3g}")
+    return cov
 
 
 def check_horizons(horizons):

@@ -5,6 +5,7 @@ from sklearn.base import BaseEstimator
 
 from skyield.utils import (
     check_correlation,
+    check_covariance,
     check_family_panel,
     check_maturities,
     check_panel,
@@ -288,3 +289,41 @@ def test_check_correlation_returns_a_copy_and_accepts_a_singular_matrix():
 def test_check_correlation_names_what_fails(correlation, message):
     with pytest.raises(ValueError, match=message):
         check_correlation(correlation)
+
+
+@pytest.mark.parametrize("covariance, shape, message", [
+    ([1.0, 0.5], None, r"Q must be a square matrix, got shape \(2,\)"),
+    (np.eye(2), (3, 3), r"Q must have shape \(3, 3\), got shape \(2, 2\)"),
+    ([[1.0, np.nan], [np.nan, 1.0]], None, r"non-finite entry at \(0, 1\): nan"),
+    ([[4.0, 1.0], [1.0 + 1e-6, 4.0]], None,
+     r"symmetric; entry \(0, 1\) is 1.0 and \(1, 0\) is 1.000001"),
+    ([[1.0, 2.0], [2.0, 1.0]], None, "positive semi-definite; its smallest eigenvalue is -1"),
+])
+def test_check_covariance_names_what_fails(covariance, shape, message):
+    with pytest.raises(ValueError, match=message):
+        check_covariance(covariance, "Q", shape=shape)
+
+
+def test_check_covariance_tolerates_rounding_not_negative_variance():
+    # The tolerances scale with the matrix: rounding of a tiny or a huge covariance passes.
+    for scale in (1e-12, 1.0, 1e12):
+        singular = scale * np.ones((3, 3))
+        singular[0, 1] += scale * 1e-12
+        checked = check_covariance(singular, "Q")
+        assert checked is not singular and checked.dtype == float
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        check_covariance(1e-12 * np.diag([1.0, -1e-6]), "Q")
+
+
+def test_covariance_factor_reproduces_singular_and_asymmetric_rounding():
+    from skyield.utils import covariance_factor
+
+    rng = np.random.default_rng(0)
+    shocks = rng.standard_normal((5, 2))
+    singular = shocks @ shocks.T                      # rank 2 of 5
+    factor = covariance_factor(singular)
+    np.testing.assert_allclose(factor @ factor.T, singular, atol=1e-12)
+    rounded = singular.copy()
+    rounded[0, 1] += 1e-15                            # rounding off symmetry
+    np.testing.assert_allclose(covariance_factor(rounded) @ covariance_factor(rounded).T,
+                               (rounded + rounded.T) / 2, atol=1e-12)
