@@ -1,5 +1,5 @@
 """Input validation (the data intake), random-state and device helpers for every estimator,
-and output folders written in one step."""
+the root of a covariance matrix, and output folders written in one step."""
 
 from skyield.utils._param_validation import (
     HasMethods,
