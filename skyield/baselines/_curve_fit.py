@@ -208,10 +208,9 @@ def resolve_decay(decay, maturities, factors, curves=None):
                 f"factors='ns', got {decay!r}"
             )
         return float(decay)
-    try:
-        pair = tuple(float(d) for d in decay)
-    except TypeError:
-        pair = ()
+    numbers_given = not isinstance(decay, (str, bytes)) and np.iterable(decay) and all(
+        isinstance(d, Real) and not isinstance(d, (bool, np.bool_)) for d in decay)
+    pair = tuple(float(d) for d in decay) if numbers_given else ()
     if len(pair) != 2 or not all(np.isfinite(d) and d > 0 for d in pair) or pair[0] == pair[1]:
         raise ValueError(
             f"decay must be one of {DECAY_RULES} or a pair of distinct positive numbers "

@@ -34,7 +34,7 @@ from skyield._nelson_siegel import (
 )
 from skyield.baselines._dns_statespace import mean_from_intercept
 from skyield.baselines._statsmodels_state import StateSpaceSequenceMixin
-from skyield.utils import Interval, Options
+from skyield.utils import Interval, Options, check_numeric
 
 __all__ = ["GaussianLinearStateSpace"]
 
@@ -204,6 +204,7 @@ def _check_decays(decays, n_factors):
     if decays is None:
         return None
     needed = _n_decays(n_factors)
+    check_numeric(decays, "decays")
     try:
         values = np.atleast_1d(np.asarray(decays, dtype=float))
     except (TypeError, ValueError):

@@ -21,6 +21,8 @@ import numbers
 
 import numpy as np
 
+from skyield.utils import check_numeric
+
 __all__ = [
     "COMPOUNDING_NAMES",
     "UNITS",
@@ -153,11 +155,13 @@ def convert_compounding(rates, *, from_compounding, to_compounding, maturities=N
     scale = check_units(units)
     source = check_compounding(from_compounding, "from_compounding")
     target = check_compounding(to_compounding, "to_compounding")
+    check_numeric(rates, "rates")
     values = np.asarray(rates, dtype=float)
     if not np.all(np.isfinite(values)):
         raise ValueError("rates contain NaN or infinite values")
     tau = None
     if maturities is not None:
+        check_numeric(maturities, "maturities")
         tau = np.asarray(maturities, dtype=float)
         if not np.all(np.isfinite(tau)) or np.any(tau <= 0):
             raise ValueError("maturities must be finite and positive years")

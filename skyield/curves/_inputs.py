@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from skyield.utils import resolve_maturities
+from skyield.utils import check_numeric, resolve_maturities
 
 __all__ = ["Curve", "check_curve", "check_times", "wrap_like"]
 
@@ -62,11 +62,8 @@ def check_curve(maturities, values, name="rates", *, positive=False):
     else:
         labels = None
     if like is not None:
-        if isinstance(values, pd.DataFrame):
-            for column in values.columns:
-                dtype = values[column].dtype
-                if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-                    raise ValueError(f"{name} column {column!r} is not numeric (dtype {dtype})")
+        # Text (even "1.5"), booleans, complex numbers and repeated labels are refused.
+        check_numeric(values, name)
         array = values.to_numpy(dtype=float, na_value=np.nan)
     else:
         array = np.asarray(values)
@@ -87,6 +84,7 @@ def check_curve(maturities, values, name="rates", *, positive=False):
         tau = np.asarray(labels, dtype=float) if all(numeric) else resolve_maturities(
             None, n_maturities, labels)
     else:
+        check_numeric(maturities, "maturities")
         tau = np.asarray(maturities, dtype=float)
     tau = np.atleast_1d(tau)
     if tau.ndim != 1 or tau.shape[0] != n_maturities:
@@ -122,6 +120,7 @@ def check_curve(maturities, values, name="rates", *, positive=False):
 
 def check_times(times, name="times", *, allow_zero=False):
     """Validate a 1-D array of times in years (finite, positive or non-negative)."""
+    check_numeric(times, name)
     tau = np.atleast_1d(np.asarray(times, dtype=float))
     if tau.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {tau.shape}")

@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 
+from skyield.utils import check_numeric
+
 from ._conventions import check_compounding, check_units, to_continuous
 from ._inputs import check_curve, check_times
 from ._interpolation import check_interpolation, check_within, log_discount
@@ -77,6 +79,7 @@ def present_value(times, cash_flows, maturities, zero_rates, *, horizons=None,
     check_interpolation(interpolation)
     curve = check_curve(maturities, zero_rates, "zero_rates")
     t = check_times(times, "times", allow_zero=True)
+    check_numeric(cash_flows, "cash_flows")
     flows = np.asarray(cash_flows, dtype=float)
     if flows.ndim == 0 or flows.shape[-1] != t.size:
         raise ValueError(

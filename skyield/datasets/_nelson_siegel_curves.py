@@ -9,7 +9,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from skyield._nelson_siegel import nelson_siegel_loadings
 from skyield.utils._maturities import parse_maturities
-from skyield.utils.validation import check_covariance, check_maturities
+from skyield.utils.validation import check_covariance, check_maturities, check_numeric
 
 __all__ = ["make_nelson_siegel_curves"]
 
@@ -66,6 +66,7 @@ def _check_families(n_families):
 
 
 def _check_matrix(value, name, shape):
+    check_numeric(value, name)
     array = np.asarray(value, dtype=float)
     if array.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got shape {array.shape}")
@@ -233,6 +234,8 @@ def make_nelson_siegel_curves(
             f"transition must be stationary (all eigenvalues inside the unit circle); "
             f"its spectral radius is {radius:.4g}"
         )
+    if factor_mean is not None:
+        check_numeric(factor_mean, "factor_mean")
     mean = np.asarray(_DEFAULT_MEAN if factor_mean is None else factor_mean, dtype=float)
     if mean.shape not in ((3,), (n_fam, 3)) or not np.all(np.isfinite(mean)):
         raise ValueError(
@@ -249,18 +252,19 @@ def make_nelson_siegel_curves(
     stationary_sqrt = _symmetric_sqrt((stationary_cov + stationary_cov.T) / 2,
                                       "stationary_cov")
 
-    try:
-        rho = float(family_correlation)
-    except (TypeError, ValueError):
+    if isinstance(family_correlation, (bool, np.bool_)) or \
+            not isinstance(family_correlation, numbers.Real):
         raise TypeError(
             f"family_correlation must be a number, got {family_correlation!r}"
-        ) from None
+        )
+    rho = float(family_correlation)
     lowest = -1.0 / (n_fam - 1) if n_fam > 1 else -1.0
     if not np.isfinite(rho) or rho < lowest or rho > 1.0:
         raise ValueError(
             f"family_correlation must lie in [{lowest:.4g}, 1] for {n_fam} families, "
             f"got {family_correlation!r}"
         )
+    check_numeric(noise_std, "noise_std")
     noise = np.asarray(noise_std, dtype=float)
     if noise.shape not in ((), (years.size,)):
         raise ValueError(

@@ -67,7 +67,7 @@ class ChristoffersenResult(NamedTuple):
 
 
 def _check_hits(hits, minimum):
-    hits = as_float_array(hits, "hits", ndim=(1,))
+    hits = as_float_array(hits, "hits", ndim=(1,), booleans=True)
     not_binary = (hits != 0) & (hits != 1)
     if not_binary.any():
         index = int(np.flatnonzero(not_binary)[0])

@@ -10,21 +10,26 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from skyield.utils import check_increasing_levels
+from skyield.utils import check_increasing_levels, check_numeric
 
 MULTIOUTPUT_OPTIONS = ("raw_values", "uniform_average", "by_horizon", "by_maturity")
 
 
-def as_float_array(x, name, *, ndim=(1, 2, 3), finite=True):
+def as_float_array(x, name, *, ndim=(1, 2, 3), finite=True, booleans=False):
     """Convert ``x`` to a float ndarray with an allowed number of axes.
 
-    With ``finite=True`` (the default) NaN and infinite values are rejected.
+    With ``finite=True`` (the default) NaN and infinite values are rejected. Text is
+    refused, and booleans too unless ``booleans=True`` (hit indicators, read as 0 and 1).
     """
     if x is None:
         raise TypeError(f"{name} must be array-like of real numbers, got None.")
     arr = np.asarray(x)
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}.")
+    # Text is refused, even text that reads as a number ("1.5"), and so are booleans
+    # where values are expected.
+    if not (booleans and arr.dtype.kind == "b"):
+        check_numeric(x, name)
     if arr.dtype.kind == "O":  # e.g. lists mixing ints, floats and None
         try:
             arr = arr.astype(float)
@@ -32,7 +37,7 @@ def as_float_array(x, name, *, ndim=(1, 2, 3), finite=True):
             raise TypeError(
                 f"{name} must be array-like of real numbers, got dtype {arr.dtype}."
             ) from exc
-    elif arr.dtype.kind not in "biuf":
+    elif arr.dtype.kind not in ("biuf" if booleans else "iuf"):
         raise TypeError(f"{name} must be array-like of real numbers, got dtype {arr.dtype}.")
     arr = arr.astype(float, copy=False)
     if arr.ndim not in ndim:

@@ -13,12 +13,19 @@ round trip for arbitrary quantile models, so it is written here.
 """
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 from scipy.stats import norm
 from sklearn.utils import check_random_state
 
-from skyield.utils import check_correlation, covariance_factor
+from skyield.utils import (
+    Interval,
+    check_correlation,
+    check_numeric,
+    check_param,
+    covariance_factor,
+)
 
 __all__ = ["GaussianCopula", "fit_copula", "DEFAULT_QUANTILE_GRID"]
 
@@ -184,8 +191,9 @@ class GaussianCopula:
         -------
         scores : ndarray of shape (n_samples, n_series)
         """
+        n_samples = check_param(n_samples, "n_samples", [Interval(Integral, 1, None)])
         rng = check_random_state(random_state)
-        noise = rng.standard_normal((int(n_samples), self.n_series))
+        noise = rng.standard_normal((n_samples, self.n_series))
         return noise @ self._factor().T
 
     def sample(self, n_samples, random_state=None):
@@ -262,6 +270,7 @@ def fit_copula(estimator, X_train, y_train, *, quantile_grid=None):
         )
     levels = check_quantile_grid(quantile_grid)
     quantiles = predictive_quantile_grid(estimator, X_train, levels)
+    check_numeric(y_train, "y_train")
     y = np.asarray(y_train, dtype=float)
     if y.ndim == 3:
         y = y[:, 0]

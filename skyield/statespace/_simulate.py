@@ -118,7 +118,7 @@ def _as_vector(value, name, size):
 
 def _as_float_array(value, name):
     array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in "iuf":  # booleans are no numbers here either
         raise TypeError(f"{name} must hold real numbers; got numpy dtype {array.dtype}.")
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):

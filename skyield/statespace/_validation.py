@@ -61,7 +61,7 @@ def as_tensor(value, name, device):
         raise TypeError(
             f"{name} must be an array-like of real numbers; got {type(value).__name__}."
         ) from exc
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in "iuf":  # booleans are no numbers here either
         raise TypeError(
             f"{name} must hold real numbers; got {type(value).__name__} with numpy dtype "
             f"{array.dtype}."

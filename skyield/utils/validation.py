@@ -10,7 +10,7 @@ checked by :func:`skyield.utils.check_dates` (order, uniqueness, spacing), its u
 
 import warnings
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -120,8 +120,17 @@ def _refuse(value, name, where):
     )
 
 
+def _refuse_complex(name, dtype):
+    # "Complex data not supported" is scikit-learn's wording, which its checks expect.
+    raise ValueError(f"{name} holds complex numbers (dtype {dtype}). Complex data not "
+                     f"supported: skyield reads real numbers only and never drops an "
+                     f"imaginary part itself")
+
+
 def _check_column(column, name, index):
     dtype = column.dtype
+    if pd.api.types.is_complex_dtype(dtype):
+        _refuse_complex(name, dtype)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_string_dtype(dtype) or \
             dtype == object:
         flags = column.map(_text_or_bool).to_numpy(dtype=bool)
@@ -154,12 +163,18 @@ def check_numeric(data, name="X"):
     ------
     ValueError
         Naming the first text or boolean value and where it is (its column and date or
-        row for a DataFrame, its position for an array).
+        row for a DataFrame, its position for an array); naming a column of complex
+        numbers, whose imaginary part a conversion to real numbers would drop; naming a
+        column label that a DataFrame repeats.
     """
     if isinstance(data, pd.Series):
         _check_column(data, name, data.index)
         return
     if isinstance(data, pd.DataFrame):
+        repeated = data.columns[data.columns.duplicated()]
+        if len(repeated):
+            raise ValueError(f"{name} has the column label {repeated[0]!r} more than once; "
+                             f"every column must have its own label")
         for column in data.columns:
             _check_column(data[column], f"{name} column {column!r}", data.index)
         return
@@ -169,6 +184,12 @@ def check_numeric(data, name="X"):
         values = np.asarray(data)
     except (TypeError, ValueError):
         return  # ragged or otherwise not an array: the estimator's own check says so
+    if values.dtype.kind == "c":
+        _refuse_complex(name, values.dtype)
+    if isinstance(data, (list, tuple)) and values.dtype.kind in "iuf":
+        # A list's booleans become numbers in a numeric array ([True, 2] -> [1, 2]): its
+        # items are looked at as they were given.
+        values = np.asarray(data, dtype=object)
     if values.size == 0:
         return
     if values.dtype.kind in "USb":
@@ -258,6 +279,7 @@ def check_increasing_levels(quantiles, name="quantiles"):
     -------
     levels : ndarray of shape (n_levels,)
     """
+    check_numeric(quantiles, name)
     levels = np.atleast_1d(np.asarray(quantiles, dtype=float))
     if levels.ndim != 1 or levels.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D sequence of levels, got {quantiles!r}")
@@ -375,10 +397,17 @@ def check_horizons(horizons):
         return ()
     if isinstance(horizons, bool):
         raise ValueError(f"horizons must be a positive integer or a sequence, got {horizons}")
-    if isinstance(horizons, (int, np.integer)):
+    if isinstance(horizons, Integral):
         if horizons < 1:
             raise ValueError(f"horizons must be a positive integer, got {horizons}")
         return tuple(range(1, int(horizons) + 1))
+    if isinstance(horizons, (str, bytes)):
+        raise ValueError(f"horizons must be a positive integer or a sequence of them, got "
+                         f"{horizons!r}")
+    for h in horizons:
+        if isinstance(h, (bool, np.bool_)) or not isinstance(h, Integral):
+            raise ValueError(f"horizons must be whole numbers of steps; {h!r} in "
+                             f"{list(horizons)!r} is not an integer")
     values = tuple(int(h) for h in horizons)
     if not values or any(h < 1 for h in values) or list(values) != sorted(set(values)):
         raise ValueError(
@@ -435,6 +464,7 @@ def check_maturities(maturities, n_series=None, name="maturities"):
     -------
     maturities : ndarray of shape (n_series,)
     """
+    check_numeric(maturities, name)
     tau = np.asarray(maturities, dtype=float)
     if tau.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {tau.shape}")

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import sklearn.metrics
 
@@ -141,8 +142,13 @@ def test_bad_arrays(func):
         func(np.zeros((3, 2)), np.array([[0.0, 0.0], [np.nan, 0.0], [0.0, 0.0]]))
     with pytest.raises(ValueError, match="y_true contains infinite"):
         func([np.inf, 0.0], [0.0, 0.0])
-    with pytest.raises(TypeError, match="y_pred must be array-like of real numbers"):
+    with pytest.raises(ValueError, match=r"y_pred holds text \('a' at position 0\)"):
         func([1.0, 2.0], ["a", "b"])
+    # Text that reads as a number and booleans are refused as well, never converted.
+    with pytest.raises(ValueError, match=r"y_true holds text \('2.5' at row 1\)"):
+        func(pd.Series([1.5, "2.5"], dtype=object), [1.5, 2.5])
+    with pytest.raises(ValueError, match=r"y_pred holds booleans \(True at position 0\)"):
+        func([1.0, 0.0], [True, False])
     too_many = r"y_true must have 1, 2 or 3 dimension\(s\), got shape \(2, 2, 2, 2\)"
     with pytest.raises(ValueError, match=too_many):
         func(np.zeros((2, 2, 2, 2)), np.zeros((2, 2, 2, 2)))

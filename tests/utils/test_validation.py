@@ -327,3 +327,27 @@ def test_covariance_factor_reproduces_singular_and_asymmetric_rounding():
     rounded[0, 1] += 1e-15                            # rounding off symmetry
     np.testing.assert_allclose(covariance_factor(rounded) @ covariance_factor(rounded).T,
                                (rounded + rounded.T) / 2, atol=1e-12)
+
+
+@pytest.mark.parametrize("horizons", [[1.5, 2.7], [1.0, 6.0], ["1", "6"], [True, 2], "12"])
+def test_check_horizons_never_truncates_or_reads_text(horizons):
+    from skyield.utils import check_horizons
+
+    with pytest.raises(ValueError, match="horizons must be"):
+        check_horizons(horizons)
+
+
+def test_check_numeric_refuses_complex_numbers_and_repeated_labels():
+    from skyield.utils import check_numeric
+
+    dates = pd.date_range("2000-01-31", periods=3, freq="ME")
+    with pytest.raises(ValueError, match="Y column '10Y' holds complex numbers"):
+        check_numeric(pd.DataFrame({"10Y": [1 + 5j, 2, 3]}, index=dates), "Y")
+    with pytest.raises(ValueError, match="Y holds complex numbers"):
+        check_numeric([1.0, 2 + 1j], "Y")
+    with pytest.raises(ValueError, match="Y has the column label '10Y' more than once"):
+        check_numeric(pd.DataFrame(np.ones((3, 2)), index=dates, columns=["10Y", "10Y"]),
+                      "Y")
+    with pytest.raises(ValueError, match=r"Y holds booleans \(True at position 0\)"):
+        check_numeric([True, 2.0], "Y")
+    check_numeric([1, 2.5, None], "Y")              # numbers, a missing value: accepted
