@@ -81,7 +81,8 @@ def add_benchmark_parser(commands, parents=()):
     )
     add_data_arguments(parser)
     parser.add_argument("--test-start", default=None,
-                        help="first forecast origin: the train/test split date (default: "
+                        help="first forecast origin: the train/test split date, as "
+                             "YYYY-MM-DD, YYYY-MM or YYYY (default: "
                              "each bundled dataset's own, " + "; ".join(
                                  f"{name} {dataset.test_start}"
                                  for name, dataset in BUNDLED.items())
@@ -155,13 +156,18 @@ def add_benchmark_parser(commands, parents=()):
 
 
 def _split_list(text, name, convert=str):
+    """The items of the comma-separated ``--name``, each converted; an empty item
+    (``1,,12``, a trailing comma) is an error, never dropped."""
+    parts = [part.strip() for part in str(text).split(",")]
+    if not any(parts):
+        raise ValueError(f"--{name} is empty")
+    if not all(parts):
+        raise ValueError(f"--{name} {text!r} has an empty item (position "
+                         f"{parts.index('') + 1}); separate the items by single commas")
     try:
-        values = [convert(part.strip()) for part in str(text).split(",") if part.strip()]
+        return [convert(part) for part in parts]
     except ValueError:
         raise ValueError(f"--{name} must be a comma-separated list, got {text!r}") from None
-    if not values:
-        raise ValueError(f"--{name} is empty")
-    return values
 
 
 @contextmanager
@@ -177,11 +183,12 @@ def _torch_threads(count):
 
 
 def _first_test_date(data):
+    from skyield.datasets._selection import date_bound
+
     test_start = data.test_start
-    try:
-        start = pd.Timestamp(test_start)
-    except (TypeError, ValueError):
-        raise ValueError(f"--test-start must be a date, got {test_start!r}") from None
+    # Read as --start is (ISO dates, YYYY-MM or YYYY: the first day of the period);
+    # 01/02/2005 is refused, not guessed.
+    start = date_bound(test_start, "--test-start")
     if start > data.dates[-1]:
         raise ValueError(f"--test-start {test_start} is after the last date of {data.name} "
                          f"({data.dates[-1]:%Y-%m-%d})")
@@ -220,8 +227,9 @@ def _check_arguments(args):
     """Check the numeric options before any work; return the horizons."""
     from skyield.utils import check_horizons, resolve_device
 
+    horizons = _split_list(args.horizons, "horizons", int)
     try:
-        horizons = list(check_horizons(_split_list(args.horizons, "horizons", int)))
+        horizons = list(check_horizons(horizons))
     except ValueError as error:
         raise ValueError(f"--{error}") from None
     if not 0 < args.coverage < 1:

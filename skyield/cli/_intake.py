@@ -125,12 +125,15 @@ def add_data_arguments(parser):
              + "; every column of a CSV file)")
     parser.add_argument(
         "--start", default=None,
-        help="first date used (default: each bundled dataset's own, " + "; ".join(
+        help="first date used, as YYYY-MM-DD, YYYY-MM or YYYY (the first day of the month "
+             "or year; other formats are refused rather than guessed) (default: each "
+             "bundled dataset's own, " + "; ".join(
             f"{name} {dataset.start or 'its first date'}" for name, dataset in BUNDLED.items())
             + "; the first date of a CSV file)")
     parser.add_argument(
         "--end", default=None,
-        help="last date used (default: the last; eiopa " + str(BUNDLED["eiopa"].end) + ")")
+        help="last date used, as YYYY-MM-DD, YYYY-MM or YYYY (the last day of the month or "
+             "year) (default: the last; eiopa " + str(BUNDLED["eiopa"].end) + ")")
     parser.add_argument(
         "--families", default=None,
         help="comma-separated curves of a multi-curve dataset, or 'all' (default: " + "; ".join(
@@ -157,7 +160,7 @@ def resolve_datasets(text):
     text = str(text).strip()
     if text == ALL:
         return list(BUNDLED)
-    parts = _listed(text)
+    parts = _listed(text, "dataset")
     if not parts:
         raise ValueError("--dataset is empty")
     known = [aliases.get(part, part) for part in parts]
@@ -255,14 +258,14 @@ class CommandData:
         return {**described, **self.settings}
 
 
-def _date_option(value, option):
+def _date_option(value, option, side="lower"):
+    """The text of ``--start`` or ``--end``, checked by the loaders' own rule (ISO dates,
+    ``YYYY-MM`` or ``YYYY``; ``01/02/2005`` is refused, not guessed)."""
     if value is None:
         return None
-    try:
-        pd.Period(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"--{option} must be a date such as 2005-01-01, got {value!r}") \
-            from None
+    from skyield.datasets._selection import date_bound
+
+    date_bound(value, f"--{option}", side)
     return value
 
 
@@ -271,15 +274,20 @@ def _label(column):
     return f"{column:g}" if isinstance(column, (float, np.floating)) else str(column)
 
 
-def _listed(text):
-    """The non-empty items of a comma-separated option, stripped."""
-    return [part.strip() for part in str(text).split(",") if part.strip()]
+def _listed(text, option):
+    """The items of the comma-separated ``--option``, stripped; an empty item is an error
+    (``1,,12``, a trailing comma), never dropped."""
+    parts = [part.strip() for part in str(text).split(",")]
+    if len(parts) > 1 and not all(parts):
+        raise ValueError(f"--{option} {text!r} has an empty item (position "
+                         f"{parts.index('') + 1}); separate the items by single commas")
+    return [part for part in parts if part]
 
 
 def _selected_maturities(text):
     if text is None or text == "all":
         return None
-    values = _listed(text)
+    values = _listed(text, "maturities")
     if not values:
         raise ValueError("--maturities is empty; give labels or years, or 'all'")
     return values
@@ -299,7 +307,7 @@ def _bundled(args, dataset, start, end):
               "maturities": _selected_maturities(args.maturities or dataset.maturities)}
     if dataset.families is not None:
         families = args.families or dataset.families
-        kwargs["families"] = None if families == "all" else _listed(families)
+        kwargs["families"] = None if families == "all" else _listed(families, "families")
     if len(dataset.frequencies) > 1:
         kwargs["freq"] = freq
     try:
@@ -375,7 +383,8 @@ def load_data(args, name=None):
         When the yields look like decimals and ``--units`` is not given.
     """
     name = args.dataset if name is None else name
-    start, end = _date_option(args.start, "start"), _date_option(args.end, "end")
+    start = _date_option(args.start, "start")
+    end = _date_option(args.end, "end", side="upper")
     if name in BUNDLED:
         dataset = BUNDLED[name]
         frame, frequency, settings = _bundled(args, dataset, start, end)

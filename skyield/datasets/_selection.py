@@ -5,16 +5,22 @@ offending value, and lists what would have been accepted.
 """
 
 import datetime
+import re
 from numbers import Real
 
 import numpy as np
 import pandas as pd
 
+from skyield.utils._dates import _ISO, _day_month_readings, show_date
 from skyield.utils._maturities import parse_maturity
 
 # Two maturities closer than this (in years) are the same maturity: 1/12 typed by hand
 # must match the column parsed from "1M".
 _MATURITY_ATOL = 1e-6
+# A year alone is a bound too (``end="2013"``: all of 2013), beside the ISO dates that
+# skyield.utils.parse_dates reads.
+_YEAR = re.compile(r"\d{4}")
+_BOUND_FORMS = "YYYY-MM-DD, YYYY-MM or YYYY"
 
 
 def check_bool(value, name):
@@ -33,25 +39,69 @@ def check_choice(value, name, choices):
     return value
 
 
-def _bound(value, name, side):
+def _text_problem(text):
+    """Why the text bound ``text`` is not read (None for ISO text)."""
+    if _YEAR.fullmatch(text) or _ISO.fullmatch(text):
+        return None
+    advice = f"give it as {_BOUND_FORMS}"
+    readings = _day_month_readings(text) or {}
+    if len(readings) == 2 and readings["day first"][0] != readings["month first"][0]:
+        day, month = readings["day first"][0], readings["month first"][0]
+        return (f"it reads both as {show_date(day)} (day first) and {show_date(month)} "
+                f"(month first), and the order is not guessed; {advice}")
+    return f"only ISO dates are read, never guessed; {advice}"
+
+
+def date_bound(value, name, side="lower"):
     """Earliest (``side="lower"``) or latest instant that the bound ``value`` covers.
 
-    A string keeps its own resolution, as in pandas' partial-string indexing, so
-    ``end="2013"`` covers the whole of 2013 and ``start="2013-05"`` begins on 1 May.
+    Text is read by the rule of :func:`skyield.utils.parse_dates`: ISO dates only
+    (``YYYY-MM-DD``, with or without a time of day), plus ``YYYY-MM`` and ``YYYY``; other
+    text, such as ``01/02/2005`` (1 February day first, 2 January month first), is
+    refused rather than guessed. A string keeps its own resolution, as in pandas'
+    partial-string indexing, so ``end="2013"`` covers the whole of 2013 and
+    ``start="2013-05"`` begins on 1 May; so does a :class:`pandas.Period`. Other
+    datetime-likes (``datetime.date``, ``numpy.datetime64``, ``pandas.Timestamp``) are
+    instants.
+
+    Parameters
+    ----------
+    value : str, datetime-like or pandas.Period
+    name : str
+        The argument, named in errors (``"start"``, ``"--end"``).
+    side : {"lower", "upper"}, default="lower"
+
+    Returns
+    -------
+    bound : pandas.Timestamp
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is neither text nor a datetime-like.
+    ValueError
+        Naming the argument and the value: text that is not an ISO date (with both
+        readings of an ambiguous one), a date that does not exist, a missing date, a
+        time zone.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (str, datetime.date, np.datetime64)
+        value, (str, datetime.date, np.datetime64, pd.Period)
     ):
         raise TypeError(
             f"{name} must be a date string such as '2013-05-01' or a datetime-like, "
             f"got {value!r}"
         )
     if isinstance(value, str):
+        text = value.strip()
+        problem = _text_problem(text)
+        if problem is not None:
+            raise ValueError(f"{name}={value!r} is not a date: {problem}")
         try:
-            period = pd.Period(value)
+            value = pd.Period(text)
         except (ValueError, TypeError) as error:
             raise ValueError(f"{name}={value!r} is not a date: {error}") from None
-        stamp = period.start_time if side == "lower" else period.end_time
+    if isinstance(value, pd.Period):
+        stamp = value.start_time if side == "lower" else value.end_time
     else:
         stamp = pd.Timestamp(value)
         if pd.isna(stamp):
@@ -69,8 +119,8 @@ def date_bounds(start, end):
     ValueError
         If a bound is not a date or ``start`` lies after ``end``.
     """
-    lower = None if start is None else _bound(start, "start", "lower")
-    upper = None if end is None else _bound(end, "end", "upper")
+    lower = None if start is None else date_bound(start, "start", "lower")
+    upper = None if end is None else date_bound(end, "end", "upper")
     if lower is not None and upper is not None and lower > upper:
         raise ValueError(f"start={start!r} is after end={end!r}")
     return lower, upper

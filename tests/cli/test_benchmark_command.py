@@ -82,6 +82,9 @@ def test_user_csv_runs(tmp_path):
 @pytest.mark.parametrize("arguments, message", [
     (["--models", "oracle"], "unknown model 'oracle'"),
     (["--horizons", "one"], "--horizons must be a comma-separated list"),
+    (["--horizons", "1,,12"], "--horizons '1,,12' has an empty item (position 2)"),
+    (["--horizons", "1,6,"], "--horizons '1,6,' has an empty item (position 3)"),
+    (["--horizons", " "], "error: --horizons is empty\n"),
     (["--coverage", "1.5"], "--coverage must lie in"),
     (["--dataset", "nowhere.csv"], "neither a bundled curve dataset"),
     (["--horizons", "6,1"], "--horizons must be positive, strictly increasing"),

@@ -46,7 +46,17 @@ def test_debug_shows_the_traceback_and_other_failures_one_line(tmp_path, capsys,
 @pytest.mark.parametrize("arguments, message", [
     (["--date-format", "%d/%m/%Y"], "--date-format applies to a CSV file"),
     (["--freq", "annual"], "--freq annual: us-zero (gsw_zero) comes daily, weekly"),
-    (["--start", "soon"], "--start must be a date"),
+    (["--start", "soon"], "--start='soon' is not a date: only ISO dates are read"),
+    (["--start", "01/02/2005"], "--start='01/02/2005' is not a date: it reads both as "
+                                "2005-02-01 (day first) and 2005-01-02 (month first)"),
+    (["--end", "13/02/2020"], "--end='13/02/2020' is not a date: only ISO dates are read"),
+    (["--test-start", "01/02/2005"], "--test-start='01/02/2005' is not a date: it reads both "
+                                     "as 2005-02-01 (day first) and 2005-01-02"),
+    (["--maturities", "1,,10"], "--maturities '1,,10' has an empty item (position 2)"),
+    (["--dataset", "us-zero,", "--maturities", "1,10"],
+     "--dataset 'us-zero,' has an empty item (position 2)"),
+    (["--dataset", "eiopa", "--families", "EU,,GB"],
+     "--families 'EU,,GB' has an empty item (position 2)"),
     (["--test-start", "1960-01-01"], "--test-start 1960-01-01 leaves no training dates"),
     (["--models", "ns-ar", "--allow-missing"], "--allow-missing: ns-ar cannot handle"),
 ])

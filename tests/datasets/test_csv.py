@@ -69,3 +69,12 @@ def test_unsorted_dates_outside_the_span_are_not_its_concern(tmp_path):
         read_panel_csv(path)
     assert read_panel_csv(path, end="2020-02").index.equals(
         pd.DatetimeIndex(["2020-01-31", "2020-02-29"], name="date"))
+
+
+def test_span_bounds_are_read_as_iso_whatever_the_file_date_format(tmp_path):
+    path = _file(tmp_path, "date,2Y\n31/01/2020,1\n29/02/2020,1\n31/03/2020,1\n")
+    with pytest.raises(ValueError, match=r"start='01/02/2020' is not a date: it reads both "
+                                         r"as 2020-02-01 \(day first\) and 2020-01-02"):
+        read_panel_csv(path, date_format="%d/%m/%Y", start="01/02/2020")
+    assert read_panel_csv(path, date_format="%d/%m/%Y", start="2020-02").index.equals(
+        pd.DatetimeIndex(["2020-02-29", "2020-03-31"], name="date"))

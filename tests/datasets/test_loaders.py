@@ -270,6 +270,28 @@ def test_date_bound_errors():
         load_gsw_zero(start=2013)
 
 
+def test_date_bounds_are_read_as_iso_never_guessed():
+    # Text that is not ISO is refused, the ambiguous with both its readings; pandas' own
+    # guess read 01/02/2005 month first and 13/02/2005 day first.
+    with pytest.raises(ValueError, match=r"start='01/02/2005' is not a date: it reads both "
+                                         r"as 2005-02-01 \(day first\) and 2005-01-02 "
+                                         r"\(month first\).*YYYY-MM-DD"):
+        load_treasury_cmt(start="01/02/2005")
+    with pytest.raises(ValueError, match=r"end='13/02/2005' is not a date: only ISO dates"):
+        load_gsw_zero(end="13/02/2005")
+    with pytest.raises(ValueError, match=r"start='2005Q1' is not a date"):
+        load_eiopa_curves(start="2005Q1")
+    with pytest.raises(ValueError, match=r"end='2005-02-30' is not a date: day is out"):
+        load_international_curves(end="2005-02-30")
+    # ISO text at every resolution, datetimes and periods stay bounds.
+    for start, end in [("2005", "2005-01"), ("2005-01-03", " 2005-01-31 "),
+                       ("2005-01-03T00:00", pd.Timestamp("2005-01-31")),
+                       (pd.Period("2005-01", freq="M"), pd.Period("2005-01", freq="M"))]:
+        cmt = load_treasury_cmt(start=start, end=end)
+        assert cmt.index[0] == pd.Timestamp("2005-01-03")
+        assert cmt.index[-1] == pd.Timestamp("2005-01-31")
+
+
 # --- GSW ----------------------------------------------------------------------------------
 
 def test_gsw_plausibility_values_and_layout():
