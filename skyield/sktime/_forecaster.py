@@ -261,8 +261,15 @@ class SkyieldForecaster(BaseForecaster):
         return super().fit(y, X=X, fh=fh)
 
     def update(self, y, X=None, update_params=True):
-        """Append new dates (sktime's ``update``, after the data intake's date checks)."""
+        """Append new dates (sktime's ``update``, after the data intake's date checks).
+
+        Rows that would change the stored ones are refused here, before sktime moves its
+        cutoff and its copy of ``y``, so that a refused update leaves the forecaster as
+        it was (see ``FamilyPanel.extend``).
+        """
         check_sktime_dates(y)
+        if isinstance(y, pd.DataFrame) and getattr(self, "_panel", None) is not None:
+            self._panel.extend(FamilyPanel.from_sktime(y))
         return super().update(y, X=X, update_params=update_params)
 
     def _fit(self, y, X=None, fh=None):

@@ -6,10 +6,12 @@ ordered mapping ``{family: frame}`` (key None for a single frame), which the ada
 as its history, extends on ``update`` and cuts into windows for window regressors.
 """
 
+import numpy as np
 import pandas as pd
 
 from skyield.preprocessing import PanelWindows
 from skyield.utils import check_dates
+from skyield.utils._dates import show_date
 
 __all__ = ["FamilyPanel", "check_sktime_dates"]
 
@@ -32,6 +34,50 @@ def check_sktime_dates(y, name="y"):
             check_dates(y.xs(family, level=0).index, name=f"{name} family {family!r}")
         return
     check_dates(index, name=name)
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds (printed without its type)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _check_repeated_rows(stored, repeated, label):
+    """Check that the rows of an update dated within the stored span are stored as given.
+
+    Raises
+    ------
+    ValueError
+        Naming the first date of ``repeated`` that is not stored, or whose values differ
+        from the stored ones, and the last stored date.
+    """
+    if not len(repeated):
+        return
+    where = "" if label is None else f"family {label!r}: "
+    last = stored.index[-1]
+    known = repeated.index.isin(stored.index)
+    same = np.zeros(len(repeated), dtype=bool)
+    if known.any():
+        old = stored.loc[repeated.index[known]].to_numpy()
+        new = repeated[known].to_numpy()
+        equal = (old == new) | (pd.isna(old) & pd.isna(new))
+        same[known] = equal.all(axis=1)
+    if same.all():
+        return
+    row = int(np.flatnonzero(~same)[0])
+    date = repeated.index[row]
+    if known[row]:
+        column = repeated.columns[int(np.flatnonzero(~equal[int(known[:row].sum())])[0])]
+        what = (f"holds {_plain(repeated.iloc[row][column])!r} in column "
+                f"{_plain(column)!r} where {_plain(stored.loc[date, column])!r} is stored")
+    else:
+        what = "is not a stored date"
+    raise ValueError(
+        f"{where}update has a row dated {show_date(date)}, on or before the last stored "
+        f"date {show_date(last)}, that {what}; stored rows are never replaced and new "
+        f"rows are never inserted among them: update with the dates after "
+        f"{show_date(last)} only (rows equal to the stored ones are skipped), or fit "
+        f"again on the corrected data"
+    )
 
 
 class FamilyPanel:
@@ -72,7 +118,16 @@ class FamilyPanel:
         return list(next(iter(self.frames.values())).columns)
 
     def extend(self, new):
-        """Return the panel with the rows of ``new`` appended; dates it repeats are replaced.
+        """Return the panel with the rows of ``new`` appended after the last stored date.
+
+        Stored rows are never replaced, and no row is slotted in among them: a row of
+        ``new`` dated on or before its family's last stored date is accepted only when
+        the same date is stored with exactly the same values (missing values matching
+        missing values), and is then skipped as already seen. sktime passes such repeats
+        itself: ``update_predict`` and ``evaluate`` with an expanding window hand the
+        adapter the whole window seen so far at every step. Any other such row (new
+        values for a stored date, or a date before, or between, the stored ones) is an
+        error.
 
         Parameters
         ----------
@@ -84,6 +139,13 @@ class FamilyPanel:
         panel : FamilyPanel
         new_rows : dict of {label: DataFrame}
             Per family, the rows dated after the last date it had before (possibly empty).
+
+        Raises
+        ------
+        ValueError
+            For a family not seen before, other columns, or a row dated on or before the
+            last stored date that differs from the stored one (or is not stored), naming
+            the first such date and the last stored date.
         """
         unknown = [label for label in new.labels if label not in self.frames]
         if unknown:
@@ -103,10 +165,12 @@ class FamilyPanel:
                 frames[label] = frame
                 new_rows[label] = frame.iloc[:0]
                 continue
-            merged = pd.concat([frame, extra])
-            merged = merged[~merged.index.duplicated(keep="last")].sort_index()
-            frames[label] = merged
-            new_rows[label] = merged[merged.index > frame.index[-1]]
+            last = frame.index[-1]
+            seen = extra.index <= last
+            _check_repeated_rows(frame, extra[seen], label)
+            rows = extra[~seen]
+            frames[label] = pd.concat([frame, rows]) if len(rows) else frame
+            new_rows[label] = rows
         return FamilyPanel(frames, self.index_names), new_rows
 
     # -- windows ------------------------------------------------------------------------

@@ -317,6 +317,51 @@ def test_update_with_params_refits_on_every_date_seen():
     np.testing.assert_allclose(forecaster.predict().to_numpy(), expected.to_numpy())
 
 
+def test_update_skips_rows_equal_to_the_stored_ones():
+    # sktime's update_predict and evaluate pass the whole expanding window at each step.
+    y = _curves()
+    forecaster = SkyieldForecaster(LastValueSequence()).fit(y.iloc[:40])
+    forecaster.update(y.iloc[:44], update_params=False)
+    assert forecaster.estimators_[None].n_seen_ == 44  # the 4 new dates only
+    pd.testing.assert_frame_equal(forecaster._panel.frames[None], y.iloc[:44],
+                                  check_freq=False)
+    forecaster.update(y.iloc[30:44], update_params=False)  # nothing new
+    assert forecaster.estimators_[None].n_seen_ == 44
+
+
+@pytest.mark.parametrize("rows, message", [
+    # a stored date with other values: never overwritten
+    (lambda y: y.iloc[37:42] + np.where(np.arange(5) == 1, 0.5, 0)[:, None] * [0, 0, 0, 0, 1],
+     r"update has a row dated 2003-03-31, on or before the last stored date 2003-04-30, "
+     r"that holds .* in column 10.0 where .* is stored"),
+    # a date before the first stored one: never slotted in
+    (lambda y: y.iloc[:3].set_axis(y.index[:3] - pd.offsets.MonthEnd(12)),
+     r"row dated 1999-01-31, on or before the last stored date 2003-04-30, that is not a "
+     r"stored date"),
+])
+def test_update_refuses_rows_that_would_change_the_stored_ones(rows, message):
+    y = _curves()
+    forecaster = SkyieldForecaster(LastValueSequence()).fit(y.iloc[:40])
+    with pytest.raises(ValueError, match=message):
+        forecaster.update(rows(y), update_params=False)
+    pd.testing.assert_frame_equal(forecaster._panel.frames[None], y.iloc[:40])
+    assert forecaster.estimators_[None].n_seen_ == 40
+    # sktime's own state did not move either: the cutoff is the fitted one.
+    assert forecaster.cutoff[0] == y.index[39]
+
+
+def test_update_of_a_family_panel_names_the_family_whose_rows_differ():
+    panel = _curves(n_dates=30, n_families=2)
+    forecaster = SkyieldForecaster(RandomWalk(), window=3).fit(panel, fh=[1])
+    changed = panel.copy()
+    changed.loc[("family_2", panel.index.levels[1][-1]), 5.0] += 0.25
+    with pytest.raises(ValueError, match=r"family 'family_2': update has a row dated "
+                                         r"2002-06-30, on or before the last stored date "
+                                         r"2002-06-30, that holds"):
+        forecaster.update(changed, update_params=False)
+    forecaster.update(panel, update_params=False)  # the same rows: nothing to append
+
+
 @pytest.mark.parametrize("kind", ["window", "sequence"])
 def test_sktime_update_matches_the_backtest_without_refit(kind):
     y = _curves(n_dates=40)
