@@ -66,6 +66,7 @@ from skyield.utils import (
     seed_from_random_state,
     torch_seed,
 )
+from skyield.utils._dates import show_date
 
 __all__ = ["FactorTransformer"]
 
@@ -75,6 +76,51 @@ _PREDICT_BATCH = 1024
 
 def _is_column(value):
     return isinstance(value, (Integral, str)) and not isinstance(value, bool)
+
+
+def _leading_missing(factor, dates=None, name="factor_init"):
+    """The number of dates before a factor model's first value, the rest checked.
+
+    A factor model may have no value at the first dates (e.g. before its own window):
+    only that leading run of NaN is missing by design. A NaN after the first value, or an
+    infinite value anywhere, is the model failing, and is refused.
+
+    Parameters
+    ----------
+    factor : ndarray of shape (n_dates,)
+    dates : Index, default=None
+        The dates of ``factor``, named in errors (else positions only).
+    name : str, default="factor_init"
+        The parameter of the model, named in errors.
+
+    Returns
+    -------
+    n_leading : int
+
+    Raises
+    ------
+    ValueError
+        Naming the date and position of the first NaN after the first value or the first
+        infinite value, or saying that the factor has no value at all.
+    """
+    missing = np.isnan(factor)
+    if missing.all():
+        raise ValueError(f"{name}'s factor is NaN at every one of its {factor.size} dates")
+    n_leading = int(np.argmax(~missing))
+    bad = np.flatnonzero(~np.isfinite(factor))
+    bad = bad[(bad >= n_leading) | np.isinf(factor[bad])]
+    if bad.size:
+        position = int(bad[0])
+        where = f"position {position}" if dates is None else \
+            f"date {show_date(dates[position])} (position {position})"
+        what = "NaN after its first value" if missing[position] else \
+            f"{factor[position]} (infinite)"
+        raise ValueError(
+            f"{name}'s factor is {what} at {where}; only the NaN before the model's first "
+            f"value (the dates before its own window) are filled in, with the training "
+            f"mean"
+        )
+    return n_leading
 
 
 def _default_prior():
@@ -399,8 +445,12 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
             return standardized[:, self.init_column_]
         series = factor_column(self.init_model_.transform(Y), "factor_init", values.shape[0])
         # A model's factor may be missing at the first dates (e.g. before its own window):
-        # those dates start from 0, the training-span mean.
-        return np.nan_to_num((series - self.init_mean_) / self.init_scale_)
+        # those dates start from 0, the training-span mean. Any other NaN, and any
+        # infinite value, is an error.
+        n_leading = _leading_missing(series, getattr(Y, "index", None))
+        standardized_init = (series - self.init_mean_) / self.init_scale_
+        standardized_init[:n_leading] = 0.0
+        return standardized_init
 
     def _resolve_init_column(self, columns):
         init = self.factor_init
@@ -578,7 +628,9 @@ class FactorTransformer(TransformerMixin, BaseSequenceModel):
         elif not isinstance(init, str):
             self.init_model_ = clone(init).fit(Y_train)
             raw = factor_column(self.init_model_.transform(Y_train), "factor_init", n_train)
-            self.init_mean_, self.init_scale_ = float(np.nanmean(raw)), float(np.nanstd(raw))
+            # The mean and scale of the values after the leading NaN (refused elsewhere).
+            raw = raw[_leading_missing(raw, getattr(Y_train, "index", None)):]
+            self.init_mean_, self.init_scale_ = float(np.mean(raw)), float(np.std(raw))
             if not self.init_scale_ > 0:
                 raise ValueError("factor_init's factor is constant on the training span")
         # The init series is needed over the whole panel, but only the training rows

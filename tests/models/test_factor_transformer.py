@@ -273,6 +273,57 @@ def test_factor_init_options(panel):
         FactorTransformer(**dict(TINY, factor_init="nope")).fit(panel)
 
 
+class GappyPCA(RecordingPCA):
+    """One-factor PCA whose factor is NaN at the first ``lead`` rows and ``bad`` at row
+    ``at`` (counted from the end of the rows given)."""
+
+    def __init__(self, lead=2, bad=None, at=5):
+        self.lead = lead
+        self.bad = bad
+        self.at = at
+
+    def transform(self, Y):
+        factor = super().transform(Y).copy()
+        factor[:self.lead] = np.nan
+        if self.bad is not None:
+            factor[-self.at] = self.bad
+        return factor
+
+
+def test_leading_missing_counts_the_leading_nan_run_and_refuses_the_rest():
+    from skyield.models._factor_transformer import _leading_missing
+
+    assert _leading_missing(np.array([np.nan, np.nan, 1.0, 2.0])) == 2
+    assert _leading_missing(np.array([1.0, 2.0])) == 0
+    dates = pd.date_range("2000-01-01", periods=4, freq="MS")
+    with pytest.raises(ValueError, match=r"factor_init's factor is NaN after its first value "
+                                         r"at date 2000-04-01 \(position 3\)"):
+        _leading_missing(np.array([np.nan, 1.0, 2.0, np.nan]), dates)
+    with pytest.raises(ValueError, match=r"is inf \(infinite\) at position 0"):
+        _leading_missing(np.array([np.inf, 1.0]))
+    with pytest.raises(ValueError, match=r"is -inf \(infinite\) at position 1"):
+        _leading_missing(np.array([np.nan, -np.inf, 1.0]))
+    with pytest.raises(ValueError, match="NaN at every one of its 2 dates"):
+        _leading_missing(np.array([np.nan, np.nan]))
+
+
+def test_factor_init_fills_only_the_leading_missing_dates(panel):
+    model = FactorTransformer(**dict(TINY, factor_init=GappyPCA(lead=2))).fit(panel)
+    raw = model.init_model_.transform(panel.iloc[:model.n_train_])[2:, 0]
+    assert model.init_mean_ == pytest.approx(raw.mean())
+    assert model.init_scale_ == pytest.approx(raw.std())
+    init = model._init_series(panel, panel.to_numpy(), list(panel.columns), None)
+    assert (init[:2] == 0).all() and np.isfinite(init).all()
+    # a NaN after the first value, or an infinite value, is an error, not a 0 or 1.8e308
+    with pytest.raises(ValueError, match=r"NaN after its first value at date 2010-04-01 "
+                                         r"\(position 123\)"):
+        FactorTransformer(**dict(TINY, factor_init=GappyPCA(bad=np.nan, at=5))).fit(panel)
+    model.init_model_.set_params(bad=np.inf, at=3)
+    with pytest.raises(ValueError, match=r"factor_init's factor is inf \(infinite\) at date "
+                                         r"2013-02-01 \(position 157\)"):
+        model.transform(panel)
+
+
 def test_prefit_prior_is_used_as_given(panel):
     prior = PCA(n_components=1).fit(panel.to_numpy()[:50])
     model = FactorTransformer(**dict(TINY, prior=prior, refit_prior=False)).fit(
