@@ -63,7 +63,7 @@ def check_output_target(folder, overwrite):
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise ValueError(
             f"output folder {folder} already exists and is not empty; choose another "
-            f"folder or pass --overwrite (overwrite=True) to replace it")
+            f"folder or pass --overwrite to replace it")
     return folder
 
 
