@@ -23,6 +23,7 @@ from skyield.cli._diagnostics import DIAGNOSTICS
 from skyield.cli._intake import (
     BUNDLED,
     CSV_TEST_START,
+    _listed,
     add_data_arguments,
     load_data,
     resolve_datasets,
@@ -156,14 +157,11 @@ def add_benchmark_parser(commands, parents=()):
 
 
 def _split_list(text, name, convert=str):
-    """The items of the comma-separated ``--name``, each converted; an empty item
-    (``1,,12``, a trailing comma) is an error, never dropped."""
-    parts = [part.strip() for part in str(text).split(",")]
-    if not any(parts):
+    """The items of the comma-separated ``--name`` (read by the data options' rule: an
+    empty item is an error, never dropped), each converted."""
+    parts = _listed(text, name)
+    if not parts:
         raise ValueError(f"--{name} is empty")
-    if not all(parts):
-        raise ValueError(f"--{name} {text!r} has an empty item (position "
-                         f"{parts.index('') + 1}); separate the items by single commas")
     try:
         return [convert(part) for part in parts]
     except ValueError:

@@ -275,13 +275,15 @@ def _label(column):
 
 
 def _listed(text, option):
-    """The items of the comma-separated ``--option``, stripped; an empty item is an error
-    (``1,,12``, a trailing comma), never dropped."""
+    """The items of the comma-separated ``--option``, stripped: none for blank text; an
+    empty item among others (``1,,12``, a trailing comma) is an error, never dropped."""
     parts = [part.strip() for part in str(text).split(",")]
-    if len(parts) > 1 and not all(parts):
+    if not any(parts):
+        return []
+    if not all(parts):
         raise ValueError(f"--{option} {text!r} has an empty item (position "
                          f"{parts.index('') + 1}); separate the items by single commas")
-    return [part for part in parts if part]
+    return parts
 
 
 def _selected_maturities(text):
