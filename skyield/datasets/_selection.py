@@ -11,7 +11,7 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
-from skyield.utils._dates import _ISO, _day_month_readings, show_date
+from skyield.utils._dates import _ISO, _both_readings
 from skyield.utils._maturities import parse_maturity
 
 # Two maturities closer than this (in years) are the same maturity: 1/12 typed by hand
@@ -44,11 +44,9 @@ def _text_problem(text):
     if _YEAR.fullmatch(text) or _ISO.fullmatch(text):
         return None
     advice = f"give it as {_BOUND_FORMS}"
-    readings = _day_month_readings(text) or {}
-    if len(readings) == 2 and readings["day first"][0] != readings["month first"][0]:
-        day, month = readings["day first"][0], readings["month first"][0]
-        return (f"it reads both as {show_date(day)} (day first) and {show_date(month)} "
-                f"(month first), and the order is not guessed; {advice}")
+    both = _both_readings(text)
+    if both is not None:
+        return f"it {both}, and the order is not guessed; {advice}"
     return f"only ISO dates are read, never guessed; {advice}"
 
 

@@ -109,6 +109,17 @@ def _day_month_readings(text):
     return readings
 
 
+def _both_readings(text):
+    """``"reads both as <day first> (day first) and <month first> (month first)"`` for a
+    ``nn/nn/yyyy`` text whose two readings differ, else None."""
+    readings = _day_month_readings(text)
+    if not readings or len(readings) != 2 or \
+            readings["day first"][0] == readings["month first"][0]:
+        return None
+    day, month = readings["day first"][0], readings["month first"][0]
+    return f"reads both as {show_date(day)} (day first) and {show_date(month)} (month first)"
+
+
 def _formats_reading_all(texts):
     """The day-first and month-first formats (of the first text's layout) under which
     every text is a date."""
@@ -197,21 +208,18 @@ def _not_iso_message(texts, not_iso, name, first_line):
     fitting = _formats_reading_all([texts[i] for i in not_iso])
     ambiguous = None
     for position in not_iso:
-        readings = _day_month_readings(texts[position])
-        if readings and len(readings) == 2 and \
-                readings["day first"][0] != readings["month first"][0]:
-            ambiguous = position, readings
+        both = _both_readings(texts[position])
+        if both is not None:
+            ambiguous = position, both
             break
     options = " or ".join(f"date_format={fmt!r}" for fmt in fitting) or \
         "date_format= (e.g. '%d/%m/%Y')"
     advice = (f"dates must be ISO (YYYY-MM-DD) unless their format is given: pass "
               f"{options} (skyield benchmark: --date-format)")
     if ambiguous is not None:
-        position, readings = ambiguous
-        day, month = readings["day first"][0], readings["month first"][0]
+        position, both = ambiguous
         return (f"{name}: {_where(position, first_line)} holds {texts[position]!r}, which "
-                f"reads both as {show_date(day)} (day first) and {show_date(month)} "
-                f"(month first); {advice}")
+                f"{both}; {advice}")
     position = not_iso[0]
     return (f"{name}: {_where(position, first_line)} holds {texts[position]!r}, which is "
             f"not an ISO date; {advice}")
